@@ -1,0 +1,124 @@
+"""The three architectures: beta-VAE, conditional VAE, VAE with a classifier branch.
+
+All three share one forward signature and one output type, so the loss, the training loop,
+the trial adapter and the explorer never branch on the architecture.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vaemodels.config import TrialConfig
+from vaemodels.networks import build_body, classifier_head, glorot_init, tile_labels
+
+
+class VAEOutput(NamedTuple):
+    """What every model's forward returns."""
+
+    recon_logits: torch.Tensor  # (B, C, H, W): Bernoulli logits, or intensities for `gaussian`
+    mu: torch.Tensor  # (B, z)
+    logvar: torch.Tensor  # (B, z)
+    z: torch.Tensor  # (B, z): one reparameterised sample
+    class_logits: torch.Tensor | None  # (B, K) for `branched`, else None
+
+
+class VAE(nn.Module):
+    """beta-VAE (Higgins et al. 2017): a Gaussian encoder, a decoder, a beta-weighted KL."""
+
+    conditions_encoder = False
+    conditions_decoder = False
+
+    def __init__(self, config: TrialConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.num_classes = config.num_classes
+        self.latent_dim = config.model.latent_dim
+        label_channels = self.num_classes if self.conditions_encoder else 0
+        decoder_in = self.latent_dim + (self.num_classes if self.conditions_decoder else 0)
+        body = build_body(
+            config.model.net, config.channels + label_channels, config.channels, config.data.image_size, decoder_in
+        )
+        self.encoder_trunk = body.encoder
+        self.to_moments = nn.Linear(body.features, 2 * self.latent_dim)  # mean and log-variance, one layer
+        self.decoder = body.decoder
+        self.features = body.features
+        if config.model.net == "original":
+            glorot_init(self)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> VAEOutput:
+        features = self.encoder_trunk(self._encoder_input(x, labels))  # (B, F)
+        mu, logvar = self.to_moments(features).chunk(2, dim=1)  # (B, z) each
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation trick
+        return VAEOutput(self.decoder(self._decoder_input(z, labels)), mu, logvar, z, self._classify(features, z))
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior moments (mu, logvar), each (B, z)."""
+        mu, logvar = self.to_moments(self.encoder_trunk(self._encoder_input(x, labels))).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder output for latent codes (logits for `bernoulli`), (B, C, H, W)."""
+        return self.decoder(self._decoder_input(z, labels))
+
+    def decode_image(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] for latent codes, (B, C, H, W)."""
+        return output_to_image(self.decode(z, labels), self.config.model.recon)
+
+    def _one_hot(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor:
+        if labels is None:
+            raise ValueError(f"arch={self.config.model.arch!r} needs labels")
+        if labels.shape != (batch,):
+            raise ValueError(f"labels must have shape ({batch},), got {tuple(labels.shape)}")
+        return F.one_hot(labels.clamp(min=0), self.num_classes).float()  # (B, K)
+
+    def _encoder_input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return x
+
+    def _decoder_input(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return z
+
+    def _classify(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+
+class ConditionalVAE(VAE):
+    """Conditional VAE (Sohn et al. 2015): the label tiled onto the encoder input and, by default, the decoder."""
+
+    conditions_encoder = True
+
+    def __init__(self, config: TrialConfig) -> None:
+        self.conditions_decoder = bool(config.model.decoder_conditioning)
+        super().__init__(config)
+
+    def _encoder_input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        one_hot = self._one_hot(labels, x.shape[0]).to(x.dtype)
+        return torch.cat([x, tile_labels(one_hot, x.shape[-1])], dim=1)  # (B, C + K, H, W)
+
+    def _decoder_input(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if not self.conditions_decoder:
+            return z  # the original: q(z|x,c) but p(x|z)
+        return torch.cat([z, self._one_hot(labels, z.shape[0]).to(z.dtype)], dim=1)  # (B, z + K)
+
+
+class BranchedVAE(VAE):
+    """VAE with a classifier branch on the conv features (the original) or on z."""
+
+    def __init__(self, config: TrialConfig) -> None:
+        super().__init__(config)
+        self.classifier_on = config.model.classifier_on
+        head_in = self.features if self.classifier_on == "features" else self.latent_dim
+        self.classifier = classifier_head(head_in, self.num_classes)
+        if config.model.net == "original":
+            glorot_init(self.classifier)
+
+    def _classify(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.classifier(features if self.classifier_on == "features" else z)  # (B, K)
+
+
+def output_to_image(output: torch.Tensor, recon: str) -> torch.Tensor:
+    """Decoder output -> pixel intensities in [0, 1]: sigmoid for Bernoulli logits, clamp for `gaussian`."""
+    return torch.sigmoid(output) if recon == "bernoulli" else output.clamp(0.0, 1.0)
