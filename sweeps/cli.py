@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `latentsweep` console script."""
     args = build_parser().parse_args(argv)
     from vaemodels.config import ConfigError
+    from vaemodels.datasets import DatasetUnavailable
 
     try:
         return args.handler(args)
-    except ConfigError as error:
+    except (ConfigError, DatasetUnavailable) as error:
         print(f"latentsweep {args.command}: {error}", file=sys.stderr)
         return 2
 

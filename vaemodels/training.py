@@ -1,0 +1,209 @@
+"""The plain PyTorch training loop: no Ray, usable from a test, a notebook, the CLI or a Tune trial."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from vaemodels.config import TrialConfig
+from vaemodels.datasets import Dataset
+from vaemodels.losses import vae_loss
+from vaemodels.models import VAE
+from vaemodels.registry import create_model
+
+EVAL_BATCH = 1024
+PLATEAU_PATIENCE = 4  # epochs compared by the original's plateau rule
+PLATEAU_MIN_CHANGE = 1e-3  # relative change below which the loss counts as flat
+PLATEAU_FACTOR = 0.2
+PLATEAU_MAX_REDUCTIONS = 10
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term became NaN or infinite."""
+
+    def __init__(self, epoch: int, term: str, value: float) -> None:
+        super().__init__(f"training diverged at epoch {epoch}: {term} = {value}")
+        self.epoch, self.term, self.value = epoch, term, value
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue training: the model, its optimizer and the history so far."""
+
+    model: VAE
+    optimizer: torch.optim.Optimizer
+    history: list[dict[str, Any]] = field(default_factory=list)
+    lr_reductions: int = 0
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    @property
+    def best_loss(self) -> float:
+        return min((h["loss"] for h in self.history), default=math.inf)
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """What a callback sees after each epoch."""
+
+    config: TrialConfig
+    state: TrainState
+    metrics: dict[str, Any]
+    data: Dataset
+    is_best: bool  # `loss` is the lowest so far
+    is_last: bool  # the final epoch (the planned last one, or the plateau rule stopped training)
+
+
+Callback = Callable[[EpochEnd], None]
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The given device, else CUDA when present, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def new_state(config: TrialConfig, device: torch.device) -> TrainState:
+    """A freshly initialised model and optimizer, seeded by the config."""
+    torch.manual_seed(config.seed)
+    model = create_model(config).to(device)
+    # eps 1e-7 is Keras' Adam default, which the original used.
+    eps = 1e-7 if config.model.net == "original" else 1e-8
+    return TrainState(model, torch.optim.Adam(model.parameters(), lr=config.train.lr, eps=eps))
+
+
+def fit(
+    config: TrialConfig,
+    data: Dataset,
+    callbacks: Sequence[Callback] = (),
+    device: str | torch.device | None = None,
+    state: TrainState | None = None,
+) -> TrainState:
+    """Train for `config.train.epochs` epochs (or from `state` onwards) and call each callback after every epoch."""
+    device = pick_device(device)
+    data = data.to(device)
+    state = state or new_state(config, device)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed + 7919 * state.epoch)
+    torch.manual_seed(config.seed + state.epoch)  # reparameterisation noise: reproducible, also after a resume
+    plateau = PlateauRule(config, state)
+    while state.epoch < config.train.epochs and not plateau.stopped:
+        epoch = state.epoch + 1
+        started = time.perf_counter()
+        train_metrics = _train_epoch(config, state, data, generator, device)
+        train_seconds = time.perf_counter() - started
+        val_metrics = evaluate(config, state.model, data, data.val_idx, device)
+        metrics = _epoch_metrics(epoch, train_metrics, val_metrics, train_seconds, len(data.train_idx))
+        metrics["epoch_seconds"] = time.perf_counter() - started
+        metrics["learning_rate"] = state.optimizer.param_groups[0]["lr"]  # `lr` is the config key
+        is_best = metrics["loss"] < state.best_loss
+        state.history.append(metrics)
+        plateau.update()
+        event = EpochEnd(config, state, metrics, data, is_best, state.epoch >= config.train.epochs or plateau.stopped)
+        for callback in callbacks:
+            callback(event)
+    return state
+
+
+def _autocast(config: TrialConfig, device: torch.device):
+    """bf16 autocast on CUDA when asked for; CPU always trains in fp32."""
+    if device.type == "cuda" and config.train.precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _train_epoch(config, state: TrainState, data: Dataset, generator, device) -> dict[str, torch.Tensor]:
+    model, optimizer = state.model, state.optimizer
+    model.train()
+    order = data.train_idx[torch.randperm(len(data.train_idx), generator=generator).to(device)]
+    batch_size = config.train.batch_size
+    sums: dict[str, torch.Tensor] = {}
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        if len(index) < 2 and start > 0:
+            break  # BatchNorm cannot train on a single sample
+        x, labels = data.images[index], data.labels[index]
+        with _autocast(config, device):
+            terms = vae_loss(model(x, labels), x, labels, config)
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        _accumulate(sums, terms, len(index))
+    return _means(sums)
+
+
+@torch.no_grad()
+def evaluate(
+    config: TrialConfig, model: VAE, data: Dataset, index: torch.Tensor, device=None
+) -> dict[str, torch.Tensor]:
+    """Loss terms over the given rows (eval mode, one sampled z a row), as means; `kl_per_dim` per dimension."""
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    for start in range(0, len(index), EVAL_BATCH):
+        rows = index[start : start + EVAL_BATCH]
+        x, labels = data.images[rows], data.labels[rows]
+        with _autocast(config, device or data.images.device):
+            terms = vae_loss(model(x, labels), x, labels, config)
+        _accumulate(sums, terms, len(rows))
+    return _means(sums)
+
+
+def _accumulate(sums: dict[str, torch.Tensor], terms, rows: int) -> None:
+    # Sums stay on the device: no host sync per batch.
+    for name, value in {**terms.scalars(), "kl_per_dim": terms.kl_per_dim}.items():
+        sums[name] = sums.get(name, 0) + value.detach().float() * rows
+    sums["rows"] = sums.get("rows", 0) + rows
+
+
+def _means(sums: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    rows = sums.pop("rows")
+    return {name: value / rows for name, value in sums.items()}
+
+
+def _epoch_metrics(epoch: int, train: dict, val: dict, train_seconds: float, train_rows: int) -> dict[str, Any]:
+    """Flatten both splits into the CONTRACT.md metric names; raise TrainingDiverged on a non-finite term."""
+    metrics: dict[str, Any] = {"epoch": epoch}
+    for split, terms in (("train", train), ("val", val)):
+        for name, value in terms.items():
+            if name == "kl_per_dim":
+                continue
+            number = float(value)
+            if not math.isfinite(number):
+                raise TrainingDiverged(epoch, f"{split}_{name}", number)
+            metrics[f"{split}_{name}"] = number
+    metrics["val_kl_per_dim"] = [float(v) for v in val["kl_per_dim"]]
+    metrics["loss"] = metrics["val_recon"] + metrics["val_kl"]
+    metrics["samples_per_second"] = train_rows / train_seconds  # training throughput (validation excluded)
+    return metrics
+
+
+class PlateauRule:
+    """The original's rule: when the monitored loss stops moving, cut the learning rate; after 10 cuts, stop."""
+
+    def __init__(self, config: TrialConfig, state: TrainState) -> None:
+        self.enabled = config.train.plateau_stop
+        self.state = state
+        arch = config.model.arch
+        # The original monitored the classifier loss (branched) or the KL (conditional).
+        self.monitor = {"branched": "val_classifier", "conditional": "val_kl"}.get(arch, "loss")
+        self.stopped = self.enabled and state.lr_reductions >= PLATEAU_MAX_REDUCTIONS
+
+    def update(self) -> None:
+        recent = [h[self.monitor] for h in self.state.history[-PLATEAU_PATIENCE:]]
+        if not self.enabled or len(recent) < PLATEAU_PATIENCE:
+            return
+        changes = [abs(b - a) / max(abs(a), 1e-12) for a, b in itertools.pairwise(recent)]
+        if all(change < PLATEAU_MIN_CHANGE for change in changes):
+            self.state.lr_reductions += 1
+            for group in self.state.optimizer.param_groups:
+                group["lr"] *= PLATEAU_FACTOR
+            self.stopped = self.state.lr_reductions >= PLATEAU_MAX_REDUCTIONS
