@@ -19,11 +19,11 @@ CONFIG_FIELDS: list[tuple[str, str]] = [
 ]
 
 
-def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None, title: str = "") -> None:
     """One flag a flat config key (`latent_dim` -> `--latent-dim`); unset flags stay None and keep the defaults."""
-    group = parser.add_argument_group("trial config (flat keys of CONTRACT.md)")
+    group = parser.add_argument_group(title or "trial config (flat keys of CONTRACT.md)")
     for name, annotation in CONFIG_FIELDS:
-        if name in skip:
+        if only is not None and name not in only:
             continue
         flag = "--" + name.replace("_", "-")
         if annotation.startswith("bool"):

@@ -2,4 +2,17 @@
 
 from __future__ import annotations
 
-REGISTER: list = []
+import argparse
+
+from sweeps import best
+
+
+def _register_sweep(commands: argparse._SubParsersAction) -> None:
+    from sweeps.run import add_sweep_flags, sweep_command
+
+    parser = commands.add_parser("sweep", help="run or resume a Ray Tune + Optuna sweep")
+    add_sweep_flags(parser)
+    parser.set_defaults(handler=sweep_command)
+
+
+REGISTER: list = [_register_sweep, best.register]

@@ -1,0 +1,178 @@
+"""Run or resume a sweep: `latentsweep sweep ...`, or `python sweeps/run.py ...` (what `ray submit` copies)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a plain script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sweeps import auth
+from sweeps.settings import PRESETS, SettingsError, SweepSettings, make_settings
+from sweeps.storage import Location, StorageError, resolve
+
+SETTINGS_FILE = "sweep.json"
+# Config keys a sweep can fix for every trial (the searched ones have their own flags).
+FIXED_KEYS = ("net", "recon", "lr", "batch_size", "epochs", "plateau_stop", "precision")
+FIXED_KEYS += ("dataset", "image_size", "data_dir", "n_samples", "embed_samples")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How and where a sweep runs; unlike SweepSettings these may change between a run and its resume."""
+
+    storage: str = "results"
+    address: str | None = None  # None: RAY_ADDRESS when set, else a fresh local Ray
+    max_concurrent: int | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 0
+    fresh: bool = False
+    verbose: int = 1
+
+
+def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of `latentsweep sweep` (CONTRACT.md), also used by `python sweeps/run.py`."""
+    floats = lambda text: tuple(float(v) for v in text.split(",") if v)  # noqa: E731
+    ints = lambda text: tuple(int(v) for v in text.split(",") if v)  # noqa: E731
+    strings = lambda text: tuple(v for v in text.split(",") if v)  # noqa: E731
+    parser.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)} (default quick)")
+    parser.add_argument("--name", help="sweep name (default: the preset's); the same name again resumes")
+    parser.add_argument("--storage", default="results", help="storage root: absolute path, NFS path, s3://, gs://")
+    parser.add_argument("--archs", type=strings, help="comma-separated architectures")
+    parser.add_argument("--beta-range", type=float, nargs=2, metavar=("LO", "HI"), help="log-uniform beta range")
+    parser.add_argument("--betas", type=floats, help="grid of betas, e.g. 1,4,16 (a grid instead of Optuna)")
+    parser.add_argument("--latent-dims", type=ints, help="latent sizes, e.g. 2,4,8,16,32")
+    parser.add_argument("--seeds", type=ints, help="repeat each grid configuration with each seed, e.g. 0,1")
+    parser.add_argument("--num-samples", type=int, help="trials of an Optuna search")
+    parser.add_argument("--scheduler", choices=("asha", "none"), help="early stopping (default: asha for search)")
+    parser.add_argument("--metric", help="metric to rank trials by (default loss)")
+    parser.add_argument("--mode", choices=("min", "max"), help="min or max (default min)")
+    parser.add_argument("--seed", type=int, help="the searcher's seed")
+    parser.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as resources allow)")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional: 0.25 packs four on a GPU")
+    parser.add_argument("--max-failures", type=int, default=0, help="restarts of a crashed trial")
+    parser.add_argument("--address", help="local (a fresh Ray), auto, or ray://HOST:PORT (default: $RAY_ADDRESS)")
+    parser.add_argument("--fresh", action="store_true", help="move an existing sweep of this name aside first")
+    from sweeps.cli import add_config_flags
+
+    add_config_flags(parser, only=FIXED_KEYS, title="fixed config for every trial")
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOptions]:
+    """Validated settings and run options from parsed flags; raises SettingsError naming the flag."""
+    fixed = {key: getattr(args, key) for key in FIXED_KEYS if getattr(args, key, None) is not None}
+    if "data_dir" in fixed:
+        fixed["data_dir"] = str(Path(fixed["data_dir"]).expanduser().resolve())  # Tune moves the working directory
+    overrides = {
+        "name": args.name,
+        "archs": args.archs,
+        "beta_range": tuple(args.beta_range) if args.beta_range else None,
+        "betas": args.betas,
+        "latent_dims": args.latent_dims,
+        "seeds": args.seeds,
+        "num_samples": args.num_samples,
+        "scheduler": args.scheduler,
+        "metric": args.metric,
+        "mode": args.mode,
+        "seed": args.seed,
+    }
+    settings = make_settings(args.preset, overrides, fixed)
+    for flag, value in (("--cpus-per-trial", args.cpus_per_trial), ("--max-failures", args.max_failures + 1)):
+        if value <= 0:
+            raise SettingsError(f"{flag} {value}: must be positive")
+    if args.gpus_per_trial < 0:
+        raise SettingsError(f"--gpus-per-trial {args.gpus_per_trial}: must be >= 0")
+    options = RunOptions(
+        storage=args.storage,
+        address=args.address,
+        max_concurrent=args.max_concurrent,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_failures=args.max_failures,
+        fresh=args.fresh,
+    )
+    return settings, options
+
+
+def prepare_storage(settings: SweepSettings, options: RunOptions) -> Location:
+    """The sweep folder: checked writable, moved aside with --fresh, and matched against a stored sweep."""
+    root = resolve(options.storage)
+    if root.is_local:
+        _check_writable(Path(root.path))
+    sweep = root.join(settings.name)
+    stored = sweep.join(SETTINGS_FILE)
+    if options.fresh and sweep.exists():
+        aside = root.join(f"{settings.name}.moved-{time.strftime('%Y%m%d-%H%M%S')}")
+        sweep.fs.move(sweep.path, aside.path)
+        print(f"moved the old sweep aside to {aside.uri}")
+    elif stored.exists():
+        differences = _differences(stored.read_json(), settings.to_json())
+        if differences:
+            raise SettingsError(
+                f"a sweep named {settings.name!r} already exists in {root.uri} with other settings "
+                f"({'; '.join(differences)}): resume it with the same flags, choose another --name, "
+                "or pass --fresh to move the old sweep aside"
+            )
+    stored.write_text(json.dumps(settings.to_json(), indent=1))
+    return sweep
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".latentsweep-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise StorageError(f"--storage {path}: not writable ({error.strerror or error})") from error
+
+
+def _differences(stored: dict, current: dict) -> list[str]:
+    keys = sorted(set(stored) | set(current))
+    return [f"{k}: stored {stored.get(k)!r}, now {current.get(k)!r}" for k in keys if stored.get(k) != current.get(k)]
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """`latentsweep sweep`: validate everything, then run or resume the sweep."""
+    try:
+        settings, options = settings_from_args(args)
+        sweep = prepare_storage(settings, options)
+    except (SettingsError, StorageError) as error:
+        print(f"latentsweep sweep: {error}", file=sys.stderr)
+        return 2
+    auth.ensure_auth_env()  # before `import ray`, which reads RAY_AUTH_MODE
+    from sweeps.tuner import run_sweep
+
+    return run_sweep(settings, options, sweep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python sweeps/run.py`."""
+    parser = argparse.ArgumentParser(prog="sweeps/run.py", description=__doc__.splitlines()[0])
+    add_sweep_flags(parser)
+    return sweep_command(parser.parse_args(argv))
+
+
+def copy_checkpoint(source: Location, destination: Path) -> Path:
+    """Copy a checkpoint folder from storage to a local folder (used by `best --export`)."""
+    if destination.exists():
+        raise FileExistsError(f"{destination} already exists")
+    if source.is_local:
+        shutil.copytree(source.path, destination)
+        return destination
+    import pyarrow.fs as pafs
+
+    pafs.copy_files(source.path, str(destination), source_filesystem=source.fs)
+    return destination
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Sweep settings and presets: a preset sets defaults, explicit flags override them, validated before Ray starts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaemodels.config import ARCHS, TrialConfig
+
+SCHEDULERS = ("asha", "none")
+
+
+class SettingsError(ValueError):
+    """A sweep flag with an impossible value; the message names the flag."""
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Everything that defines a sweep. Saved beside trials.parquet; a resume must match it."""
+
+    preset: str = "quick"
+    name: str = ""
+    archs: tuple[str, ...] = ARCHS
+    beta_range: tuple[float, float] = (0.1, 16.0)
+    betas: tuple[float, ...] = ()  # non-empty: a grid instead of an Optuna search
+    latent_dims: tuple[int, ...] = (2, 4, 8, 16, 32)
+    seeds: tuple[int, ...] = ()  # non-empty: every configuration once per seed (a grid)
+    lr_range: tuple[float, float] = (1e-4, 3e-3)
+    num_samples: int = 8
+    scheduler: str = "none"
+    metric: str = "loss"
+    mode: str = "min"
+    seed: int = 0  # the searcher's seed
+    fixed: dict[str, Any] = field(default_factory=dict)  # flat config keys every trial shares
+
+    @property
+    def is_grid(self) -> bool:
+        return bool(self.betas)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict, the form stored beside the sweep and compared on resume."""
+        return {key: list(v) if isinstance(v, tuple) else v for key, v in dataclasses.asdict(self).items()}
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The README demo: a few small trials on real digits, minutes on 2 cores.
+    "quick": {
+        "latent_dims": (2, 4, 8),
+        "beta_range": (0.5, 8.0),
+        "num_samples": 6,
+        "fixed": {"dataset": "mnist_5k", "epochs": 4, "batch_size": 128, "embed_samples": 1000},
+    },
+    # The original project's grid and settings (SEED_NOTES.md), as a Tune grid search.
+    "original-grid": {
+        "archs": ("conditional", "branched"),
+        "betas": (2.0, 4.0, 8.0),
+        "latent_dims": (4, 10),
+        "seeds": (0,),
+        "fixed": {
+            "dataset": "mnist_5k",
+            "net": "original",
+            "recon": "gaussian",
+            "batch_size": 32,
+            "lr": 1e-4,
+            "epochs": 9,
+            "plateau_stop": True,
+            "decoder_conditioning": False,
+            "classifier_on": "features",
+        },
+    },
+    # An Optuna search with ASHA stopping the unpromising trials early.
+    "search": {"num_samples": 20, "scheduler": "asha", "fixed": {"dataset": "mnist_5k", "epochs": 10}},
+}
+
+# Keys that apply to some architectures only: a fixed value is dropped for the others.
+_ARCH_ONLY = {"decoder_conditioning": "conditional", "classifier_on": "branched", "classifier_weight": "branched"}
+
+
+def make_settings(preset: str, overrides: dict[str, Any], fixed_overrides: dict[str, Any]) -> SweepSettings:
+    """The preset's settings with explicit flags (non-None values) and fixed config keys applied, validated."""
+    if preset not in PRESETS:
+        raise SettingsError(f"--preset {preset!r} is unknown; choose from {', '.join(PRESETS)}")
+    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    values["fixed"] = {**PRESETS[preset].get("fixed", {}), **fixed_overrides}
+    if overrides.get("seeds") and not values.get("betas"):
+        raise SettingsError("--seeds makes a grid: give --betas too (for example --betas 1,4,16)")
+    settings = SweepSettings(preset=preset, **{**values, "name": values.get("name") or preset})
+    validate(settings)
+    return settings
+
+
+def validate(settings: SweepSettings) -> None:
+    """Check every flag before Ray starts; each error names its flag."""
+    unknown = [arch for arch in settings.archs if arch not in ARCHS]
+    if not settings.archs or unknown:
+        raise SettingsError(
+            f"--archs {','.join(settings.archs)!r}: unknown architecture; choose from {', '.join(ARCHS)}"
+        )
+    low, high = settings.beta_range
+    if not 0 < low < high:
+        raise SettingsError(f"--beta-range {low} {high}: needs 0 < LO < HI (beta is searched log-uniformly)")
+    if any(beta < 0 for beta in settings.betas):
+        raise SettingsError(f"--betas {settings.betas}: beta must be >= 0")
+    if not settings.latent_dims or any(d < 1 for d in settings.latent_dims):
+        raise SettingsError(f"--latent-dims {settings.latent_dims}: give one or more integers >= 1")
+    if settings.scheduler not in SCHEDULERS:
+        raise SettingsError(f"--scheduler {settings.scheduler!r}: choose from {', '.join(SCHEDULERS)}")
+    if settings.mode not in ("min", "max"):
+        raise SettingsError(f"--mode {settings.mode!r}: choose min or max")
+    if settings.num_samples < 1:
+        raise SettingsError(f"--num-samples {settings.num_samples}: must be >= 1")
+    for arch in settings.archs:  # every architecture must accept the shared keys
+        try:
+            TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
+        except ValueError as error:
+            raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from error
+
+
+def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:
+    """The fixed config keys that apply to one architecture."""
+    return {k: v for k, v in settings.fixed.items() if _ARCH_ONLY.get(k, arch) == arch}
+
+
+def shared_fixed(settings: SweepSettings) -> dict[str, Any]:
+    """The fixed config keys that apply to every architecture."""
+    return {k: v for k, v in settings.fixed.items() if k not in _ARCH_ONLY}

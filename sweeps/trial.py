@@ -1,0 +1,121 @@
+"""The Tune trial: a thin adapter that turns Tune's dict into a TrialConfig, runs `fit`, reports and checkpoints."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+
+from sweeps.results import DIVERGED_FILE
+from sweeps.space import trial_config
+from vaemodels.checkpoint import restore_state, save_checkpoint, write_epoch_checkpoint
+from vaemodels.config import TrialConfig
+from vaemodels.datasets import Dataset, load_dataset
+from vaemodels.training import EpochEnd, TrainingDiverged, fit
+
+FAULT_ENV = "LATENTSWEEP_FAULT"  # test hook: "KIND@KEY=VALUE", KIND in raise, nan, kill-once:<marker file>
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_dataset(data_key: str) -> Dataset:
+    """One load per worker process and dataset: reused actors train many trials on the same data."""
+    return load_dataset(TrialConfig.from_dict(json.loads(data_key)))
+
+
+def _dataset(config: TrialConfig) -> Dataset:
+    data = config.data
+    key = {"dataset": data.dataset, "image_size": data.image_size, "data_dir": data.data_dir}
+    key.update(n_samples=data.n_samples, seed=config.seed)
+    return _cached_dataset(json.dumps(key, sort_keys=True))
+
+
+def _device(gpus: float) -> torch.device:
+    """The GPU Ray gave this trial, or CPU (with one warning when Ray gave a GPU that CUDA cannot see)."""
+    if gpus > 0 and torch.cuda.is_available():
+        return torch.device("cuda")  # Ray sets CUDA_VISIBLE_DEVICES to the trial's GPU
+    if gpus > 0:
+        warnings.warn("Ray assigned a GPU but CUDA is not available here; training on CPU", stacklevel=2)
+    return torch.device("cpu")
+
+
+def _node_id() -> str:
+    import ray  # core API, allowed inside a trial (ray.train.* is what raises under Tune)
+
+    return ray.get_runtime_context().get_node_id()
+
+
+def run_trial(flat: dict[str, Any], threads: int = 1, gpus: float = 0.0) -> None:
+    """Train one configuration, reporting every epoch with its self-contained checkpoint."""
+    torch.set_num_threads(max(1, threads))  # oversubscribed threads were measured 12-19x slower
+    config = trial_config(flat)
+    device = _device(gpus)
+    data = _dataset(config)
+    where = {"node": _node_id(), "device": str(device)}
+    state = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            config, state = restore_state(directory, device)
+    fault = _injected_fault(config)
+    if fault == "raise":
+        raise RuntimeError(f"injected failure ({FAULT_ENV})")
+    if fault == "nan":
+        config = config.replace(lr=1e9)  # a real divergence, not a faked one
+
+    def report(event: EpochEnd) -> None:
+        event.metrics.update(where, diverged=False)
+        with tempfile.TemporaryDirectory(prefix="ls-ckpt-") as directory:
+            write_epoch_checkpoint(directory, event)
+            tune.report(_reportable(event.metrics), checkpoint=tune.Checkpoint.from_directory(directory))
+        if fault and fault.startswith("kill-once:"):
+            _kill_once(Path(fault.split(":", 1)[1]))
+
+    try:
+        fit(config, data, callbacks=[report], device=device, state=state)
+    except TrainingDiverged as error:
+        _report_divergence(config, error, where)
+
+
+def _report_divergence(config: TrialConfig, error: TrainingDiverged, where: dict[str, str]) -> None:
+    """End the trial cleanly with its last finite metrics and a marker, so a resume does not retrain it."""
+    checkpoint = tune.get_checkpoint()
+    last: dict[str, Any] = {"loss": float("inf"), "epoch": error.epoch - 1}
+    with tempfile.TemporaryDirectory(prefix="ls-ckpt-") as directory:
+        if checkpoint is not None:
+            with checkpoint.as_directory() as previous:
+                _, state = restore_state(previous)
+            last = dict(state.history[-1]) if state.history else last
+            save_checkpoint(directory, config, state, latents=None)
+        marker = {"epoch": error.epoch, "term": error.term, "value": str(error.value)}
+        Path(directory, DIVERGED_FILE).write_text(json.dumps(marker))
+        last.update(where, diverged=True, diverged_at=error.epoch, diverged_term=error.term)
+        tune.report(_reportable(last), checkpoint=tune.Checkpoint.from_directory(directory))
+
+
+def _reportable(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Tune takes scalars, strings and lists; drop nothing else silently."""
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool, list)) or v is None}
+
+
+def _injected_fault(config: TrialConfig) -> str | None:
+    """The fault a test asked for when this trial's config matches KEY=VALUE; None for every normal run."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return None
+    kind, _, condition = spec.partition("@")
+    key, _, value = condition.partition("=")
+    return kind if str(config.to_dict().get(key)) == value else None
+
+
+def _kill_once(marker: Path) -> None:
+    """Kill this worker process once (the marker file remembers), to test restarts from the last checkpoint."""
+    if not marker.exists():
+        marker.write_text("killed")
+        os.kill(os.getpid(), 9)

@@ -1,0 +1,124 @@
+"""A real sweep on a local Ray: checkpoints, latents, trials.parquet, `best`, and reloading the best trial."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SWEEP_FLAGS = ["--preset", "quick", "--name", "tiny", "--dataset", "shapes", "--image-size", "32"]
+SWEEP_FLAGS += [
+    "--n-samples",
+    "600",
+    "--epochs",
+    "2",
+    "--num-samples",
+    "4",
+    "--latent-dims",
+    "2,3",
+    "--max-concurrent",
+    "2",
+]
+CONTRACT_COLUMNS = {
+    "trial_id", "status", "stopped_early", "diverged", "error", "arch", "net", "latent_dim", "beta", "recon", "lr",
+    "batch_size", "epochs", "dataset", "image_size", "seed", "loss", "val_recon", "val_kl", "best_loss", "best_epoch",
+    "epochs_trained", "val_kl_per_dim", "active_units", "probe_accuracy", "mig", "gaussian_tc", "node", "device",
+    "checkpoint_path", "latents_path", "last_checkpoint_path",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # once for the module
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(ray_session, tmp_path_factory):
+    from sweeps.cli import main
+
+    storage = tmp_path_factory.mktemp("storage")
+    assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage)]) == 0
+    return storage / "tiny"
+
+
+@pytest.fixture(scope="module")
+def table(sweep_dir):
+    return pd.read_parquet(sweep_dir / "trials.parquet")
+
+
+def test_trials_table_has_one_row_a_trial_with_the_contract_columns(table):
+    assert len(table) == 4 and table["trial_id"].is_unique
+    assert set(table.columns) >= CONTRACT_COLUMNS
+    assert (table["status"] == "TERMINATED").all() and not table["diverged"].any()
+    assert list(table["best_loss"]) == sorted(table["best_loss"])  # best first
+    assert set(table["latent_dim"]) <= {2, 3}
+
+
+def test_every_best_checkpoint_is_self_contained(sweep_dir, table):
+    for row in table.itertuples():
+        checkpoint = sweep_dir / row.checkpoint_path
+        for name in ("model.pt", "config.json", "history.json", "latents.parquet"):
+            assert (checkpoint / name).exists(), (row.trial_id, name)
+        assert row.latents_path == f"{row.checkpoint_path}/latents.parquet"  # relative to the sweep folder
+        latents = pd.read_parquet(checkpoint / "latents.parquet")
+        assert [c for c in latents.columns if c.startswith("mu_")] == [f"mu_{i}" for i in range(row.latent_dim)]
+        assert json.loads((checkpoint / "config.json").read_text())["latent_dim"] == row.latent_dim
+
+
+def test_best_loss_is_the_minimum_of_the_trials_history(sweep_dir, table):
+    for row in table.itertuples():
+        history = json.loads((sweep_dir / row.last_checkpoint_path / "history.json").read_text())
+        assert [h["epoch"] for h in history] == [1, 2]
+        assert row.best_loss == min(h["loss"] for h in history)
+        assert row.best_epoch == min(history, key=lambda h: h["loss"])["epoch"]
+
+
+def test_best_command_names_the_minimum_row(sweep_dir, table, capsys, tmp_path):
+    from sweeps.cli import main
+
+    assert main(["best", str(sweep_dir), "--top", "3", "--export", str(tmp_path / "exported")]) == 0
+    out = capsys.readouterr().out
+    winner = table.loc[table["best_loss"].idxmin()]
+    assert f"best trial {winner['trial_id']}" in out
+    assert (tmp_path / "exported" / "model.pt").exists()
+
+
+def test_best_rebuilds_a_missing_trials_table(sweep_dir, table, capsys):
+    from sweeps.cli import main
+
+    (sweep_dir / "trials.parquet").rename(sweep_dir / "trials.parquet.bak")
+    try:
+        assert main(["best", str(sweep_dir)]) == 0
+        rebuilt = pd.read_parquet(sweep_dir / "trials.parquet")
+        assert sorted(rebuilt["trial_id"]) == sorted(table["trial_id"])
+        np.testing.assert_allclose(rebuilt.set_index("trial_id")["best_loss"], table.set_index("trial_id")["best_loss"])
+    finally:
+        (sweep_dir / "trials.parquet.bak").replace(sweep_dir / "trials.parquet")
+
+
+def test_best_trial_reloads_and_reproduces_its_latents(sweep_dir, table):
+    from vaemodels import TrialConfig, encode, load_dataset, load_trial
+    from vaemodels.embeddings import mu_columns
+
+    best = table.iloc[0]
+    trial = load_trial(sweep_dir / best["trial_id"])
+    assert trial.checkpoint.name == best["checkpoint_path"].split("/")[-1]
+    stored = trial.latents()
+    fresh = encode(trial.model, load_dataset(TrialConfig.from_dict(trial.config.to_dict())))
+    columns = mu_columns(trial.config.model.latent_dim)
+    np.testing.assert_allclose(fresh[columns].to_numpy(), stored[columns].to_numpy(), atol=1e-5)
+
+
+def test_metadata_records_settings_and_versions(sweep_dir):
+    from sweeps.results import read_trials_table
+    from sweeps.storage import resolve
+
+    _, metadata = read_trials_table(resolve(sweep_dir))
+    assert metadata["settings"]["preset"] == "quick" and metadata["metric"] == "loss"
+    assert metadata["versions"]["ray"].startswith("2.") and metadata["schema_version"] == 1
