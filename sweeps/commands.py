@@ -16,3 +16,4 @@ def _register_sweep(commands: argparse._SubParsersAction) -> None:
 
 
 REGISTER: list = [_register_sweep, best.register]
+REGISTER.append(__import__("explorer.cli", fromlist=["register"]).register)  # `explore`; imports no Panel

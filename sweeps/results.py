@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,20 @@ LATENT_METRICS = (
 DCI_FILE = "dci.json"  # written beside latents.parquet by `latentsweep metrics`
 DIVERGED_FILE = "diverged.json"  # written by a trial whose loss became NaN
 LEADING_COLUMNS = ("trial_id", "status", "stopped_early", "diverged", "error")
+# Present even when no trial has written a checkpoint yet.
+REQUIRED_COLUMNS = (
+    "best_loss",
+    "best_epoch",
+    "epochs_trained",
+    "loss",
+    "val_kl_per_dim",
+    *LATENT_METRICS,
+    "node",
+    "device",
+    "checkpoint_path",
+    "latents_path",
+    "last_checkpoint_path",
+)
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING")
 _NOT_LAST_METRICS = {"val_kl_per_dim", "node", "device", "diverged", *LATENT_METRICS}
 
@@ -129,15 +144,22 @@ def trial_ids(sweep: Location) -> list[str]:
     ]
 
 
+def _latest_attempts(names: list[str]) -> list[str]:
+    """Drop a trial folder superseded by a retry: Tune names the new one `<old>_<4 hex digits>`."""
+    retried = {name.rsplit("_", 1)[0] for name in names if re.fullmatch(r".+_[0-9a-f]{4}", name)}
+    return [name for name in names if name not in retried]
+
+
 def build_trials_table(sweep: Location, states: dict[str, TrialState] | None = None) -> pd.DataFrame:
     """Rows for every trial folder (and every trial the scheduler knows of), sorted by best_loss."""
+    # The scheduler's list is authoritative; without it, the folders (a retried trial's older attempt left out).
+    ids = sorted(states) if states else _latest_attempts(trial_ids(sweep))
     states = states or {}
-    ids = sorted(set(trial_ids(sweep)) | set(states))
     frame = pd.DataFrame([trial_row(sweep, trial_id, states.get(trial_id)) for trial_id in ids])
     if frame.empty:
         return frame
-    leading = [c for c in (*LEADING_COLUMNS, *CONFIG_KEYS) if c in frame.columns]
-    frame = frame[leading + [c for c in frame.columns if c not in leading]]
+    ordered = [*LEADING_COLUMNS, *CONFIG_KEYS, *REQUIRED_COLUMNS]
+    frame = frame.reindex(columns=ordered + [c for c in frame.columns if c not in ordered])  # missing ones: null
     return frame.sort_values("best_loss", na_position="last", kind="stable").reset_index(drop=True)
 
 

@@ -20,7 +20,8 @@ from vaemodels.config import TrialConfig
 from vaemodels.datasets import Dataset, load_dataset
 from vaemodels.training import EpochEnd, TrainingDiverged, fit
 
-FAULT_ENV = "LATENTSWEEP_FAULT"  # test hook: "KIND@KEY=VALUE", KIND in raise, nan, kill-once:<marker file>
+# Test hook: "KIND@KEY=VALUE[;...]", KIND one of raise, nan, kill-once:<marker file>. Users never set it.
+FAULT_ENV = "LATENTSWEEP_FAULT"
 
 
 @functools.lru_cache(maxsize=2)
@@ -93,6 +94,9 @@ def _report_divergence(config: TrialConfig, error: TrainingDiverged, where: dict
                 _, state = restore_state(previous)
             last = dict(state.history[-1]) if state.history else last
             save_checkpoint(directory, config, state, latents=None)
+        else:  # diverged in its first epoch: nothing finite to keep but the config
+            Path(directory, "config.json").write_text(json.dumps({**config.to_dict(), "schema_version": 1}))
+            Path(directory, "history.json").write_text("[]")
         marker = {"epoch": error.epoch, "term": error.term, "value": str(error.value)}
         Path(directory, DIVERGED_FILE).write_text(json.dumps(marker))
         last.update(where, diverged=True, diverged_at=error.epoch, diverged_term=error.term)
@@ -106,12 +110,13 @@ def _reportable(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def _injected_fault(config: TrialConfig) -> str | None:
     """The fault a test asked for when this trial's config matches KEY=VALUE; None for every normal run."""
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return None
-    kind, _, condition = spec.partition("@")
-    key, _, value = condition.partition("=")
-    return kind if str(config.to_dict().get(key)) == value else None
+    flat = config.to_dict()
+    for spec in filter(None, os.environ.get(FAULT_ENV, "").split(";")):
+        kind, _, condition = spec.partition("@")
+        key, _, value = condition.partition("=")
+        if str(flat.get(key)) == value:
+            return kind
+    return None
 
 
 def _kill_once(marker: Path) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pyarrow as pa
 import ray
 from ray import tune
+from ray.tune.error import TuneError
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -39,10 +41,16 @@ class TrialsTable(tune.Callback):
 
     def __init__(self, sweep: Location, metadata: dict[str, Any]) -> None:
         self.sweep, self.metadata = sweep, metadata
+        self.last_seen: list = []
 
     def write(self, trials: list) -> None:
-        states = {t.trial_id: _state(t) for t in trials}
-        write_trials_table(self.sweep, build_trials_table(self.sweep, states), self.metadata)
+        states = {_folder(t): _state(t) for t in trials}
+        try:
+            frame = build_trials_table(self.sweep, states)
+        except (ValueError, KeyError, TypeError) as error:  # a damaged trial folder must not stop the sweep
+            logging.getLogger(__name__).warning("trials.parquet not updated: %s", error)
+            return
+        write_trials_table(self.sweep, frame, self.metadata)  # OSError here (storage gone) does stop the sweep
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self.write(trials)
@@ -50,12 +58,24 @@ class TrialsTable(tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
         self.write(trials)
 
+    def on_step_end(self, iteration: int, trials: list, **info) -> None:
+        # Statuses copied every step: after a Ctrl-C, Tune's cleanup marks running trials TERMINATED although
+        # its saved state (what a resume reads) still has them RUNNING.
+        self.last_seen = [(trial, trial.status) for trial in trials]
 
-def _state(trial) -> TrialState:
-    error = None
-    if trial.status == "ERROR":
-        error = _error_text(trial)
-    return TrialState(trial.status, error, flatten(trial.config))
+    def final_states(self) -> dict[str, TrialState]:
+        """Each known trial's state as the scheduler last saw it during the run."""
+        return {_folder(trial): _state(trial, status) for trial, status in self.last_seen}
+
+
+def _folder(trial) -> str:
+    """The trial's folder name in the sweep: the row's trial_id (Tune may suffix it when a retry needs a new one)."""
+    return Path(trial.path).name
+
+
+def _state(trial, status: str | None = None) -> TrialState:
+    status = status or trial.status
+    return TrialState(status, _error_text(trial) if status == "ERROR" else None, flatten(trial.config))
 
 
 def _error_text(trial) -> str:
@@ -85,16 +105,11 @@ def connect(options: RunOptions) -> bool:
     return True
 
 
-def check_gpus(options: RunOptions) -> None:
-    """Fail before any trial starts when GPUs are asked for and none exist nor can be added."""
+def gpus_available(options: RunOptions) -> bool:
+    """False when GPUs are asked for and no node has one nor can an autoscaler add one (Tune would wait forever)."""
     if options.gpus_per_trial <= 0:
-        return
-    if ray.cluster_resources().get("GPU", 0) > 0 or _autoscaler_adds_gpus():
-        return
-    raise SystemExit(
-        f"latentsweep sweep: --gpus-per-trial {options.gpus_per_trial} but no node of this Ray cluster has a GPU "
-        "and no autoscaler can add one; use --gpus-per-trial 0 or a cluster with GPU workers (ray_cluster.yaml)"
-    )
+        return True
+    return ray.cluster_resources().get("GPU", 0) > 0 or _autoscaler_adds_gpus()
 
 
 def _autoscaler_adds_gpus() -> bool:
@@ -170,19 +185,40 @@ def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> 
     """Run or resume the sweep; write trials.parquet; print the summary. Non-zero exit only if every trial failed."""
     started = connect(options)
     try:
-        check_gpus(options)
+        if not gpus_available(options):
+            print(GPU_MESSAGE.format(gpus=options.gpus_per_trial), file=sys.stderr)
+            return 2
         callback = TrialsTable(sweep, provenance(settings))
         resumed = tune.Tuner.can_restore(sweep.uri)
         tuner = build_tuner(settings, options, sweep, callback)
         print(f"{'resuming' if resumed else 'starting'} sweep {settings.name!r} in {sweep.uri}", flush=True)
-        grid = tuner.fit()
-        states = {Path(result.path).name: _result_state(result) for result in grid}
-        frame = build_trials_table(sweep, states)
-        write_trials_table(sweep, frame, callback.metadata)
+        try:
+            grid = tuner.fit()
+            states = {Path(result.path).name: _result_state(result) for result in grid}
+            states.update(callback.final_states())  # the scheduler's word on unfinished (interrupted) trials
+            frame = build_trials_table(sweep, states)
+            write_trials_table(sweep, frame, callback.metadata)
+        except (OSError, pa.ArrowException, TuneError) as error:
+            cause = _storage_cause(error)
+            if cause is None:
+                raise
+            print(STORAGE_MESSAGE.format(uri=sweep.uri, error=cause), file=sys.stderr)
+            return 1
     finally:
         if started:
             ray.shutdown()
     return summarize(frame, sweep)
+
+
+def _storage_cause(error: BaseException) -> BaseException | None:
+    """The OSError behind a failure (Tune wraps what its callbacks raise in a TuneError), or None."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, (OSError, pa.ArrowException)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    text = str(error)
+    return error if "OSError" in text or "Read-only file system" in text else None
 
 
 def _result_state(result) -> TrialState:
@@ -192,16 +228,44 @@ def _result_state(result) -> TrialState:
     return TrialState("ERROR", lines[-1][:2000] if lines else type(result.error).__name__, flatten(result.config))
 
 
+STORAGE_MESSAGE = (
+    "latentsweep sweep: the sweep stopped because its storage {uri} could not be written ({error}). "
+    "Finished trials and their checkpoints are kept; make the storage writable and run the same command "
+    "again to resume."
+)
+GPU_MESSAGE = (
+    "latentsweep sweep: --gpus-per-trial {gpus} but no node of this Ray cluster has a GPU and no autoscaler can add "
+    "one; use --gpus-per-trial 0, or a cluster with GPU workers (ray_cluster.yaml)"
+)
+UNSHARED_STORAGE = "A local path on the head node is not accessible by worker nodes"  # Ray's storage check
+UNSHARED_MESSAGE = (
+    "latentsweep sweep: trials on worker nodes cannot see --storage {uri}: it exists on the head node only. On a "
+    "cluster use shared storage that every node reaches at the same address: an NFS path mounted at the same place "
+    "on every node, or s3://BUCKET/PATH or gs://BUCKET/PATH"
+)
+
+
 def summarize(frame, sweep: Location) -> int:
     """Print what finished, what failed, the best trial and how to explore; the exit code."""
     from sweeps.best import describe_best
 
-    finished = int((frame["status"] == "TERMINATED").sum()) if len(frame) else 0
-    errored = int((frame["status"] == "ERROR").sum()) if len(frame) else 0
+    statuses = frame["status"].value_counts().to_dict() if len(frame) else {}
+    finished, errored = statuses.get("TERMINATED", 0), statuses.get("ERROR", 0)
+    unfinished = len(frame) - finished - errored
     print(f"\nsweep {sweep.uri}: {finished} trials finished, {errored} errored, {len(frame)} in all")
+    if errored:
+        for row in frame[frame["status"] == "ERROR"].itertuples():
+            print(f"  {row.trial_id} failed: {row.error}")
     if finished:
         print(describe_best(frame, sweep))
+    if unfinished:
+        print(f"interrupted with {unfinished} trials unfinished: run the same command again to resume")
     print(f"explore it: latentsweep explore {sweep.uri}")
+    if errored and frame["error"].fillna("").str.contains(UNSHARED_STORAGE, regex=False).any():
+        print(UNSHARED_MESSAGE.format(uri=sweep.uri), file=sys.stderr)
+        return 2
+    if unfinished:
+        return 130
     return 0 if finished or not errored else 1
 
 

@@ -33,7 +33,7 @@ CONTRACT_COLUMNS = {
 def ray_session():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # once for the module
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # once for the module
     yield
     ray.shutdown()
 
