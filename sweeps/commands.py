@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps import best
+from sweeps import best, dci
 
 
 def _register_sweep(commands: argparse._SubParsersAction) -> None:
@@ -15,5 +15,4 @@ def _register_sweep(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=sweep_command)
 
 
-REGISTER: list = [_register_sweep, best.register]
-REGISTER.append(__import__("explorer.cli", fromlist=["register"]).register)  # `explore`; imports no Panel
+REGISTER: list = [_register_sweep, best.register, dci.register]

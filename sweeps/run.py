@@ -35,6 +35,7 @@ class RunOptions:
     max_failures: int = 0
     fresh: bool = False
     verbose: int = 1
+    dci_samples: int = 10_000  # latent rows a trial for DCI after the Tune loop; 0 skips DCI
 
 
 def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +62,7 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-failures", type=int, default=0, help="restarts of a crashed trial")
     parser.add_argument("--address", help="local (a fresh Ray), auto, or ray://HOST:PORT (default: $RAY_ADDRESS)")
     parser.add_argument("--fresh", action="store_true", help="move an existing sweep of this name aside first")
+    parser.add_argument("--dci-samples", type=int, default=10_000, help="latent rows a trial for DCI (0: skip DCI)")
     from sweeps.cli import add_config_flags
 
     add_config_flags(parser, only=FIXED_KEYS, title="fixed config for every trial")
@@ -98,6 +100,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         gpus_per_trial=args.gpus_per_trial,
         max_failures=args.max_failures,
         fresh=args.fresh,
+        dci_samples=args.dci_samples,
     )
     return settings, options
 

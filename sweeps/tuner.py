@@ -17,6 +17,7 @@ from ray.tune.error import TuneError
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from sweeps.dci import add_dci
 from sweeps.results import TrialState, build_trials_table, write_trials_table
 from sweeps.run import RunOptions
 from sweeps.settings import SweepSettings
@@ -25,6 +26,9 @@ from sweeps.storage import Location
 from sweeps.trial import run_trial
 
 TERMINAL = {"TERMINATED", "ERROR"}
+DCI_REGRESSOR = (
+    "random_forest"  # seconds a trial; `latentsweep metrics --regressor gradient_boosting` for the reference
+)
 
 
 class SweepSearch(OptunaSearch):
@@ -178,7 +182,13 @@ def provenance(settings: SweepSettings) -> dict[str, Any]:
             versions[package] = importlib_metadata.version(package)
         except importlib_metadata.PackageNotFoundError:
             versions[package] = None
-    return {"settings": settings.to_json(), "metric": settings.metric, "mode": settings.mode, "versions": versions}
+    return {
+        "settings": settings.to_json(),
+        "metric": settings.metric,
+        "mode": settings.mode,
+        "versions": versions,
+        "dci_regressor": DCI_REGRESSOR,
+    }
 
 
 def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> int:
@@ -197,7 +207,11 @@ def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> 
             states = {Path(result.path).name: _result_state(result) for result in grid}
             states.update(callback.final_states())  # the scheduler's word on unfinished (interrupted) trials
             frame = build_trials_table(sweep, states)
-            write_trials_table(sweep, frame, callback.metadata)
+            write_trials_table(sweep, frame, callback.metadata)  # the Tune results are safe before DCI starts
+            if options.dci_samples > 0:
+                print(f"DCI ({DCI_REGRESSOR}, {options.dci_samples:,} samples a trial):", flush=True)
+                frame = add_dci(sweep, frame, DCI_REGRESSOR, options.dci_samples)
+                write_trials_table(sweep, frame, callback.metadata)
         except (OSError, pa.ArrowException, TuneError) as error:
             cause = _storage_cause(error)
             if cause is None:

@@ -8,19 +8,11 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SWEEP_FLAGS = ["--preset", "quick", "--name", "tiny", "--dataset", "shapes", "--image-size", "32"]
-SWEEP_FLAGS += [
-    "--n-samples",
-    "600",
-    "--epochs",
-    "2",
-    "--num-samples",
-    "4",
-    "--latent-dims",
-    "2,3",
-    "--max-concurrent",
-    "2",
-]
+SWEEP_FLAGS = ["--preset", "quick", "--name", "tiny", "--dataset", "shapes", "--image-size", "32", "--n-samples", "600"]
+SWEEP_FLAGS += ["--epochs", "2", "--num-samples", "4", "--latent-dims", "2,3", "--max-concurrent", "2"]
+SWEEP_FLAGS += ["--dci-samples", "1000"]
+LATENT_METRICS = ["active_units", "probe_accuracy", "mig", "gaussian_tc"]
+LATENT_METRICS += ["dci_disentanglement", "dci_completeness", "dci_informativeness"]
 CONTRACT_COLUMNS = {
     "trial_id", "status", "stopped_early", "diverged", "error", "arch", "net", "latent_dim", "beta", "recon", "lr",
     "batch_size", "epochs", "dataset", "image_size", "seed", "loss", "val_recon", "val_kl", "best_loss", "best_epoch",
@@ -122,3 +114,50 @@ def test_metadata_records_settings_and_versions(sweep_dir):
     _, metadata = read_trials_table(resolve(sweep_dir))
     assert metadata["settings"]["preset"] == "quick" and metadata["metric"] == "loss"
     assert metadata["versions"]["ray"].startswith("2.") and metadata["schema_version"] == 1
+
+
+def test_every_trial_row_carries_finite_latent_metrics_from_its_best_checkpoint(sweep_dir, table):
+    for row in table.itertuples():
+        values = {name: getattr(row, name) for name in LATENT_METRICS}
+        assert all(np.isfinite(v) for v in values.values()), (row.trial_id, values)
+        assert 0 <= row.active_units <= row.latent_dim and 0 <= row.mig <= 1
+        best = json.loads((sweep_dir / row.checkpoint_path / "history.json").read_text())[-1]
+        assert row.mig == best["mig"]  # from the best checkpoint, not the last epoch
+        dci = json.loads((sweep_dir / row.checkpoint_path / "dci.json").read_text())
+        assert dci["samples"] == 1000 and dci["regressor"] == "random_forest"
+        assert row.dci_disentanglement == dci["dci_disentanglement"]
+
+
+def test_metadata_names_the_dci_regressor(sweep_dir):
+    from sweeps.results import read_trials_table
+    from sweeps.storage import resolve
+
+    assert read_trials_table(resolve(sweep_dir))[1]["dci_regressor"] == "random_forest"
+
+
+def test_best_ranks_by_any_metric(sweep_dir, table, capsys):
+    from sweeps.cli import main
+
+    assert main(["best", str(sweep_dir), "--metric", "mig", "--mode", "max"]) == 0
+    winner = table.loc[table["mig"].idxmax()]
+    assert f"best trial {winner['trial_id']} (mig = {winner['mig']:.4f})" in capsys.readouterr().out
+    assert main(["best", str(sweep_dir), "--metric", "no_such_metric"]) == 2
+    assert "'no_such_metric' is not a column" in capsys.readouterr().err
+
+
+def test_metrics_command_recomputes_for_chosen_trials_and_caches(sweep_dir, table, capsys):
+    from sweeps.cli import main
+
+    chosen = table.iloc[0]
+    cache = sweep_dir / chosen["checkpoint_path"] / "dci.json"
+    assert main(["metrics", str(sweep_dir), "--trials", chosen["trial_id"], "--dci-samples", "500"]) == 0
+    assert json.loads(cache.read_text())["samples"] == 500  # other settings: computed again
+    stamp = cache.stat().st_mtime_ns
+    assert main(["metrics", str(sweep_dir), "--trials", chosen["trial_id"], "--dci-samples", "500"]) == 0
+    assert cache.stat().st_mtime_ns == stamp  # same settings: served from the cache
+    updated = pd.read_parquet(sweep_dir / "trials.parquet").set_index("trial_id")
+    assert (
+        updated.loc[chosen["trial_id"], "dci_disentanglement"] == json.loads(cache.read_text())["dci_disentanglement"]
+    )
+    assert main(["metrics", str(sweep_dir), "--trials", "nope"]) == 2
+    assert "--trials nope: no such trial" in capsys.readouterr().err
