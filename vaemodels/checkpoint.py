@@ -13,7 +13,8 @@ import pandas as pd
 import torch
 
 from vaemodels.config import SCHEMA_VERSION, TrialConfig
-from vaemodels.embeddings import LATENTS_FILE, encode, read_latents, write_latents
+from vaemodels.datasets import DATASETS
+from vaemodels.embeddings import LATENTS_FILE, encode, mu_columns, read_latents, write_latents
 from vaemodels.models import VAE
 from vaemodels.registry import create_model
 from vaemodels.training import EpochEnd, TrainState, new_state
@@ -56,9 +57,7 @@ def write_epoch_checkpoint(directory: str | Path, event: EpochEnd) -> Path:
 
 
 def _cheap_latent_metrics(latents: pd.DataFrame, config: TrialConfig) -> dict[str, float]:
-    from vaemodels.datasets import DATASETS
-    from vaemodels.embeddings import mu_columns
-    from vaemodels.metrics import latent_metrics  # numpy + scikit-learn; imported when first needed
+    from vaemodels.metrics import latent_metrics  # scikit-learn: imported when first needed
 
     mu = latents[mu_columns(config.model.latent_dim)].to_numpy()
     labels = latents["label"].to_numpy()
