@@ -253,9 +253,9 @@ GPU_MESSAGE = (
 )
 UNSHARED_STORAGE = "A local path on the head node is not accessible by worker nodes"  # Ray's storage check
 UNSHARED_MESSAGE = (
-    "latentsweep sweep: trials on worker nodes cannot see --storage {uri}: it exists on the head node only. On a "
-    "cluster use shared storage that every node reaches at the same address: an NFS path mounted at the same place "
-    "on every node, or s3://BUCKET/PATH or gs://BUCKET/PATH"
+    "latentsweep sweep: trials on worker nodes cannot see the sweep folder {uri}: that --storage exists on the head "
+    "node only. On a cluster use shared storage that every node reaches at the same address: an NFS path mounted at "
+    "the same place on every node, or s3://BUCKET/PATH or gs://BUCKET/PATH"
 )
 
 

@@ -31,7 +31,8 @@ def tiny(**keys) -> TrialConfig:
 
 def train_into(folder, config: TrialConfig):
     data = load_dataset(config)
-    state = fit(config, data, callbacks=[lambda e: write_epoch_checkpoint(folder / checkpoint_name(e.state.epoch), e)])
+    writer = [lambda event: write_epoch_checkpoint(folder / checkpoint_name(event.state.epoch), event)]
+    state = fit(config, data, callbacks=writer, device="cpu")  # CPU also where CUDA exists: outputs compared on CPU
     return state, data
 
 

@@ -90,6 +90,8 @@ def fit(
     state: TrainState | None = None,
 ) -> TrainState:
     """Train for `config.train.epochs` epochs (or from `state` onwards) and call each callback after every epoch."""
+    if device is None and state is not None:
+        device = next(state.model.parameters()).device  # a restored state trains where it was loaded
     device = pick_device(device)
     data = data.to(device)
     state = state or new_state(config, device)
