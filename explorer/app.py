@@ -1,0 +1,165 @@
+"""The explorer page: assembles the views in a Panel template. Served by `latentsweep explore RESULTS` or
+`panel serve explorer/app.py --args --results RESULTS [--data-dir DIR]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import sys
+from functools import partial
+
+import panel as pn
+
+from explorer.curves_view import TrainingCurves
+from explorer.overview_view import SweepOverview
+from explorer.panes import card, error_box, message_box
+from explorer.reconstruction_view import ReconstructionsView
+from explorer.selection import ExplorerState
+from explorer.store import ResultsError, ResultsStore
+from explorer.table_view import SweepChooser, TrialTable
+from explorer.trial_views import KLBars, TrialSummary
+
+pn.extension("tabulator", notifications=False)
+log = logging.getLogger(__name__)
+
+TITLE = "latentsweep explorer"
+ACCENT = "#0072B2"
+REFRESH_MS = 5_000  # how often a session looks for new trials (a running sweep rewrites trials.parquet)
+LATENT_DELAY_MS = 150  # the latent views update this long after the others (see _send_to_latent_explorer)
+HELP = (
+    "Pick a trial in the table (sortable; filter in the column headers or with the ranges above it), or click a "
+    "point in the sweep overview. The views below follow the selected trial. New trials appear as a running sweep "
+    "writes them."
+)
+
+
+def _latent_explorer(data_dir: str | None):
+    """The latent-space views (SPLOM, traversals) when that module is present and works; None otherwise."""
+    try:
+        from explorer.latent_explorer import LatentExplorer
+
+        return LatentExplorer(data_dir=data_dir)
+    except Exception:  # absent or broken: the rest of the page works without it
+        log.exception("the latent-space views are unavailable")
+        return None
+
+
+class ExplorerApp(pn.viewable.Viewer):
+    """Every view of one session, wired to one ExplorerState, in a BootstrapTemplate."""
+
+    def __init__(self, store: ResultsStore, **params) -> None:
+        super().__init__(**params)
+        self.store = store
+        self.state = ExplorerState()
+        self.chooser = SweepChooser(store, self.state)
+        self.table = TrialTable(store, self.state)
+        self.overview = SweepOverview(store, self.state)
+        self.summary = TrialSummary(store, self.state)
+        self.curves = TrainingCurves(store, self.state)
+        self.kl_bars = KLBars(store, self.state)
+        self.reconstructions = ReconstructionsView(store, self.state)
+        self.latent_explorer = _latent_explorer(store.data_dir)
+        self.latent_error = pn.Column(sizing_mode="stretch_width")
+        if self.latent_explorer is not None:
+            self.state.param.watch(self._send_to_latent_explorer, "trial_id")
+
+    def refresh(self) -> None:
+        """Look for new sweeps and for changes to the shown sweep's trials table."""
+        try:
+            self.chooser.refresh()
+            self.table.refresh()
+        except ResultsError as failure:  # RESULTS vanished or became unreadable while the page was open
+            log.warning("refresh failed: %s", failure)
+
+    def _send_to_latent_explorer(self, *_: object) -> None:
+        update = partial(self._update_latent_explorer, self.state.sweep, self.state.trial_id)
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            # A moment later: the other views' changes reach the browser first (a next-tick callback would run
+            # before their websocket writes), as the latent views take seconds to rebuild.
+            pn.state.add_periodic_callback(update, period=LATENT_DELAY_MS, count=1)
+        else:
+            update()
+
+    def _update_latent_explorer(self, sweep: str | None, trial_id: str | None) -> None:
+        if (sweep, trial_id) != (self.state.sweep, self.state.trial_id):
+            return  # another trial was picked meanwhile; its own update follows
+        self.latent_error.objects = []
+        try:
+            if trial_id is None or sweep is None:
+                self.latent_explorer.set_trial(None)
+            else:
+                self.latent_explorer.set_trial(self.store.trial(sweep, trial_id), self.store.latents(sweep, trial_id))
+        except Exception as failure:  # its files failed, or its view did: say so here, keep the page
+            log.exception("the latent explorer failed for trial %s", trial_id)
+            self.latent_error.objects = [error_box(f"latent views unavailable: {failure}")]
+
+    def main(self) -> list[pn.viewable.Viewable]:
+        """The page's main column: sweep views, then the views of the selected trial."""
+        objects = [
+            card("Trials", self.table),
+            card("Sweep overview", self.overview),
+            pn.Row(
+                card("Selected trial", self.summary, min_width=380),
+                card("KL per dimension", self.kl_bars, min_width=380),
+                sizing_mode="stretch_width",
+            ),
+            card("Training curves", self.curves),
+            card("Reconstructions", self.reconstructions),
+        ]
+        if self.latent_explorer is not None:
+            objects.append(card("Latent space", pn.Column(self.latent_error, self.latent_explorer)))
+        return objects
+
+    def sidebar(self) -> list[pn.viewable.Viewable]:
+        """Sweep chooser, where the results are, and how to use the page."""
+        where = (
+            f"<p style='font-size:13px;word-break:break-all'><b>results</b><br>{html.escape(self.store.root.uri)}</p>"
+        )
+        return [self.chooser, pn.pane.HTML(where), message_box(HELP, "hint")]
+
+    def __panel__(self) -> pn.template.BootstrapTemplate:
+        return _template(self.main(), self.sidebar())
+
+
+def _template(main: list, sidebar: list) -> pn.template.BootstrapTemplate:
+    # Bootstrap, not Fast: the Fast design fetches a Google font, and the page must work offline.
+    return pn.template.BootstrapTemplate(
+        title=TITLE, main=main, sidebar=sidebar, sidebar_width=300, header_background=ACCENT
+    )
+
+
+def error_page(message: str) -> pn.template.BootstrapTemplate:
+    """The page shown when RESULTS cannot be used: what is wrong and which command makes results."""
+    return _template([card("No results to explore", error_box(message))], [])
+
+
+def build_app(results: str, data_dir: str | None = None) -> pn.template.BootstrapTemplate:
+    """The page for one browser session; the store (and its caches) is shared by all sessions."""
+    try:
+        store = pn.state.as_cached("latentsweep-store", ResultsStore, results=str(results), data_dir=data_dir)
+        store.sweeps()
+        app = ExplorerApp(store)
+        page = app.__panel__()
+    except ResultsError as failure:
+        return error_page(str(failure))
+    except Exception as failure:  # a bug: the server log gets the traceback, the page a sentence
+        log.exception("building the explorer page failed")
+        return error_page(f"the explorer failed to start: {type(failure).__name__}: {failure}")
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.add_periodic_callback(app.refresh, period=REFRESH_MS)
+    return page
+
+
+def parse_app_args(argv: list[str]) -> argparse.Namespace:
+    """Arguments after `panel serve explorer/app.py --args` (long, distinctive names: panel prefix-matches its own)."""
+    parser = argparse.ArgumentParser(prog="panel serve explorer/app.py --args")
+    parser.add_argument("--results", required=True, help="a sweep folder, a folder of sweeps or a train folder")
+    parser.add_argument("--data-dir", default=None, help="folder with the MNIST/Fashion-MNIST IDX files")
+    return parser.parse_args(argv)
+
+
+if __name__.startswith("bokeh_app"):  # `panel serve explorer/app.py --args ...` runs this module per session
+    _args = parse_app_args(sys.argv[1:])
+    build_app(_args.results, _args.data_dir).servable(title=TITLE)

@@ -1,0 +1,244 @@
+"""The sweep chooser and the trial table: every trial with its config, status and metrics; a row selects a trial."""
+
+from __future__ import annotations
+
+import html
+import math
+from functools import partial
+
+import pandas as pd
+import panel as pn
+import param
+
+from explorer.panes import error_box, placeholder
+from explorer.selection import ExplorerState
+from explorer.store import ResultsError, ResultsStore
+from vaemodels.config import CONFIG_KEYS
+
+LEADING_COLUMNS = ("trial_id", "status", "arch", "latent_dim", "beta", "best_loss", "best_epoch", "epochs_trained")
+HIDDEN_COLUMNS = ("checkpoint_path", "last_checkpoint_path", "latents_path", "val_kl_per_dim", "schema_version")
+RANGE_COLUMNS = ("beta", "lr", "classifier_weight")  # continuous hyperparameters: a range filter above the table
+TABLE_HEIGHT = 340  # at most; a short sweep gets a shorter table
+ROW_HEIGHT, HEADER_HEIGHT = 30, 80
+
+
+def table_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns shown: the key ones first, then config keys, then metrics; paths, lists and empty columns left out."""
+    shown = [c for c in frame.columns if c not in HIDDEN_COLUMNS and not frame[c].isna().all()]
+    leading = [c for c in LEADING_COLUMNS if c in shown]
+    config = [c for c in CONFIG_KEYS if c in shown and c not in leading]
+    rest = [c for c in shown if c not in leading and c not in config]
+    return leading + config + rest
+
+
+class SweepChooser(pn.viewable.Viewer):
+    """A drop-down of the sweeps under RESULTS; hidden when there is only one."""
+
+    def __init__(self, store: ResultsStore, state: ExplorerState, **params) -> None:
+        super().__init__(**params)
+        self.store, self.state = store, state
+        self.select = pn.widgets.Select(label="Sweep", options=[], sizing_mode="stretch_width")
+        self.select.param.watch(self._chosen, "value")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Look for sweeps again (a new sweep folder appears without a restart)."""
+        sweeps = self.store.sweeps()
+        if sweeps != self.select.options:
+            self.select.options = sweeps
+        self.select.visible = len(sweeps) > 1
+        if self.state.sweep not in sweeps:
+            self.select.value = sweeps[0]
+            self.state.sweep = sweeps[0]
+
+    def _chosen(self, event: param.parameterized.Event) -> None:
+        if event.new is not None and event.new != self.state.sweep:
+            self.state.trial_id = None
+            self.state.sweep = event.new
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.select
+
+
+class TrialTable(pn.viewable.Viewer):
+    """Tabulator of the sweep's trials, best `best_loss` first, with header and range filters."""
+
+    ranges = param.Dict(default={}, doc="column -> (low, high): rows outside are hidden (missing values stay)")
+
+    def __init__(self, store: ResultsStore, state: ExplorerState, **params) -> None:
+        super().__init__(**params)
+        self.store, self.state = store, state
+        self.frame: pd.DataFrame | None = None  # the store's frame; the table shows a projection in the same order
+        self.error: str | None = None
+        self.tabulator = pn.widgets.Tabulator(
+            pd.DataFrame(),
+            selectable=1,
+            disabled=True,
+            show_index=False,
+            frozen_columns=["trial_id"],
+            height=TABLE_HEIGHT,
+            sizing_mode="stretch_width",
+            layout="fit_data_table",
+            theme="simple",
+            sorters=[{"field": "best_loss", "dir": "asc"}],
+        )
+        self.tabulator.param.watch(self._row_selected, "selection")
+        self.tabulator.add_filter(pn.bind(_within_ranges, ranges=self.param.ranges))
+        self.range_filters: dict[str, pn.widgets.EditableRangeSlider] = {}
+        self.filters = pn.FlexBox(sizing_mode="stretch_width")
+        self.summary = pn.pane.HTML(sizing_mode="stretch_width", margin=(0, 10))
+        self._layout = pn.Column(self.summary, self.filters, self.tabulator, sizing_mode="stretch_width")
+        state.param.watch(self._trial_changed, "trial_id")
+        state.param.watch(self._sweep_changed, "sweep")
+        self.refresh(force=True)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Re-read the trials table when it changed; keep the selected trial selected. True when it changed."""
+        if self.state.sweep is None:
+            return False
+        try:
+            frame = self.store.trials(self.state.sweep)
+        except ResultsError as error:
+            self.error, self.frame = str(error), None
+            self._set_layout([error_box(self.error)])
+            return True
+        if frame is self.frame and not force:
+            return False
+        self.error, self.frame = None, frame
+        self._show(frame)
+        self.state.table_version += 1
+        return True
+
+    def _sweep_changed(self, *_: object) -> None:
+        self.ranges = {}  # another sweep: its own full ranges
+        self.refresh(force=True)
+
+    def _show(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            self._set_layout([placeholder("This sweep has no trials yet; they appear here as they finish.")])
+            return
+        shown = frame[table_columns(frame)]
+        updates = {"value": shown, "height": min(TABLE_HEIGHT, HEADER_HEIGHT + ROW_HEIGHT * len(shown))}
+        if list(shown.columns) != list(self.tabulator.value.columns):  # a refresh keeps the person's header filters
+            updates.update(
+                header_filters=_header_filters(shown),
+                formatters=_formatters(shown),
+                titles={c: c.replace("_", " ") for c in shown.columns},
+            )
+        with param.parameterized.discard_events(self.tabulator):
+            self.tabulator.selection = []  # positions of the old value; _trial_changed selects the trial again
+        self.tabulator.param.update(**updates)
+        self._update_range_filters(shown)
+        self.summary.object = _summary(frame)
+        self._set_layout([self.summary, self.filters, self.tabulator])
+        self._trial_changed()
+
+    def _set_layout(self, objects: list) -> None:
+        if [id(o) for o in objects] != [id(o) for o in self._layout.objects]:  # a new layout re-walks every model
+            self._layout.objects = objects
+
+    def _update_range_filters(self, shown: pd.DataFrame) -> None:
+        """A range slider a continuous hyperparameter that varies; a narrowed range survives a refresh."""
+        sliders = {}
+        for column in RANGE_COLUMNS:
+            values = shown[column].dropna() if column in shown else pd.Series(dtype=float)
+            if values.nunique() < 2:
+                continue
+            low, high = float(values.min()), float(values.max())
+            slider = self.range_filters.get(column) or self._range_slider(column, low, high)
+            narrowed = self.ranges.get(column)
+            slider.param.update(start=low, end=high, step=_step(low, high))
+            slider.value = (max(low, narrowed[0]), min(high, narrowed[1])) if narrowed else (low, high)
+            sliders[column] = slider
+        self.range_filters = sliders
+        self.ranges = {column: value for column, value in self.ranges.items() if column in sliders}
+        if list(sliders.values()) != self.filters.objects:
+            self.filters.objects = list(sliders.values())
+
+    def _range_slider(self, column: str, low: float, high: float) -> pn.widgets.EditableRangeSlider:
+        step = _step(low, high)
+        slider = pn.widgets.EditableRangeSlider(
+            label=column, start=low, end=high, value=(low, high), step=step, width=260, format=_number_format(step)
+        )
+        slider.param.watch(partial(self._range_moved, column), "value")
+        return slider
+
+    def _range_moved(self, column: str, event: param.parameterized.Event) -> None:
+        slider = event.obj
+        full = event.new == (slider.start, slider.end)
+        self.ranges = {k: v for k, v in {**self.ranges, column: None if full else event.new}.items() if v}
+
+    def _row_selected(self, event: param.parameterized.Event) -> None:
+        if self.frame is None or not event.new:
+            return
+        trial_id = str(self.tabulator.value.iloc[event.new[0]]["trial_id"])  # selection holds positions in value
+        if trial_id != self.state.trial_id:
+            self.state.trial_id = trial_id
+
+    def _trial_changed(self, *_: object) -> None:
+        """Select the state's trial in the table (e.g. after a click in the sweep overview)."""
+        value = self.tabulator.value
+        if value is None or "trial_id" not in value:
+            return
+        positions = [int(p) for p in (value["trial_id"] == self.state.trial_id).to_numpy().nonzero()[0]]
+        if positions != self.tabulator.selection:
+            self.tabulator.selection = positions
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+def _summary(frame: pd.DataFrame) -> str:
+    """One line above the table: how many trials in which status, and the best one."""
+    counts = frame["status"].value_counts() if "status" in frame else pd.Series(dtype=int)
+    statuses = ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
+    text = f"<b>{len(frame)} trials</b> ({statuses})" if statuses else f"<b>{len(frame)} trials</b>"
+    if "best_loss" in frame and frame["best_loss"].notna().any():
+        best = frame.loc[frame["best_loss"].idxmin()]
+        text += f" · best: <code>{html.escape(str(best['trial_id']))}</code>, best_loss {best['best_loss']:.4g}"
+    return f"<div style='font-size:14px;color:#333'>{text}</div>"
+
+
+def _step(low: float, high: float) -> float:
+    """A slider step of about a thousandth of the range, rounded to a power of ten."""
+    return 10 ** math.floor(math.log10(max(high - low, 1e-12) / 1000))
+
+
+def _number_format(step: float) -> str:
+    """A numbro format showing the digits a step needs (0.001 -> '0.000')."""
+    decimals = max(0, -math.floor(math.log10(step)))
+    return "0." + "0" * decimals if decimals else "0"
+
+
+def _within_ranges(frame: pd.DataFrame, ranges: dict) -> pd.Series:
+    """Rows whose value lies inside every column's range; a missing value (not applicable) passes."""
+    mask = pd.Series(True, index=frame.index)
+    for column, (low, high) in ranges.items():
+        if column in frame:
+            mask &= frame[column].isna() | frame[column].between(low, high)
+    return mask
+
+
+def _header_filters(frame: pd.DataFrame) -> dict:
+    filters = {}
+    for column in frame.columns:
+        kind = frame[column].dtype.kind
+        if kind in "iu":
+            filters[column] = {"type": "number", "func": "=", "placeholder": "="}
+        elif kind == "f":
+            filters[column] = {"type": "number", "func": "<=", "placeholder": "≤"}
+        elif kind == "b":
+            filters[column] = "tickCross"
+        else:
+            filters[column] = {"type": "input", "func": "like", "placeholder": "contains"}
+    return filters
+
+
+def _formatters(frame: pd.DataFrame) -> dict:
+    from bokeh.models.widgets.tables import NumberFormatter
+
+    return {
+        column: NumberFormatter(format="0.[0000]", nan_format="–")
+        for column in frame.columns
+        if frame[column].dtype.kind == "f"
+    }
