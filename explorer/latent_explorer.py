@@ -1,0 +1,74 @@
+"""LatentExplorer: the SPLOM, focus plot, selection, sliders, decoded image, sample panel, grid and interpolation of
+one trial, as one Viewer that the explorer page places under the trial table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from explorer.latent_state import LatentState
+from explorer.latent_views import FocusView, SelectionView, SplomView
+from explorer.traversal_views import (
+    DecodedView,
+    InterpolationView,
+    SampleInfoView,
+    TraversalGridView,
+    TraversalSliders,
+)
+
+PLACEHOLDER = "Select a trial in the table above to explore its latent space."
+
+
+class LatentExplorer(pn.viewable.Viewer):
+    """Every latent-space view of one trial; a placeholder until `set_trial` gives it one."""
+
+    def __init__(self, trial: Any = None, latents: pd.DataFrame | None = None, data_dir: str | None = None, **params):
+        super().__init__(**params)
+        self.state = LatentState()
+        self.splom = SplomView(self.state)
+        self.focus = FocusView(self.state)
+        self.selection = SelectionView(self.state)
+        self.sliders = TraversalSliders(self.state)
+        self.decoded = DecodedView(self.state)
+        self.info = SampleInfoView(self.state, data_dir)
+        self.grid = TraversalGridView(self.state)
+        self.interpolation = InterpolationView(self.state)
+        self.sliders.on_release.append(self.grid.refresh)  # the grid follows a slider once it is let go
+        self.placeholder = pn.pane.Markdown(PLACEHOLDER, css_classes=["ls-placeholder"])
+        self.body = pn.Column(
+            pn.Row(
+                pn.Column("### Latent space", self.splom, self.selection),
+                pn.Column("### Focus", self.focus, self.info),
+                pn.Column("### Decoded", self.decoded, self.sliders),
+            ),
+            pn.Tabs(("Traversal grid", self.grid), ("Interpolation", self.interpolation)),
+        )
+        self.layout = pn.Column(self.placeholder, css_classes=["ls-explorer"])
+        if trial is not None:
+            self.set_trial(trial, latents)
+
+    def set_trial(self, trial: Any, latents: pd.DataFrame | None = None) -> None:
+        """Show a LoadedTrial (latents read from its checkpoint when not given); None shows the placeholder."""
+        message = _why_not_shown(trial, latents)
+        if message:
+            self.placeholder.object = message
+            self.layout[:] = [self.placeholder]
+            return
+        self.state.set_trial(trial, trial.latents() if latents is None else latents)
+        self.layout[:] = [self.body]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.layout
+
+
+def _why_not_shown(trial: Any, latents: pd.DataFrame | None) -> str:
+    """The placeholder's text when the trial cannot be shown, else ''."""
+    if trial is None:
+        return PLACEHOLDER
+    if latents is None and trial.latents_path is None:
+        return f"Trial {trial.path.name} has no latents.parquet in {trial.checkpoint}: nothing to explore yet."
+    if latents is not None and len(latents) == 0:
+        return f"Trial {trial.path.name} has an empty latents table."
+    return ""

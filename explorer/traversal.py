@@ -1,0 +1,137 @@
+"""Decoding latent points into pictures: single images, traversal grids, interpolations and class strips, as PNG.
+
+Everything runs on the CPU with few torch threads: the explorer may serve several sessions at once, and a single
+small decoder forward is no faster with more threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vaemodels.models import VAE
+
+DECODE_THREADS = 1
+DISPLAY_SIZE = 192  # pixels a side that a decoded image is upscaled to (nearest neighbour, whole factors)
+GAP = 2  # pixels between the images of a grid or strip
+GAP_VALUE = 255  # white
+
+
+@contextmanager
+def torch_threads(n: int = DECODE_THREADS) -> Iterator[None]:
+    """Run the block with at most n torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    if previous > n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if previous > n:
+            torch.set_num_threads(previous)
+
+
+def cpu_model(model: VAE) -> VAE:
+    """The model itself when it is on the CPU, else an eval-mode CPU copy (the trial's own model is left alone)."""
+    if next(model.parameters()).device.type == "cpu":
+        return model.eval()
+    return copy.deepcopy(model).cpu().eval()
+
+
+def decode(model: VAE, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
+    """Images for latent points: (B, d) or (d,) -> uint8 (B, H, W) for grey, (B, H, W, C) for colour."""
+    z = np.array(z, dtype=np.float32, ndmin=2)  # a writable copy: torch refuses read-only arrays
+    label_tensor = None
+    if model.conditions_decoder:  # only a conditional decoder reads the label
+        label_values = np.empty(len(z), np.int64)  # (B,): one label for all, or one a point
+        label_values[:] = 0 if labels is None else labels
+        label_tensor = torch.from_numpy(label_values)
+    with torch_threads(), torch.inference_mode():
+        images = model.decode_image(torch.from_numpy(z), label_tensor)  # (B, C, H, W) in [0, 1]
+    pixels = (images.float().numpy() * 255.0 + 0.5).astype(np.uint8)
+    return pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] of shape (B, C, H, W) -> uint8 as `decode` returns them."""
+    pixels = (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
+
+
+def upscale_factor(size: int, target: int = DISPLAY_SIZE) -> int:
+    """The whole factor that brings an image side closest to `target` pixels without exceeding it (at least 1)."""
+    return max(1, target // size)
+
+
+def to_png(image: np.ndarray, scale: int = 1) -> bytes:
+    """PNG bytes of one uint8 image (H, W) or (H, W, C), upscaled by a whole factor with nearest neighbour."""
+    picture = Image.fromarray(image)
+    if scale > 1:
+        picture = picture.resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)  # speed over size: these travel to a local browser
+    return buffer.getvalue()
+
+
+def tile(images: np.ndarray, rows: int, cols: int, gap: int = GAP) -> np.ndarray:
+    """(rows * cols, H, W[, C]) images -> one image, row-major, `gap` white pixels between them."""
+    if len(images) != rows * cols:
+        raise ValueError(f"tiling {rows} x {cols} needs {rows * cols} images, got {len(images)}")
+    h, w = images.shape[1:3]
+    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, *images.shape[3:]), GAP_VALUE, np.uint8)
+    for index, image in enumerate(images):
+        r, c = divmod(index, cols)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
+    return out
+
+
+def traversal_points(
+    z: np.ndarray, axes: np.ndarray, coordinates: np.ndarray, ranges: np.ndarray, steps: int
+) -> np.ndarray:
+    """Latent points of a traversal grid: row r moves z along axes[r] from coordinates[r] across ranges[r].
+
+    z (d,); axes (R, d) unit directions (rows of the identity, or principal axes); coordinates (R,) the point's
+    coordinate along each axis; ranges (R, 2). Returns (R * steps, d), row-major.
+    """
+    values = np.linspace(ranges[:, 0], ranges[:, 1], steps, axis=1)  # (R, steps)
+    shifts = values - coordinates[:, None]  # (R, steps): how far each image is from the point along its axis
+    points = z[None, None, :] + shifts[:, :, None] * axes[:, None, :]  # (R, steps, d)
+    return points.reshape(-1, z.shape[0])
+
+
+def traversal_grid(
+    model: VAE,
+    z: np.ndarray,
+    axes: np.ndarray,
+    coordinates: np.ndarray,
+    ranges: np.ndarray,
+    steps: int = 10,
+    label: int | None = None,
+) -> np.ndarray:
+    """One image: a row a traversed axis, `steps` decoded images across its range; one batched decoder forward."""
+    points = traversal_points(np.asarray(z, np.float64), np.asarray(axes), coordinates, np.asarray(ranges), steps)
+    return tile(decode(model, points, label), len(axes), steps)
+
+
+def interpolation(z_from: np.ndarray, z_to: np.ndarray, steps: int) -> np.ndarray:
+    """(steps, d) points on the straight line from z_from to z_to, both ends included."""
+    weights = np.linspace(0.0, 1.0, steps)[:, None]
+    return (1.0 - weights) * np.asarray(z_from, np.float64) + weights * np.asarray(z_to, np.float64)
+
+
+def interpolation_strip(
+    model: VAE, z_from: np.ndarray, z_to: np.ndarray, steps: int = 10, label: int | None = None
+) -> np.ndarray:
+    """The decoded interpolation from z_from to z_to as one strip image."""
+    return tile(decode(model, interpolation(z_from, z_to, steps), label), 1, steps)
+
+
+def class_strip(model: VAE, z: np.ndarray, num_classes: int) -> np.ndarray:
+    """What one z decodes to under every class label, as one strip (conditional decoders)."""
+    points = np.repeat(np.atleast_2d(np.asarray(z, np.float64)), num_classes, axis=0)  # (K, d)
+    return tile(decode(model, points, np.arange(num_classes)), 1, num_classes)

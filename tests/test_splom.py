@@ -1,0 +1,203 @@
+"""The latent SPLOM, focus plot, linked selection and PCA mode, on a real tiny trained trial."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.latent_explorer import PLACEHOLDER, LatentExplorer
+from explorer.latent_stats import box_mask, combine_selection, fit_pca, lasso_mask
+from explorer.splom import SPREAD_PX, SplomImage
+from explorer.splom_draw import BACKGROUND, hex_to_rgb
+from tests.latent_fixtures import train_tiny_trial
+from vaemodels.checkpoint import LoadedTrial
+
+
+@pytest.fixture(scope="module")
+def vae_trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
+    """A beta-VAE with 4 latent dimensions on 32x32 shapes, trained for 2 epochs."""
+    return train_tiny_trial(tmp_path_factory.mktemp("splom") / "vae", arch="vae", beta=1.0)
+
+
+def cell_pixels(image: SplomImage, row: int, col: int) -> np.ndarray:
+    """(cell, cell, 3) pixels inside one cell."""
+    top, left = image.layout.origin(row, col)
+    return image.rgba[top : top + image.layout.cell, left : left + image.layout.cell, :3]
+
+
+def painted(pixels: np.ndarray) -> np.ndarray:
+    """Pixels that are not background."""
+    return np.any(pixels != np.array(BACKGROUND, np.uint8), axis=-1)
+
+
+def grow(mask: np.ndarray, px: int) -> np.ndarray:
+    """A boolean image dilated by px pixels in every direction (a square)."""
+    padded = np.pad(mask, px)
+    size = 2 * px + 1
+    shifts = [padded[dy : dy + mask.shape[0], dx : dx + mask.shape[1]] for dy in range(size) for dx in range(size)]
+    return np.logical_or.reduce(shifts)
+
+
+# ---- pure parts: no model needed -----------------------------------------------------------------------------------
+
+
+def test_lasso_of_a_rectangle_selects_what_the_box_selects():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-2, 2, 5000), rng.uniform(-2, 2, 5000)
+    rectangle = ([-0.5, 1.25, 1.25, -0.5], [-1.0, -1.0, 0.75, 0.75])
+    assert np.array_equal(lasso_mask(x, y, *rectangle), box_mask(x, y, (-0.5, -1.0, 1.25, 0.75)))
+    triangle = lasso_mask(x, y, [0, 2, 0], [0, 0, 2])  # below the line x + y = 2 in the first quadrant
+    assert np.array_equal(triangle, (x > 0) & (y > 0) & (x + y < 2))
+
+
+def test_selections_combine_as_set_operations():
+    a, b = np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool)
+    assert combine_selection(a, b, "add").tolist() == [True, True, True, False]
+    assert combine_selection(a, b, "intersect").tolist() == [True, False, False, False]
+    assert combine_selection(a, b, "replace").tolist() == b.tolist()
+    with pytest.raises(ValueError, match="replace, add or intersect"):
+        combine_selection(a, b, "xor")
+
+
+def test_pca_of_data_with_a_known_covariance_matches_eigh():
+    covariance = np.array([[4.0, 1.2, 0.0], [1.2, 2.0, 0.3], [0.0, 0.3, 0.5]])
+    data = exact_covariance_sample(covariance, 3000, seed=1)
+    pca = fit_pca(data)
+    expected = np.linalg.eigh(covariance)[0][::-1]
+    np.testing.assert_allclose(pca.explained_variance, expected, rtol=1e-10)
+    scores = pca.transform(data, 3)
+    np.testing.assert_allclose(pca.inverse_transform(scores), data, atol=1e-10)
+
+
+def exact_covariance_sample(covariance: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n rows whose sample covariance (np.cov, ddof 1) equals `covariance` exactly."""
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal((n, len(covariance)))
+    white -= white.mean(axis=0)
+    white = white @ np.linalg.inv(np.linalg.cholesky(np.cov(white, rowvar=False))).T  # sample covariance = I
+    return white @ np.linalg.cholesky(covariance).T + 0.25
+
+
+# ---- the views on a real trial ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_placeholder_until_a_trial_is_set(vae_trial):
+    explorer = LatentExplorer()
+    assert explorer.layout.objects == [explorer.placeholder] and explorer.placeholder.object == PLACEHOLDER
+    explorer.set_trial(vae_trial)
+    assert explorer.layout.objects == [explorer.body]
+    explorer.set_trial(None)
+    assert explorer.layout.objects == [explorer.placeholder]
+
+
+@pytest.mark.slow
+def test_composite_has_one_cell_a_pair_and_follows_the_dimension_set(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, image = explorer.state, explorer.splom.image
+    assert state.dims == state.kl_order  # all 4 dimensions, highest KL first
+    assert image.layout.pairs() == [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]
+    for row, col in image.layout.pairs():
+        # Each cell shows exactly the bins its pair occupies (datashader and numpy agree up to edge rounding).
+        x, y = state.columns[image.layout.dims[col]], state.columns[image.layout.dims[row]]
+        ranges = [image.layout.ranges[col], image.layout.ranges[row]]
+        counts, _, _ = np.histogram2d(x, y, bins=image.layout.cell, range=ranges)
+        occupied = np.flipud(counts.T > 0)  # rows from the top, as the image
+        drawn = painted(cell_pixels(image, row, col))
+        # Few samples: each point is grown by SPREAD_PX pixels, so the drawn pixels lie within that of an occupied bin.
+        missed = (occupied & ~drawn).mean()
+        stray = (drawn & ~grow(occupied, SPREAD_PX)).mean()
+        assert missed < 0.002 and stray < 0.002, (row, col, missed, stray)  # edge rounding: datashader vs numpy
+    top, left = image.layout.origin(0, 1)
+    assert not painted(image.rgba[top : top + image.layout.cell, left:, :3]).any()  # nothing above the diagonal
+
+    state.dims = state.kl_order[:3]
+    three = explorer.splom.image
+    assert three.layout.n == 3 and len(three.layout.pairs()) == 3 and three.rgba.shape != image.rgba.shape
+    state.dims = [state.kl_order[0], state.kl_order[1], state.kl_order[3]]
+    assert not np.array_equal(explorer.splom.image.rgba, three.rgba)
+    assert explorer.splom.dims.value == state.dims  # the picker follows
+
+
+@pytest.mark.slow
+def test_colouring_by_class_draws_each_class_in_its_legend_colour(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, splom = explorer.state, explorer.splom
+    colouring = state.colouring
+    assert colouring.names == ("0", "1", "2") and splom.legend.options == ["0", "1", "2"]
+    for k, colour in enumerate(colouring.colors):
+        splom.legend.value = [colouring.names[k]]  # the legend toggles every other class off
+        assert state.hidden == [i for i in range(3) if i != k]
+        image = splom.image
+        pixels = np.concatenate(
+            [cell_pixels(image, r, c)[painted(cell_pixels(image, r, c))] for r, c in image.layout.pairs()]
+        )
+        assert len(pixels) > 0
+        # Over a white background a pixel is white + alpha (colour - white): its darkening points towards the colour.
+        darkening = 255.0 - pixels.astype(float)
+        expected = 255.0 - np.array(hex_to_rgb(colour), float)
+        cosine = darkening @ expected / (np.linalg.norm(darkening, axis=1) * np.linalg.norm(expected))
+        assert cosine.min() > 0.99, (k, cosine.min())
+    splom.legend.value = list(colouring.names)
+    assert state.hidden == []
+    state.color_by = "scale"  # a ground-truth factor: 6 values, 6 legend entries
+    assert splom.legend.options == [str(v) for v in range(6)] and len(set(state.colouring.colors)) == 6
+
+
+@pytest.mark.slow
+def test_clicking_a_cell_opens_that_pair_in_the_focus_plot(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    layout = explorer.splom.image.layout
+    top, left = layout.origin(3, 1)
+    explorer.splom.tap.event(x=left + layout.cell / 2, y=layout.height - top - layout.cell / 2)
+    assert explorer.state.focus == (layout.dims[1], layout.dims[3])
+    assert explorer.focus.pane.object is not None
+
+
+@pytest.mark.slow
+def test_box_selection_selects_exactly_the_samples_inside_and_repaints(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state = explorer.state
+    unselected = explorer.splom.image.rgba
+    x, y = state.columns[state.focus[0]], state.columns[state.focus[1]]
+    x0, x1 = np.quantile(x, [0.2, 0.7])
+    y0, y1 = np.quantile(y, [0.1, 0.8])
+    explorer.focus.box.event(bounds=(x0, y0, x1, y1))
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    assert 0 < inside.sum() < len(x)
+    assert np.array_equal(state.selection, inside)
+    assert not np.array_equal(explorer.splom.image.rgba, unselected)
+    labels, counts = np.unique(state.labels[inside], return_counts=True)
+    summary = explorer.selection.describe()
+    assert f"{inside.sum():,} of {len(x):,} selected" in summary
+    assert all(f"class {label}: {count}" in summary for label, count in zip(labels, counts))
+
+    explorer.selection.mode.value = "intersect"
+    explorer.focus.box.event(bounds=(x0, y0, np.median(x), y1))
+    assert np.array_equal(state.selection, inside & (x <= np.median(x)))
+    explorer.selection.invert.clicks += 1
+    assert np.array_equal(state.selection, ~(inside & (x <= np.median(x))))
+    explorer.selection.clear.clicks += 1
+    assert state.selection is None and np.array_equal(explorer.splom.image.rgba, unselected)
+
+
+@pytest.mark.slow
+def test_pca_mode_reports_the_explained_variance_of_a_known_covariance(vae_trial):
+    covariance = np.diag([3.0, 1.5, 0.6, 0.1]) + 0.2
+    mu = exact_covariance_sample(covariance, 2000, seed=2)
+    latents = pd.DataFrame({f"mu_{i}": mu[:, i].astype(np.float32) for i in range(4)})
+    latents["sample"], latents["label"] = np.arange(2000), np.arange(2000) % 3
+    explorer = LatentExplorer(vae_trial, latents)
+    state, splom = explorer.state, explorer.splom
+    splom.mode.value = "pca"
+    eigenvalues = np.linalg.eigh(covariance)[0][::-1]
+    np.testing.assert_allclose(state.pca.explained_variance, eigenvalues, rtol=1e-4)  # float32 means
+    assert (splom.n_components.start, splom.n_components.end, splom.n_components.value) == (2, 4, 2)
+    assert f"explain {100 * eigenvalues[:2].sum() / eigenvalues.sum():.1f}%" in splom.title
+    assert splom.image.layout.names == ("PC1", "PC2")
+    splom.n_components.value = 3
+    assert f"explain {100 * eigenvalues[:3].sum() / eigenvalues.sum():.1f}%" in splom.heading.object
+    assert splom.image.layout.names == ("PC1", "PC2", "PC3") and len(explorer.sliders.sliders) == 3
+    splom.mode.value = "latent"
+    assert splom.image.layout.names[0] == f"z{state.kl_order[0]}"

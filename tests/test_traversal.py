@@ -1,0 +1,182 @@
+"""Latent traversal: live decoding from sliders, click-to-decode, PCA sliders, class selector, grids, interpolation."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer.latent_explorer import LatentExplorer
+from explorer.latent_stats import prior_range
+from explorer.splom_draw import marker_positions
+from explorer.traversal import GAP, decode, to_uint8
+from tests.latent_fixtures import train_tiny_trial
+from vaemodels.checkpoint import LoadedTrial
+from vaemodels.datasets import DatasetUnavailable, load_samples
+
+pytestmark = pytest.mark.slow  # every test here decodes with a model trained in a fixture
+
+
+@pytest.fixture(scope="module")
+def vae_trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
+    """A beta-VAE with 4 latent dimensions on 32x32 shapes, trained for 2 epochs."""
+    return train_tiny_trial(tmp_path_factory.mktemp("traversal") / "vae", arch="vae", beta=1.0)
+
+
+@pytest.fixture(scope="module")
+def conditional_trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
+    """A conditional VAE whose decoder is given the class (decoder_conditioning)."""
+    folder = tmp_path_factory.mktemp("traversal") / "conditional"
+    return train_tiny_trial(folder, arch="conditional", decoder_conditioning=True, latent_dim=3, epochs=1)
+
+
+def slider_values(explorer: LatentExplorer) -> np.ndarray:
+    """The sliders' values in coordinate order."""
+    sliders = explorer.sliders.sliders
+    return np.array([sliders[k].value for k in sorted(sliders)])
+
+
+def test_highest_kl_slider_sweeps_the_image_and_leaves_other_dimensions_alone(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, top = explorer.state, explorer.state.kl_order[0]
+    slider = explorer.sliders.sliders[top]
+    assert {f"ls-slider-{top}", "ls-slider-top"} <= set(slider.css_classes)
+    assert "ls-decoded" in explorer.decoded.pane.css_classes
+    others = [k for k in range(4) if k != top]
+    before = state.current_z.copy()
+    pictures = []
+    for value in np.linspace(slider.start, slider.end, 5):
+        slider.value = float(value)  # `value` changes while dragging; no release needed
+        pictures.append(explorer.decoded.pane.object)
+        assert state.current_z[top] == pytest.approx(value)
+        np.testing.assert_array_equal(state.current_z[others], before[others])
+        assert [explorer.sliders.sliders[k].value for k in others] == [before[k] for k in others]
+        np.testing.assert_array_equal(explorer.decoded.image, decode(state.model, state.current_z)[0])
+    assert len(set(pictures)) > 1  # the decoded PNG's bytes change along the sweep
+    assert pictures[0] != pictures[-1]
+
+
+def test_clicking_a_sample_moves_the_sliders_there_and_shows_its_original(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state = explorer.state
+    fx, fy = state.focus
+    row = 17
+    explorer.focus.tap.event(x=float(state.columns[fx][row]), y=float(state.columns[fy][row]))
+    assert state.current_row == row
+    np.testing.assert_allclose(slider_values(explorer), state.mu[row], atol=1e-6)
+    sample = int(state.latents["sample"].iloc[row])
+    factors = state.latents[list(state.factor_names)].to_numpy()[[row]]
+    original = to_uint8(load_samples(vae_trial.config, [sample], factors))[0]
+    np.testing.assert_array_equal(explorer.info.original_image, original)
+    assert f"Sample {sample}" in explorer.info.message.object
+    table = explorer.info.table.object
+    np.testing.assert_allclose(table["sample"].to_numpy(), state.mu[row], atol=1e-6)
+    label = int(state.labels[row])
+    class_rows = state.mu[state.labels == label]
+    np.testing.assert_allclose(table["class mean"].to_numpy(), class_rows.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(table["class std"].to_numpy(), class_rows.std(axis=0), rtol=1e-5)
+    xs, ys, _ = marker_positions(explorer.splom.image.layout, state.mu[row])
+    np.testing.assert_allclose(explorer.splom._marker_pipe.data[0], np.column_stack([xs, ys]))  # the SPLOM marks it
+    np.testing.assert_allclose(explorer.focus._marker_pipe.data, [[state.mu[row][fx], state.mu[row][fy]]])
+
+
+def test_an_original_that_cannot_be_loaded_says_why(vae_trial, monkeypatch):
+    def missing(*_args, **_kwargs):
+        raise DatasetUnavailable("dataset 'mnist' needs its IDX files in /nowhere")
+
+    monkeypatch.setattr("explorer.traversal_views.load_samples", missing)
+    explorer = LatentExplorer(vae_trial)
+    explorer.state.go_to_row(3)
+    assert "cannot be shown: dataset 'mnist' needs its IDX files in /nowhere" in explorer.info.message.object
+    assert explorer.info.original.object is None and explorer.info.reconstruction.object is not None
+
+
+def test_pca_sliders_map_back_through_the_inverse_transform(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state = explorer.state
+    state.go_to_row(5)
+    explorer.splom.mode.value = "pca"
+    state.n_components = 4
+    assert sorted(explorer.sliders.sliders) == [0, 1, 2, 3]
+    assert "ls-slider-pc1" in explorer.sliders.sliders[0].css_classes
+    explorer.sliders.sliders[0].value = explorer.sliders.sliders[0].end
+    explorer.sliders.sliders[2].value = explorer.sliders.sliders[2].start
+    z = state.pca.inverse_transform(slider_values(explorer))  # all components kept: the exact inverse
+    np.testing.assert_allclose(state.current_z, z, atol=1e-9)
+    np.testing.assert_array_equal(explorer.decoded.image, decode(state.model, z)[0])
+
+    state.n_components = 2  # fewer components: the sliders move z along the kept axes only
+    residual = state.current_z - state.pca.inverse_transform(slider_values(explorer))
+    np.testing.assert_allclose(residual @ state.pca.components[:2].T, 0.0, atol=1e-9)
+    before = state.current_z.copy()
+    explorer.sliders.sliders[1].value = explorer.sliders.sliders[1].value + 0.3
+    np.testing.assert_allclose(state.current_z - before, 0.3 * state.pca.components[1], atol=1e-9)
+
+
+def test_slider_ranges_follow_the_chosen_kind(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, top = explorer.state, explorer.state.kl_order[0]
+    state.go_to_row(9)
+    explorer.sliders.range_kind.value = "class"
+    explorer.sliders.range_k.value = 2.0
+    rows = state.mu[state.labels == state.labels[9], top]
+    slider = explorer.sliders.sliders[top]
+    assert slider.start == pytest.approx(min(rows.mean() - 2 * rows.std(), state.mu[9, top]), rel=1e-5)
+    assert slider.end == pytest.approx(max(rows.mean() + 2 * rows.std(), state.mu[9, top]), rel=1e-5)
+    state.go_to_origin()
+    explorer.sliders.range_kind.value = "prior"
+    assert (slider.start, slider.end) == pytest.approx(prior_range(0.0))
+    assert slider.value == 0.0
+
+
+def test_class_selector_changes_a_conditional_decoder_image(conditional_trial):
+    explorer = LatentExplorer(conditional_trial)
+    decoded = explorer.decoded
+    assert decoded.label.visible and decoded.label.options == [0, 1, 2]
+    pictures = {}
+    for label in (0, 1, 2):
+        decoded.label.value = label
+        assert explorer.state.label == label
+        pictures[label] = decoded.image.copy()
+        np.testing.assert_array_equal(pictures[label], decode(explorer.state.model, explorer.state.current_z, label)[0])
+    assert not np.array_equal(pictures[0], pictures[1]) or not np.array_equal(pictures[1], pictures[2])
+    strip = np.asarray(Image.open(io.BytesIO(decoded.strip.object)))
+    size = conditional_trial.config.data.image_size
+    scale = strip.shape[0] // size
+    assert strip.shape[1] == scale * (3 * size + 2 * GAP)  # one image a class
+
+
+def test_traversal_grid_has_a_row_per_dimension_and_downloads_as_png(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    grid, size = explorer.grid, vae_trial.config.data.image_size
+    assert grid.grid.shape == (4 * size + 3 * GAP, 10 * size + 9 * GAP)
+    assert not np.array_equal(grid.grid[:size, :size], grid.grid[:size, -size:])  # the top row sweeps its dimension
+    grid.rows.value = 2
+    grid.steps.value = 6
+    grid.refresh()
+    assert grid.grid.shape == (2 * size + GAP, 6 * size + 5 * GAP)
+    png = grid._file().getvalue()
+    assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size[1] % grid.grid.shape[0] == 0
+
+    before = grid.png
+    slider = explorer.sliders.sliders[explorer.state.kl_order[1]]
+    target = slider.end if slider.value == slider.start else slider.start
+    slider._process_events({"value": target, "value_throttled": target})  # a drag let go
+    assert grid.png != before  # the grid follows a released slider
+
+
+def test_interpolation_strip_runs_from_one_sample_to_another(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, view = explorer.state, explorer.interpolation
+    state.go_to_row(2)
+    view.set_end("A", "picked sample")
+    state.selection = state.labels == 1
+    view.set_end("B", "selection centroid")
+    size = vae_trial.config.data.image_size
+    assert view.strip.shape == (size, 10 * size + 9 * GAP)
+    np.testing.assert_array_equal(view.strip[:, :size], decode(state.model, state.mu[2])[0])
+    centroid = state.mu[state.labels == 1].mean(axis=0)
+    np.testing.assert_array_equal(view.strip[:, -size:], decode(state.model, centroid)[0])
+    assert "From A (sample" in view.message.object
