@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -69,11 +70,22 @@ def best_command(args: argparse.Namespace) -> int:
         print(ranked[columns].head(args.top).to_string(index=False))
     print(describe_best(frame, sweep, args.metric, args.mode))
     if args.export and not ranked.empty:
-        from sweeps.run import copy_checkpoint
-
         target = copy_checkpoint(sweep.join(ranked.iloc[0]["checkpoint_path"]), Path(args.export).resolve())
         print(f"exported to {target}")
     return 0
+
+
+def copy_checkpoint(source: Location, destination: Path) -> Path:
+    """Copy a checkpoint folder from storage to a local folder (used by `best --export`)."""
+    if destination.exists():
+        raise FileExistsError(f"{destination} already exists")
+    if source.is_local:
+        shutil.copytree(source.path, destination)
+        return destination
+    import pyarrow.fs as pafs
+
+    pafs.copy_files(source.path, str(destination), source_filesystem=source.fs)
+    return destination
 
 
 def register(commands: argparse._SubParsersAction) -> None:

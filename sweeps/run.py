@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -38,11 +37,21 @@ class RunOptions:
     dci_samples: int = 10_000  # latent rows a trial for DCI after the Tune loop; 0 skips DCI
 
 
+def _comma_list(kind: type):
+    """An argparse type: '1,4,16' -> (1.0, 4.0, 16.0)."""
+
+    def parse(text: str) -> tuple:
+        return tuple(kind(value) for value in text.split(",") if value)
+
+    parse.__name__ = f"comma-separated {kind.__name__}s"  # argparse names the type in its error message
+    return parse
+
+
+floats, ints, strings = _comma_list(float), _comma_list(int), _comma_list(str)
+
+
 def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of `latentsweep sweep` (CONTRACT.md), also used by `python sweeps/run.py`."""
-    floats = lambda text: tuple(float(v) for v in text.split(",") if v)  # noqa: E731
-    ints = lambda text: tuple(int(v) for v in text.split(",") if v)  # noqa: E731
-    strings = lambda text: tuple(v for v in text.split(",") if v)  # noqa: E731
     parser.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)} (default quick)")
     parser.add_argument("--name", help="sweep name (default: the preset's); the same name again resumes")
     parser.add_argument("--storage", default="results", help="storage root: absolute path, NFS path, s3://, gs://")
@@ -162,19 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sweeps/run.py", description=__doc__.splitlines()[0])
     add_sweep_flags(parser)
     return sweep_command(parser.parse_args(argv))
-
-
-def copy_checkpoint(source: Location, destination: Path) -> Path:
-    """Copy a checkpoint folder from storage to a local folder (used by `best --export`)."""
-    if destination.exists():
-        raise FileExistsError(f"{destination} already exists")
-    if source.is_local:
-        shutil.copytree(source.path, destination)
-        return destination
-    import pyarrow.fs as pafs
-
-    pafs.copy_files(source.path, str(destination), source_filesystem=source.fs)
-    return destination
 
 
 if __name__ == "__main__":

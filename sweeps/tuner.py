@@ -97,13 +97,13 @@ def connect(options: RunOptions) -> bool:
 
     Returns whether this call started the connection (a Ray already initialised in-process is reused).
     """
-    if ray.is_initialized():
-        return False
-    address = options.address or os.environ.get("RAY_ADDRESS") or "local"
     logging.getLogger("ray").setLevel(logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Tiny epochs checkpoint often; Tune's advice to checkpoint less is noise for a sweep of small models.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if ray.is_initialized():
+        return False
+    address = options.address or os.environ.get("RAY_ADDRESS") or "local"
     kwargs = {"include_dashboard": False} if address == "local" else {}
     ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
     return True
