@@ -7,6 +7,7 @@ step (decode one z, encode the PNG; goal 50 ms) and one 8 x 10 traversal grid (g
 forward pass. The last line is the headline: the worst time / goal ratio (<= 1 meets every goal).
 
 Run: .venv/bin/python benchmarks/latent_speed.py [--quick]   (--quick: 200,000 points and no 16-dim gridmatrix)
+benchmarks/explorer_speed.py runs these measurements too, beside the table and trial-switch ones (one headline).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import argparse
 import html
 import logging
 import sys
-from functools import partial
+from collections.abc import Callable
 
 import panel as pn
 
@@ -16,10 +16,12 @@ from explorer.curves_view import TrainingCurves
 from explorer.overview_view import SweepOverview
 from explorer.panes import card, error_box, message_box
 from explorer.reconstruction_view import ReconstructionsView
+from explorer.scheduling import LatestJob
 from explorer.selection import ExplorerState
 from explorer.store import ResultsError, ResultsStore
 from explorer.table_view import SweepChooser, TrialTable
 from explorer.trial_views import KLBars, TrialSummary
+from explorer.warmup import warm_up_in_background
 
 pn.extension("tabulator", notifications=False)
 log = logging.getLogger(__name__)
@@ -27,7 +29,6 @@ log = logging.getLogger(__name__)
 TITLE = "latentsweep explorer"
 ACCENT = "#0072B2"
 REFRESH_MS = 5_000  # how often a session looks for new trials (a running sweep rewrites trials.parquet)
-LATENT_DELAY_MS = 150  # the latent views update this long after the others (see _send_to_latent_explorer)
 HELP = (
     "Pick a trial in the table (sortable; filter in the column headers or with the ranges above it), or click a "
     "point in the sweep overview. The views below follow the selected trial. New trials appear as a running sweep "
@@ -47,7 +48,12 @@ def _latent_explorer(data_dir: str | None):
 
 
 class ExplorerApp(pn.viewable.Viewer):
-    """Every view of one session, wired to one ExplorerState, in a BootstrapTemplate."""
+    """Every view of one session, wired to one ExplorerState, in a BootstrapTemplate.
+
+    The latent-space card starts collapsed and its views follow the selected trial only while it is open. They are
+    rebuilt on a worker thread (LatestJob): the event loop stays free for the next click, and a trial picked while
+    another is being drawn replaces it.
+    """
 
     def __init__(self, store: ResultsStore, **params) -> None:
         super().__init__(**params)
@@ -62,8 +68,14 @@ class ExplorerApp(pn.viewable.Viewer):
         self.reconstructions = ReconstructionsView(store, self.state)
         self.latent_explorer = _latent_explorer(store.data_dir)
         self.latent_error = pn.Column(sizing_mode="stretch_width")
+        self.latent_card: pn.Card | None = None
+        self.latent_shown: tuple[str | None, str | None] | None = None  # (sweep, trial_id) the latent views show
+        self.latent_job = LatestJob(self._update_latent_explorer)
         if self.latent_explorer is not None:
-            self.state.param.watch(self._send_to_latent_explorer, "trial_id")
+            body = pn.Column(self.latent_error, self.latent_explorer, sizing_mode="stretch_width")
+            self.latent_card = card("Latent space", body, collapsed=True, css_classes=["ls-latent-card"])
+            self.latent_card.param.watch(self._send_to_latent_explorer, "collapsed")
+            self.state.param.watch(self._send_to_latent_explorer, ["sweep", "trial_id"])
 
     def refresh(self) -> None:
         """Look for new sweeps and for changes to the shown sweep's trials table."""
@@ -74,26 +86,33 @@ class ExplorerApp(pn.viewable.Viewer):
             log.warning("refresh failed: %s", failure)
 
     def _send_to_latent_explorer(self, *_: object) -> None:
-        update = partial(self._update_latent_explorer, self.state.sweep, self.state.trial_id)
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            # A moment later: the other views' changes reach the browser first (a next-tick callback would run
-            # before their websocket writes), as the latent views take seconds to rebuild.
-            pn.state.add_periodic_callback(update, period=LATENT_DELAY_MS, count=1)
-        else:
-            update()
+        """Ask for the selected trial's latent views, when the card is open and they show another trial."""
+        request = (self.state.sweep, self.state.trial_id)
+        if self.latent_card.collapsed or (request == self.latent_shown and not self.latent_job.busy):
+            return
+        self.latent_explorer.layout.loading = True  # until the views show it: a spinner, and no clicks on old views
+        self.latent_job.submit(request)
 
-    def _update_latent_explorer(self, sweep: str | None, trial_id: str | None) -> None:
-        if (sweep, trial_id) != (self.state.sweep, self.state.trial_id):
-            return  # another trial was picked meanwhile; its own update follows
-        self.latent_error.objects = []
+    def _update_latent_explorer(self, request: tuple[str | None, str | None], is_stale: Callable[[], bool]) -> None:
+        """Read the trial's decoder and latents and rebuild the latent views (on the worker when served)."""
+        sweep, trial_id = request
         try:
+            self.latent_error.objects = []
             if trial_id is None or sweep is None:
                 self.latent_explorer.set_trial(None)
             else:
-                self.latent_explorer.set_trial(self.store.trial(sweep, trial_id), self.store.latents(sweep, trial_id))
+                trial, latents = self.store.trial(sweep, trial_id), self.store.latents(sweep, trial_id)
+                if is_stale():
+                    return  # another trial was picked meanwhile: draw that one instead
+                self.latent_explorer.set_trial(trial, latents)
+            self.latent_shown = request
         except Exception as failure:  # its files failed, or its view did: say so here, keep the page
             log.exception("the latent explorer failed for trial %s", trial_id)
+            self.latent_shown = None
             self.latent_error.objects = [error_box(f"latent views unavailable: {failure}")]
+        finally:
+            if not is_stale():
+                self.latent_explorer.layout.loading = False
 
     def main(self) -> list[pn.viewable.Viewable]:
         """The page's main column: sweep views, then the views of the selected trial."""
@@ -108,8 +127,8 @@ class ExplorerApp(pn.viewable.Viewer):
             card("Training curves", self.curves),
             card("Reconstructions", self.reconstructions),
         ]
-        if self.latent_explorer is not None:
-            objects.append(card("Latent space", pn.Column(self.latent_error, self.latent_explorer)))
+        if self.latent_card is not None:
+            objects.append(self.latent_card)
         return objects
 
     def sidebar(self) -> list[pn.viewable.Viewable]:
@@ -137,6 +156,7 @@ def error_page(message: str) -> pn.template.BootstrapTemplate:
 
 def build_app(results: str, data_dir: str | None = None) -> pn.template.BootstrapTemplate:
     """The page for one browser session; the store (and its caches) is shared by all sessions."""
+    warm_up_in_background()  # once a process: compiles the latent views' kernels before a person needs them
     try:
         store = pn.state.as_cached("latentsweep-store", ResultsStore, results=str(results), data_dir=data_dir)
         store.sweeps()

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from explorer.focus_view import FocusView
 from explorer.latent_state import LatentState
-from explorer.latent_views import FocusView, SelectionView, SplomView
+from explorer.latent_views import SelectionView, SplomView
 from explorer.traversal_views import (
     DecodedView,
     InterpolationView,
@@ -37,15 +38,21 @@ class LatentExplorer(pn.viewable.Viewer):
         self.interpolation = InterpolationView(self.state)
         self.sliders.on_release.append(self.grid.refresh)  # the grid follows a slider once it is let go
         self.placeholder = pn.pane.Markdown(PLACEHOLDER, css_classes=["ls-placeholder"])
+        self.heading = pn.pane.Markdown("", css_classes=["ls-trial"], margin=(0, 10))
+        # A FlexBox wraps: on a narrow page the focus and decoded columns move under the SPLOM instead of overflowing.
         self.body = pn.Column(
-            pn.Row(
+            self.heading,
+            pn.FlexBox(
                 pn.Column("### Latent space", self.splom, self.selection),
                 pn.Column("### Focus", self.focus, self.info),
                 pn.Column("### Decoded", self.decoded, self.sliders),
+                flex_wrap="wrap",
+                sizing_mode="stretch_width",
             ),
             pn.Tabs(("Traversal grid", self.grid), ("Interpolation", self.interpolation)),
+            sizing_mode="stretch_width",
         )
-        self.layout = pn.Column(self.placeholder, css_classes=["ls-explorer"])
+        self.layout = pn.Column(self.placeholder, css_classes=["ls-explorer"], sizing_mode="stretch_width")
         if trial is not None:
             self.set_trial(trial, latents)
 
@@ -57,10 +64,21 @@ class LatentExplorer(pn.viewable.Viewer):
             self.layout[:] = [self.placeholder]
             return
         self.state.set_trial(trial, trial.latents() if latents is None else latents)
-        self.layout[:] = [self.body]
+        self.heading.object = _heading(trial, len(self.state.mu))
+        if self.layout.objects != [self.body]:
+            self.layout[:] = [self.body]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.layout
+
+
+def _heading(trial: Any, n_samples: int) -> str:
+    """Which trial the views show: its folder, architecture, beta and latent size, and how many samples."""
+    model = trial.config.model
+    return (
+        f"**{trial.path.name}** · {model.arch}, beta {model.beta:g}, {model.latent_dim} latent dimensions · "
+        f"{n_samples:,} validation samples"
+    )
 
 
 def _why_not_shown(trial: Any, latents: pd.DataFrame | None) -> str:

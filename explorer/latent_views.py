@@ -1,33 +1,50 @@
-"""Panel views of the latent space: the composite SPLOM, the focus plot of one pair, and the selection tools.
+"""Panel views of the latent space: the composite SPLOM and the selection tools (the focus plot is in focus_view.py).
 
 Each view is a `pn.viewable.Viewer` over one shared `LatentState`; `LatentExplorer` (explorer.latent_explorer)
-assembles them with the traversal views.
+assembles them with the traversal views. The SPLOM is a plain Bokeh figure built once: a redraw renders the composite
+off the event loop and replaces its image source's data.
 """
 
 from __future__ import annotations
 
+import threading
+from functools import partial
 from typing import Any
 
-import datashader as ds
-import holoviews as hv
 import numpy as np
-import pandas as pd
 import panel as pn
 import param
-from holoviews.operation.datashader import dynspread, rasterize, shade
+from bokeh.events import Tap
+from bokeh.models import ColumnDataSource, PanTool, Range1d, ResetTool, WheelZoomTool
+from bokeh.plotting import figure
 
 from explorer.latent_state import LatentState
-from explorer.latent_stats import nearest_sample
+from explorer.plotting import edit_bokeh
 from explorer.scheduling import LatestOnly
-from explorer.splom import MAX_DIMS, UNSELECTED_CMAP, SplomImage, SplomRenderer
+from explorer.splom import MAX_DIMS, SplomImage, SplomRenderer
 from explorer.splom_draw import marker_positions
 
-hv.extension("bokeh", logo=False)  # the plots are Bokeh; also registers hv.opts.RGB and friends
-
 PLOT_SIZE = 760  # pixels a side of the SPLOM
-FOCUS_SIZE = 520
-MARKER = {"color": "#e41a1c", "line_width": 3}
+MARKER_COLOUR = "#e41a1c"
 REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidden", "selection"]
+
+
+def _splom_figure(source: ColumnDataSource, crosses: ColumnDataSource, lines: ColumnDataSource) -> figure:
+    """A square figure without axes showing one RGBA image, with the current point marked in every cell."""
+    plot = figure(
+        frame_width=PLOT_SIZE, frame_height=PLOT_SIZE, tools="", toolbar_location="right",
+        x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+    )  # fmt: skip
+    plot.image_rgba(image="image", x=0, y=0, dw="dw", dh="dh", source=source)
+    plot.scatter("x", "y", source=crosses, marker="x", size=11, line_width=3, color=MARKER_COLOUR)
+    plot.segment("x0", "y0", "x1", "y1", source=lines, line_width=1.5, color=MARKER_COLOUR)
+    zoom = WheelZoomTool()
+    plot.add_tools(zoom, PanTool(), ResetTool())
+    plot.toolbar.active_scroll = zoom
+    plot.axis.visible = False
+    plot.grid.visible = False
+    plot.outline_line_color = None
+    return plot
 
 
 class SplomView(pn.viewable.Viewer):
@@ -40,15 +57,16 @@ class SplomView(pn.viewable.Viewer):
         self._drawn_for: tuple = ()  # (trial_version, mode) of the image
         self._renderers: dict[tuple, SplomRenderer] = {}
         self._syncing = False
-        self._image_pipe = hv.streams.Pipe(data=np.full((2, 2, 4), 255, np.uint8))
-        self._marker_pipe = hv.streams.Pipe(data=(np.zeros((0, 2)), np.zeros((0, 4))))
-        rgb = hv.DynamicMap(_rgb_element, streams=[self._image_pipe])
-        self.tap = hv.streams.Tap(source=rgb, transient=True)
-        self.tap.add_subscriber(self._on_tap)
-        markers = hv.DynamicMap(_marker_element, streams=[self._marker_pipe])
-        self.plot = pn.pane.HoloViews(rgb * markers, css_classes=["ls-splom"], width=PLOT_SIZE + 20)
+        self._lock = threading.Lock()  # one render at a time (the loop's and a worker's may overlap)
+        self.source = ColumnDataSource({"image": [], "dw": [], "dh": []})
+        self.marker_source = ColumnDataSource({"x": [], "y": []})  # the current point in each pair cell
+        self.segment_source = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": []})  # and on the diagonal
+        self.figure = _splom_figure(self.source, self.marker_source, self.segment_source)
+        self.figure.on_event(Tap, lambda event: self.click(event.x, event.y))
+        self.plot = pn.Column(pn.pane.Bokeh(self.figure), css_classes=["ls-splom"])
         self.mode = pn.widgets.RadioButtonGroup(options={"Latent dimensions": "latent", "PCA": "pca"})
-        self.dims = pn.widgets.MultiChoice(label="Dimensions (highest KL first)", max_items=MAX_DIMS, width=PLOT_SIZE)
+        # A plain multiple select (Ctrl/Shift-click), not MultiChoice: its Choices.js logs a deprecation in the browser.
+        self.dims = pn.widgets.MultiSelect(label="Dimensions (highest KL first; Ctrl-click to add)", size=6, width=300)
         self.n_components = pn.widgets.IntSlider(label="Principal components", start=1, end=2, value=2)
         self.colour = pn.widgets.Select(label="Colour by", width=180)
         self.legend = pn.widgets.CheckButtonGroup(label="Legend", css_classes=["ls-legend"])
@@ -56,7 +74,7 @@ class SplomView(pn.viewable.Viewer):
         self.heading = pn.pane.Markdown("", css_classes=["ls-splom-title"], margin=(0, 10))
         for widget in (self.mode, self.dims, self.n_components, self.colour, self.legend):
             widget.param.watch(self._widget_changed, "value")
-        self._redraw_later = LatestOnly(self.redraw)
+        self._redraw_later = LatestOnly(self.redraw, off_loop=True)  # aggregation and shading: numpy, no models
         state.param.watch(self._state_changed, REDRAW_ON)
         state.param.watch(self._move_marker, ["current_z"])
 
@@ -78,30 +96,45 @@ class SplomView(pn.viewable.Viewer):
         return self._renderers[key]
 
     def redraw(self) -> None:
-        """Render the composite of the current state and send it to the plot."""
+        """Render the composite of the current state (numpy; off the loop when served) and show it."""
         if self.state.trial is None or not self.state.dims:
             return
         s = self.state
-        self.image = self.renderer().render(s.dims, tuple(s.hidden), s.selection)
-        self._drawn_for = (s.trial_version, s.mode)
-        self._image_pipe.send(self.image.rgba)
+        with self._lock:
+            image = self.renderer().render(s.dims, tuple(s.hidden), s.selection)
+            self.image, self._drawn_for = image, (s.trial_version, s.mode)
+            edit_bokeh(partial(self._show, image))  # queued under the lock: the loop shows the renders in order
         self.heading.object = f"**{self.title}**"
         self._move_marker()
 
+    def _show(self, image: SplomImage) -> None:
+        """Bokeh side (on the loop): the new image; the view fits it when its size changed."""
+        height, width = image.rgba.shape[:2]
+        packed = np.ascontiguousarray(image.rgba[::-1]).view(np.uint32)[..., 0]  # (H, W), row 0 at the bottom
+        self.source.data = {"image": [packed], "dw": [width], "dh": [height]}
+        if (self.figure.x_range.reset_end, self.figure.y_range.reset_end) != (width, height):
+            self.figure.x_range.update(start=0, end=width, reset_start=0, reset_end=width)
+            self.figure.y_range.update(start=0, end=height, reset_start=0, reset_end=height)
+
     def _move_marker(self, *_: Any) -> None:
         s = self.state
-        if self.image is not None and self._drawn_for == (s.trial_version, s.mode) and s.current_z is not None:
-            xs, ys, segments = marker_positions(self.image.layout, self._full_point())
+        image = self.image
+        if image is not None and self._drawn_for == (s.trial_version, s.mode) and s.current_z is not None:
+            xs, ys, segments = marker_positions(image.layout, self._full_point())
             x, y0, y1 = segments.T
-            self._marker_pipe.send((np.column_stack([xs, ys]), np.column_stack([x, y0, x, y1])))
+            crosses, lines = {"x": xs, "y": ys}, {"x0": x, "y0": y0, "x1": x, "y1": y1}
+            edit_bokeh(partial(self._show_marker, crosses, lines))
+
+    def _show_marker(self, crosses: dict, lines: dict) -> None:
+        self.marker_source.data, self.segment_source.data = crosses, lines
 
     def _full_point(self) -> np.ndarray:
         """The current point in every coordinate of the space (all components in PCA mode)."""
         s = self.state
         return s.current_z if s.mode == "latent" else s.pca.transform(s.current_z, s.latent_dim)
 
-    def _on_tap(self, x: float | None = None, y: float | None = None) -> None:
-        """A click on a pair cell makes that pair the focus plot's."""
+    def click(self, x: float | None, y: float | None) -> None:
+        """A click on a pair cell makes that pair the focus plot's (x, y in image pixels from the bottom left)."""
         if self.image is None or x is None or y is None:
             return
         cell = self.image.layout.cell_at(x, y)
@@ -157,7 +190,7 @@ class SplomView(pn.viewable.Viewer):
         if widget is self.mode:
             s.mode = event.new
         elif widget is self.dims and event.new:
-            s.dims = list(event.new)
+            s.dims = list(event.new)[:MAX_DIMS]
         elif widget is self.n_components:
             s.n_components = max(1, min(int(event.new), s.latent_dim))
         elif widget is self.colour:
@@ -167,120 +200,7 @@ class SplomView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(self.mode, self.colour, self.n_components)
-        return pn.Column(controls, self.dims, self.heading, self.plot, self.legend, self.gradient)
-
-
-class FocusView(pn.viewable.Viewer):
-    """One pair large and interactive: zoom, box and lasso select, hover for the sample id, click to pick a sample."""
-
-    def __init__(self, state: LatentState, **params: Any) -> None:
-        super().__init__(**params)
-        self.state = state
-        self.pick = pn.widgets.RadioButtonGroup(options=["click", "hover"], value="click", label="Pick a sample by")
-        self.pane = pn.pane.HoloViews(None, css_classes=["ls-focus"], width=FOCUS_SIZE + 60)
-        self.message = pn.pane.Markdown("", visible=False)
-        self._marker_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
-        self._ranges: tuple[Any, tuple | None, tuple | None] = (None, None, None)  # (focus, x_range, y_range)
-        self._rebuild_later = LatestOnly(self.rebuild)
-        state.param.watch(self._rebuild_later, ["focus", "color_by", "hidden", "selection", "trial_version", "mode"])
-        state.param.watch(self._move_marker, ["current_z"])
-
-    def rebuild(self) -> None:
-        """Build the plot of the focus pair with fresh streams, keeping the zoom when the pair is unchanged."""
-        s = self.state
-        if s.trial is None:
-            return
-        fx, fy = s.focus
-        if fx == fy:
-            self.message.object, self.message.visible = "The focus plot needs two dimensions.", True
-            self.pane.object = None
-            return
-        self.message.visible = False
-        layers, base = self._layers(fx, fy)
-        self._attach_streams(base)
-        limits = {}
-        if self._ranges[0] == (s.mode, fx, fy) and self._ranges[1] is not None:
-            limits = {"xlim": self._ranges[1], "ylim": self._ranges[2]}  # keep the zoom across repaints
-        rgb_options = hv.opts.RGB(
-            frame_width=FOCUS_SIZE,
-            frame_height=FOCUS_SIZE,
-            tools=["hover", "box_select", "lasso_select", "tap"],
-            active_tools=["wheel_zoom"],
-            title=f"{s.coordinate_names[fy]} against {s.coordinate_names[fx]}",
-            **limits,
-        )
-        self.pane.object = (layers * hv.DynamicMap(_focus_marker, streams=[self._marker_pipe])).opts(rgb_options)
-        self._move_marker()
-
-    def _layers(self, fx: int, fy: int) -> tuple[hv.DynamicMap, hv.DynamicMap]:
-        """The datashaded layers (all samples; the selection over them in grey) and the layer the streams attach to."""
-        s, colouring = self.state, self.state.colouring
-        names = s.coordinate_names
-        frame = pd.DataFrame(
-            {
-                "x": s.columns[fx],
-                "y": s.columns[fy],
-                "sample": s.latents["sample"].to_numpy(),
-                "category": pd.Categorical.from_codes(colouring.codes, categories=list(colouring.names)),
-            }
-        )
-        kdims = [hv.Dimension("x", label=names[fx]), hv.Dimension("y", label=names[fy])]
-        visible = s.visible_mask()
-        points = hv.Points(frame[visible], kdims, ["sample", "category"])
-        key = dict(zip(colouring.names, colouring.colors))
-        hover = {"selector": ds.first("sample")}  # hover shows the sample under the cursor, not only counts
-        if s.selection is None:
-            base = dynspread(shade(rasterize(points, aggregator=ds.count_cat("category"), **hover), color_key=key))
-            return base, base
-        base = dynspread(shade(rasterize(points, aggregator=ds.count(), **hover), cmap=UNSELECTED_CMAP))
-        if not (visible & s.selection).any():
-            return base, base  # datashader cannot aggregate an empty categorical frame
-        chosen = hv.Points(frame[visible & s.selection], kdims, ["sample", "category"])
-        return base * dynspread(shade(rasterize(chosen, aggregator=ds.count_cat("category")), color_key=key)), base
-
-    def _attach_streams(self, source: hv.DynamicMap) -> None:
-        self.box = hv.streams.BoundsXY(source=source)
-        self.lasso = hv.streams.Lasso(source=source)
-        self.tap = hv.streams.Tap(source=source, transient=True)
-        self.pointer = hv.streams.PointerXY(source=source)
-        self.range = hv.streams.RangeXY(source=source)
-        self.box.add_subscriber(lambda bounds=None: bounds is not None and self.state.select_box(bounds))
-        self.lasso.add_subscriber(self._on_lasso)
-        self.tap.add_subscriber(self._on_pick)
-        self.pointer.add_subscriber(lambda x=None, y=None: self.pick.value == "hover" and self._on_pick(x, y))
-        self.range.add_subscriber(self._on_range)
-
-    def _on_lasso(self, geometry: np.ndarray | None = None) -> None:
-        if geometry is not None and len(geometry) >= 3:
-            self.state.select_lasso(geometry[:, 0], geometry[:, 1])
-
-    def _on_pick(self, x: float | None = None, y: float | None = None) -> None:
-        """Make the sample nearest to a click (or the cursor) current."""
-        if x is None or y is None:
-            return
-        s = self.state
-        fx, fy = s.focus
-        visible = np.flatnonzero(s.visible_mask())
-        x_values, y_values = s.columns[fx][visible], s.columns[fy][visible]
-        if self._ranges[0] == (s.mode, fx, fy) and self._ranges[1] is not None:
-            spans = (np.ptp(self._ranges[1]), np.ptp(self._ranges[2]))  # distances as they look at this zoom
-        else:
-            spans = (float(np.ptp(x_values)), float(np.ptp(y_values)))
-        nearest = nearest_sample(x_values, y_values, (x, y), spans)
-        s.go_to_row(int(visible[nearest]))
-
-    def _on_range(self, x_range: tuple | None = None, y_range: tuple | None = None) -> None:
-        if x_range is not None and y_range is not None:
-            self._ranges = ((self.state.mode, *self.state.focus), tuple(x_range), tuple(y_range))
-
-    def _move_marker(self, *_: Any) -> None:
-        s = self.state
-        if s.trial is not None and s.current_z is not None and s.focus[0] != s.focus[1]:
-            point = s.current_z if s.mode == "latent" else s.pca.transform(s.current_z, s.latent_dim)
-            self._marker_pipe.send(np.array([[point[s.focus[0]], point[s.focus[1]]]]))
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.Row(pn.pane.Markdown("Pick a sample by"), self.pick), self.message, self.pane)
+        return pn.Column(controls, self.dims, self.heading, self.plot, self.legend, self.gradient, width=PLOT_SIZE + 30)
 
 
 class SelectionView(pn.viewable.Viewer):
@@ -308,32 +228,6 @@ class SelectionView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(pn.Row(self.mode, self.invert, self.clear), self.summary)
-
-
-def _rgb_element(data: np.ndarray) -> hv.RGB:
-    height, width = data.shape[:2]
-    return hv.RGB(data, bounds=(0, 0, width, height)).opts(
-        frame_width=PLOT_SIZE,
-        frame_height=PLOT_SIZE,
-        xaxis=None,
-        yaxis=None,
-        framewise=True,
-        tools=["tap"],
-        default_tools=["wheel_zoom", "pan", "reset"],
-        active_tools=["wheel_zoom"],
-    )
-
-
-def _marker_element(data: tuple[np.ndarray, np.ndarray]) -> hv.Overlay:
-    points, segments = data
-    cross = hv.Points(points).opts(marker="x", size=11, apply_ranges=False, **MARKER)
-    lines = hv.Segments(segments, kdims=["x", "y", "x1", "y1"])
-    lines = lines.opts(color=MARKER["color"], line_width=1.5, apply_ranges=False)
-    return cross * lines
-
-
-def _focus_marker(data: np.ndarray) -> hv.Points:
-    return hv.Points(data).opts(marker="x", size=16, apply_ranges=False, **MARKER)  # the point never moves the axes
 
 
 def _legend_css(colours: tuple[str, ...]) -> str:

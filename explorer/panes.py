@@ -73,6 +73,6 @@ KEY_VALUE_CSS = """
 table.ls-kv { border-collapse: collapse; margin: 0 24px 12px 0; font-size: 13px; }
 table.ls-kv caption { caption-side: top; text-align: left; color: #222; font-weight: 600; padding: 4px 0; }
 table.ls-kv th { text-align: left; font-weight: 500; color: #555; padding: 2px 16px 2px 0; }
-table.ls-kv td { font-family: ui-monospace, monospace; padding: 2px 0; }
+table.ls-kv td { font-family: ui-monospace, monospace; padding: 2px 0; word-break: break-all; }
 table.ls-kv tr:nth-child(even) { background: #f6f8fa; }
 """

@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 from bokeh.palettes import Category10, Category20, Viridis256
 
-from explorer.splom_draw import BACKGROUND, draw_diagonal, draw_labels
+from explorer.splom_draw import BACKGROUND, draw_diagonal, draw_labels, on_background, over
 
 MAX_DIMS = 32
 MAX_CATEGORIES = 12  # a column with more distinct values is coloured as a continuous value, in bins
@@ -195,13 +195,14 @@ class SplomRenderer:
         if pairs:
             counts = self._counts(layout, pairs)  # (P, cell, cell, K)
             if selection is None:
-                cells = self._shade(counts * visible)
+                cells = shade_categories(counts * visible, self.colouring)
             else:
                 chosen = self._selection_counts(layout, pairs, selection)  # (P, cell, cell, K)
-                cells = _over(self._shade_grey((counts * visible).sum(-1)), self._shade(chosen * visible))
+                grey = shade_grey((counts * visible).sum(-1))
+                cells = over(grey, shade_categories(chosen * visible, self.colouring))
             for (row, col), rgba in zip(pairs, cells):
                 top, left = layout.origin(row, col)
-                canvas[top : top + layout.cell, left : left + layout.cell] = _on_background(rgba[::-1])  # y up -> down
+                canvas[top : top + layout.cell, left : left + layout.cell] = on_background(rgba[::-1])  # y up -> down
         histograms = [self._histogram(d, layout.cell)[visible].sum(0) for d in layout.dims]
         chosen_hist = self._selection_histograms(layout, selection, visible) if selection is not None else None
         image = draw_diagonal(canvas, layout, histograms, chosen_hist, self.prior_centers[list(layout.dims)])
@@ -249,21 +250,26 @@ class SplomRenderer:
         n = len(self.colouring.names)
         return [_coded_histogram(self._coded_x(d)[selection], n, layout.cell // 2)[visible].sum(0) for d in layout.dims]
 
-    def _shade(self, counts: np.ndarray) -> np.ndarray:
-        """(P, cell, cell, K) counts -> (P, cell, cell, 4) RGBA in the categories' colours, one shared scale."""
-        if not counts.any():
-            return np.zeros((*counts.shape[:3], 4), np.uint8)
-        names = list(self.colouring.names)
-        agg = _as_aggregate(_stack(counts), {"c": names})  # (P * (cell + SPREAD_PX), cell, K)
-        image = tf.shade(agg, color_key=dict(zip(names, self.colouring.colors)), how="eq_hist", min_alpha=60)
-        return _unstack(image, counts.shape[:3], _spread_px(counts))
 
-    def _shade_grey(self, totals: np.ndarray) -> np.ndarray:
-        """(P, cell, cell) counts -> RGBA in light grey: the samples outside a selection."""
-        if not totals.any():
-            return np.zeros((*totals.shape, 4), np.uint8)
-        image = tf.shade(_as_aggregate(_stack(totals)), cmap=UNSELECTED_CMAP, how="eq_hist", min_alpha=60)
-        return _unstack(image, totals.shape, _spread_px(totals))
+def shade_categories(counts: np.ndarray, colouring: Colouring, spread: int | None = None) -> np.ndarray:
+    """(P, cell, cell, K) unsigned counts -> (P, cell, cell, 4) RGBA in the categories' colours, one shared scale.
+
+    Points grow by `spread` pixels a side (default: SPREAD_PX when the cells are sparse, else 0).
+    """
+    if not counts.any():
+        return np.zeros((*counts.shape[:3], 4), np.uint8)
+    names = list(colouring.names)
+    agg = _as_aggregate(_stack(counts), {"c": names})  # (P * (cell + SPREAD_PX), cell, K)
+    image = tf.shade(agg, color_key=dict(zip(names, colouring.colors)), how="eq_hist", min_alpha=60)
+    return _unstack(image, counts.shape[:3], _spread_px(counts) if spread is None else spread)
+
+
+def shade_grey(totals: np.ndarray, spread: int | None = None) -> np.ndarray:
+    """(P, cell, cell) unsigned counts -> RGBA in light grey: the samples outside a selection."""
+    if not totals.any():
+        return np.zeros((*totals.shape, 4), np.uint8)
+    image = tf.shade(_as_aggregate(_stack(totals)), cmap=UNSELECTED_CMAP, how="eq_hist", min_alpha=60)
+    return _unstack(image, totals.shape, _spread_px(totals) if spread is None else spread)
 
 
 def _aggregate_pairs(
@@ -337,19 +343,3 @@ def _unstack(image: xr.DataArray, shape: tuple[int, int, int], px: int) -> np.nd
     spread = tf.spread(image, px=px) if px else image
     rgba = np.ascontiguousarray(spread.to_numpy()).view(np.uint8)  # uint32 packed RGBA, little-endian
     return rgba.reshape(shape[0], shape[1] + SPREAD_PX, shape[2], 4)[:, : shape[1]]
-
-
-def _over(below: np.ndarray, above: np.ndarray) -> np.ndarray:
-    """Alpha-composite RGBA `above` over `below` (both uint8, same shape)."""
-    a_top = above[..., 3:4] / np.float32(255.0)  # float32: these arrays hold every cell of the matrix
-    a_bottom = below[..., 3:4] / np.float32(255.0)
-    alpha = a_top + a_bottom * (1 - a_top)
-    rgb = above[..., :3] * a_top + below[..., :3] * a_bottom * (1 - a_top)
-    rgb = np.divide(rgb, alpha, out=np.zeros_like(rgb), where=alpha > 0)
-    return np.concatenate([rgb, alpha * 255], axis=-1).round().astype(np.uint8)
-
-
-def _on_background(rgba: np.ndarray) -> np.ndarray:
-    """RGBA over the opaque background colour -> RGB."""
-    alpha = rgba[..., 3:4] / 255.0
-    return (rgba[..., :3] * alpha + np.asarray(BACKGROUND) * (1 - alpha)).round().astype(np.uint8)

@@ -41,6 +41,8 @@ class TraversalSliders(pn.viewable.Viewer):
         super().__init__(**params)
         self.state = state
         self.sliders: dict[int, pn.widgets.FloatSlider] = {}  # coordinate index -> its slider
+        self._pool: list[pn.widgets.FloatSlider] = []  # every slider made so far; the first len(order) are shown
+        self._order: list[int] = []  # the coordinate each shown slider moves, by position
         self.on_release: list[Callable[[], None]] = []  # called when a slider is let go
         self._syncing = False
         self.column = pn.Column(scroll=True, max_height=560, width=330)
@@ -59,25 +61,42 @@ class TraversalSliders(pn.viewable.Viewer):
         state.param.watch(self.sync_values, ["current_z"])
 
     def build(self, *_: Any) -> None:
-        """One slider a coordinate in use, in display order, at the current point."""
+        """One slider a coordinate in use, in display order, at the current point.
+
+        The slider widgets are kept and reconfigured: new widgets would make the loop build new Bokeh models for the
+        whole column at each trial switch (0.2-0.5 s here), where changing a few properties costs milliseconds.
+        """
         s = self.state
         if s.trial is None:
             return
         ranges, point, names, notes = s.slider_ranges(), s.point, s.coordinate_names, s.coordinate_notes
-        self.sliders = {}
-        for position, k in enumerate(s.order):
-            lo, hi = ranges[k]
-            css = [f"ls-slider-{names[k].lower() if s.mode == 'pca' else k}"] + (
-                ["ls-slider-top"] if not position else []
-            )
-            slider = pn.widgets.FloatSlider(
-                label=f"{names[k]} ({notes[k]})", start=lo, end=hi, step=(hi - lo) / SLIDER_STEPS, value=point[k],
-                css_classes=css, width=300,
-            )  # fmt: skip
-            slider.param.watch(partial(self._moved, k), "value")
+        order = list(s.order)
+        self._grow_pool(len(order))
+        self._syncing = True
+        try:
+            for position, k in enumerate(order):
+                lo, hi = ranges[k]
+                top = ["ls-slider-top"] if position == 0 else []  # the highest-KL (or first) coordinate's slider
+                css = [f"ls-slider-{names[k].lower() if s.mode == 'pca' else k}", *top]
+                self._pool[position].param.update(
+                    label=f"{names[k]} ({notes[k]})", start=lo, end=hi, step=(hi - lo) / SLIDER_STEPS,
+                    value=float(point[k]), css_classes=css,
+                )  # fmt: skip
+        finally:
+            self._syncing = False
+        self._order = order
+        self.sliders = {k: self._pool[position] for position, k in enumerate(order)}
+        shown = self._pool[: len(order)]
+        if self.column.objects != shown:
+            self.column[:] = shown
+
+    def _grow_pool(self, n: int) -> None:
+        """Make sliders until there are n; each moves the coordinate of its position in `_order`."""
+        while len(self._pool) < n:
+            slider = pn.widgets.FloatSlider(start=0.0, end=1.0, value=0.0, width=300)
+            slider.param.watch(partial(self._moved, len(self._pool)), "value")
             slider.param.watch(self._released, "value_throttled")
-            self.sliders[k] = slider
-        self.column[:] = list(self.sliders.values())
+            self._pool.append(slider)
 
     def update_ranges(self, *_: Any) -> None:
         """Apply the chosen range kind to every slider."""
@@ -107,9 +126,9 @@ class TraversalSliders(pn.viewable.Viewer):
         finally:
             self._syncing = False
 
-    def _moved(self, k: int, event: param.parameterized.Event) -> None:
-        if not self._syncing:
-            self.state.set_coordinate(k, float(event.new))
+    def _moved(self, position: int, event: param.parameterized.Event) -> None:
+        if not self._syncing and position < len(self._order):
+            self.state.set_coordinate(self._order[position], float(event.new))
 
     def _released(self, *_: Any) -> None:
         for callback in self.on_release:
@@ -130,7 +149,7 @@ class DecodedView(pn.viewable.Viewer):
         self.label = pn.widgets.Select(label="Decoder class", width=150, visible=False)
         self.strip = pn.pane.PNG(None, css_classes=["ls-class-strip"], visible=False)
         self.label.param.watch(self._label_chosen, "value")
-        self._refresh_later = LatestOnly(self.refresh)
+        self._refresh_later = LatestOnly(self.refresh, off_loop=True)  # decoding and PNG encoding: no models
         state.param.watch(self._refresh_later, ["current_z", "label", "trial_version"])
         state.param.watch(self._sync_label, ["trial_version", "label"])
 

@@ -1,72 +1,76 @@
-"""A tiny real sweep folder (CONTRACT.md layout, trials.parquet included) for the explorer tests and benchmark.
+"""A results folder made by a real tiny sweep (`latentsweep sweep`, Ray Tune in a subprocess), for the explorer's tests
+and benchmark. Made once a test session; tests that damage or extend it work on a copy (`copy_results`).
 
 Import the fixture into a test module: `from tests.explorer_fixtures import sweep_results  # noqa: F401`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from sweeps.results import build_trials_table, write_trials_table
-from sweeps.storage import resolve
-from vaemodels.checkpoint import checkpoint_name, write_epoch_checkpoint
-from vaemodels.config import TrialConfig
-from vaemodels.datasets import load_dataset
-from vaemodels.training import fit
-
 SWEEP_NAME = "sweepA"
-BASE_CONFIG = {
-    "dataset": "shapes",
-    "image_size": 32,
-    "n_samples": 600,
-    "epochs": 2,
-    "batch_size": 64,
-    "embed_samples": 120,
-    "precision": "fp32",
-}
-# trial_id -> the keys that differ; three architectures, several beta and latent_dim values.
-TRIALS: dict[str, dict] = {
-    "trial_vae_00000": {"arch": "vae", "beta": 1.0, "latent_dim": 2},
-    "trial_cond_00001": {"arch": "conditional", "beta": 4.0, "latent_dim": 3},
-    "trial_branch_00002": {"arch": "branched", "beta": 2.0, "latent_dim": 4},
-    "trial_vae_00003": {"arch": "vae", "beta": 8.0, "latent_dim": 3},
-}
-SETTINGS = {"preset": "test", "metric": "loss", "mode": "min"}
+ARCHS = ("vae", "conditional", "branched")
+BETAS = (1.0, 8.0)
+LATENT_DIM = 4
+N_TRIALS = len(ARCHS) * len(BETAS)  # a grid: one trial a configuration
+VALIDATION_SAMPLES = 120  # a fifth of --n-samples 600; every one is encoded into latents.parquet
+REPO = Path(__file__).resolve().parent.parent
+SWEEP_SECONDS = 600
 
 
-def train_trial(folder: Path, config: TrialConfig) -> None:
-    """Train one tiny model, writing a checkpoint each epoch (latents at best and last) as a sweep trial does."""
-    data = load_dataset(config)
-    fit(
-        config,
-        data,
-        callbacks=[lambda event: write_epoch_checkpoint(folder / checkpoint_name(event.state.epoch), event)],
-        device="cpu",
+def sweep_command(storage: Path, name: str = SWEEP_NAME) -> list[str]:
+    """The sweep CLI call: every architecture at two betas, 32x32 shapes, 2 epochs, DCI on 500 samples."""
+    return [
+        sys.executable, "-m", "sweeps.cli", "sweep",
+        "--archs", ",".join(ARCHS), "--betas", ",".join(f"{b:g}" for b in BETAS), "--latent-dims", str(LATENT_DIM),
+        "--dataset", "shapes", "--image-size", "32", "--n-samples", "600", "--epochs", "2", "--dci-samples", "500",
+        "--storage", str(storage), "--name", name, "--max-concurrent", "2",
+    ]  # fmt: skip
+
+
+def run_sweep(storage: Path, name: str = SWEEP_NAME) -> Path:
+    """Run the real sweep CLI in a subprocess (a fresh local Ray: RAY_ADDRESS empty); returns the sweep folder."""
+    env = {**os.environ, "RAY_ADDRESS": ""}  # the Ray auth settings of tests/conftest.py are inherited
+    done = subprocess.run(
+        sweep_command(storage, name), cwd=REPO, env=env, capture_output=True, text=True, timeout=SWEEP_SECONDS
     )
-
-
-def make_sweep(root: Path, name: str = SWEEP_NAME, trials: dict[str, dict] | None = None) -> Path:
-    """Train `trials` into `<root>/<name>/<trial_id>/` and write its trials.parquet; returns the sweep folder."""
-    sweep = root / name
-    for trial_id, keys in (trials or TRIALS).items():
-        train_trial(sweep / trial_id, TrialConfig.from_dict({**BASE_CONFIG, **keys}))
-    location = resolve(sweep)
-    write_trials_table(location, build_trials_table(location), {"settings": SETTINGS})
+    sweep = storage / name
+    if done.returncode != 0 or not (sweep / "trials.parquet").exists():
+        output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        raise RuntimeError(f"the sweep CLI failed (exit {done.returncode}) in {storage}:\n{output}")
     return sweep
+
+
+def trials_table(results: Path, name: str = SWEEP_NAME) -> pd.DataFrame:
+    """The sweep's trials.parquet as the sweep wrote it."""
+    return pd.read_parquet(results / name / "trials.parquet")
+
+
+def find_trial(results: Path, arch: str, beta: float, name: str = SWEEP_NAME) -> str:
+    """Tune's id of the trial with this architecture and beta."""
+    table = trials_table(results, name)
+    ids = table.loc[(table["arch"] == arch) & (table["beta"] == beta), "trial_id"].tolist()
+    if len(ids) != 1:
+        raise LookupError(f"{results / name}/trials.parquet has {len(ids)} trials with arch={arch}, beta={beta}")
+    return str(ids[0])
 
 
 def copy_results(source: Path, target: Path) -> Path:
     """A private copy of a results folder, for tests that damage or extend it."""
-    shutil.copytree(source, target)
+    shutil.copytree(source, target, symlinks=True)
     return target
 
 
 @pytest.fixture(scope="session")
 def sweep_results(tmp_path_factory) -> Path:
-    """A results folder holding one sweep (`sweepA`) of four tiny trained trials; do not modify it."""
+    """A results folder holding one sweep (`sweepA`) of six tiny trained trials; do not modify it."""
     root = tmp_path_factory.mktemp("results")
-    make_sweep(root)
+    run_sweep(root)
     return root

@@ -1,5 +1,6 @@
 """The explorer in a real browser: `latentsweep explore` in a subprocess, Debian's Chromium driven by Playwright."""
 
+import io
 import os
 import shutil
 import socket
@@ -8,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from tests.explorer_fixtures import sweep_results  # noqa: F401
+from tests.explorer_fixtures import N_TRIALS, find_trial, sweep_results, trials_table  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -24,7 +27,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+VIEWPORT = {"width": 1500, "height": 2700}
 START_SECONDS = 90
+LATENT_MS = 120_000  # the first latent views of a fresh server may wait for its kernel warm-up
 
 
 def require_chromium() -> None:
@@ -70,33 +75,106 @@ def explorer_server(sweep_results, tmp_path):  # noqa: F811
         log.close()
 
 
-def test_selecting_a_trial_in_the_browser_shows_its_config(explorer_server):
+def painted_pixels(png: bytes) -> tuple[int, int]:
+    """(pixels that are not white, pixels in a strong colour) of a screenshot."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    not_white = (rgb < 245).any(axis=-1)
+    coloured = rgb.max(axis=-1) - rgb.min(axis=-1) > 60  # the classes' colours, not the greys of frames and bars
+    return int(not_white.sum()), int(coloured.sum())
+
+
+def drag_across(page, slider) -> None:
+    """Drag a noUiSlider's handle to the far end of its track, in steps (as a person does)."""
+    slider.scroll_into_view_if_needed()
+    handle = slider.locator(".noUi-handle").first.bounding_box()
+    track = slider.locator(".noUi-base").first.bounding_box()
+    y = handle["y"] + handle["height"] / 2
+    start = handle["x"] + handle["width"] / 2
+    end = track["x"] + (0.05 if start > track["x"] + track["width"] / 2 else 0.95) * track["width"]
+    page.mouse.move(start, y)
+    page.mouse.down()
+    page.mouse.move(end, y, steps=12)
+    page.mouse.up()
+
+
+def wait_for_change(locator, attribute: str, before: str | None, timeout_s: float) -> str | None:
+    """Poll an attribute (through shadow roots, as Playwright's locators do) until it differs from `before`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = locator.get_attribute(attribute)
+        if now and now != before:
+            return now
+        time.sleep(0.2)
+    return None
+
+
+def show_whole_page(page) -> None:
+    """Make the window as tall as the page: the template scrolls its main column itself, so a full-page screenshot
+    would otherwise hold only what the window shows."""
+    page.evaluate("document.getElementById('main').scrollTo(0, 0)")
+    height = page.evaluate("document.getElementById('main').scrollHeight + document.getElementById('main').offsetTop")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": int(height) + 20})
+    page.wait_for_timeout(1_500)  # let the figures draw at the new size before the pictures are taken
+
+
+def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explorer_server, sweep_results):  # noqa: F811
     require_chromium()
     from playwright.sync_api import sync_playwright
 
+    table, conditional = trials_table(sweep_results), find_trial(sweep_results, "conditional", 8.0)
+    best = table.loc[table["best_loss"].idxmin(), "trial_id"]
     problems: list[str] = []
+    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 2700})
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page = browser.new_page(viewport=VIEWPORT)
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if _is_problem(m) else None)
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.goto(explorer_server, timeout=60_000)
             rows = page.locator(".tabulator-row")
             rows.first.wait_for(timeout=60_000)
-            assert rows.count() == 4
-            assert rows.first.inner_text().startswith("trial_vae_00000")  # best best_loss first
+            assert rows.count() == N_TRIALS
+            assert rows.first.inner_text().startswith(best)  # best best_loss first
             page.get_by_text("Select a trial in the table").first.wait_for()
 
-            rows.filter(has_text="trial_cond_00001").click()
-            page.get_by_text("trial_cond_00001 · TERMINATED").wait_for(timeout=60_000)
+            rows.filter(has_text=conditional).click()
+            page.get_by_text(f"{conditional} · TERMINATED").wait_for(timeout=60_000)
             summary = page.locator("table.ls-kv").first.inner_text()
             assert "conditional" in summary and "decoder_conditioning" in summary
-            page.get_by_text("top: validation images").wait_for(timeout=30_000)  # the last view to fill
-            page.wait_for_timeout(1_000)  # let the figures finish drawing before the picture is taken
-            ARTIFACTS.mkdir(exist_ok=True)
+            page.get_by_text("top: validation images").wait_for(timeout=30_000)
+
+            card = page.locator(".ls-latent-card")
+            heading = page.locator(".ls-trial", has_text=conditional)
+            if not heading.is_visible():  # the card starts collapsed: open it
+                card.locator(".card-header").first.click()
+            heading.wait_for(timeout=LATENT_MS)
+            _check_latent_views(page, card)
+            show_whole_page(page)
             page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
+            card.screenshot(path=str(ARTIFACTS / "latent.png"))
         finally:
             browser.close()
     assert problems == []
-    assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000 and (ARTIFACTS / "latent.png").stat().st_size > 10_000
+
+
+def _check_latent_views(page, card) -> None:
+    """The SPLOM is drawn, the views fit the page, and dragging the highest-KL slider re-decodes the image."""
+    splom = page.locator(".ls-splom")
+    splom.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    not_white, coloured = painted_pixels(splom.screenshot())
+    assert not_white > 5_000 and coloured > 30, (not_white, coloured)  # frames, histograms and coloured samples
+    for view in (".ls-splom", ".ls-focus", ".ls-decoded", ".ls-slider-top"):
+        box = page.locator(view).first.bounding_box()
+        assert box["x"] + box["width"] <= VIEWPORT["width"], f"{view} overflows the page sideways: {box}"
+    decoded = page.locator(".ls-decoded img").first
+    before = decoded.get_attribute("src")
+    drag_across(page, page.locator(".ls-slider-top").first)
+    assert wait_for_change(decoded, "src", before, timeout_s=30) is not None, "the decoded image did not change"
+
+
+def _is_problem(message) -> bool:
+    """Console errors, and the deprecation warnings the page itself causes (Choices.js allowHTML)."""
+    return message.type == "error" or (message.type == "warning" and "allowHTML" in message.text)

@@ -2,6 +2,8 @@
 
 import json
 import os
+import threading
+import time
 
 import pandas as pd
 import panel as pn
@@ -14,9 +16,17 @@ from explorer.store import ResultsStore
 from sweeps.cli import build_parser
 from sweeps.results import read_trials_table, write_trials_table
 from sweeps.storage import resolve
-from tests.explorer_fixtures import SWEEP_NAME, TRIALS, copy_results, sweep_results  # noqa: F401
+from tests.explorer_fixtures import (  # noqa: F401
+    LATENT_DIM,
+    N_TRIALS,
+    SWEEP_NAME,
+    copy_results,
+    find_trial,
+    sweep_results,
+    trials_table,
+)
 
-pytestmark = pytest.mark.slow  # the session fixture trains four tiny models (~15 s)
+pytestmark = pytest.mark.slow  # the session fixture runs a real six-trial sweep (~30 s)
 
 
 @pytest.fixture
@@ -37,13 +47,13 @@ def select_row(app: ExplorerApp, trial_id: str) -> None:
 def test_the_table_lists_every_trial_best_first_with_config_and_metrics(sweep_results):  # noqa: F811
     app = make_app(sweep_results)
     shown = app.table.tabulator.value
-    assert sorted(shown["trial_id"]) == sorted(TRIALS)
+    assert sorted(shown["trial_id"]) == sorted(trials_table(sweep_results)["trial_id"])
     assert shown["best_loss"].is_monotonic_increasing
     assert list(shown.columns[:6]) == ["trial_id", "status", "arch", "latent_dim", "beta", "best_loss"]
     assert {"lr", "dataset", "seed", "val_kl", "mig", "active_units"} <= set(shown.columns)
     assert "checkpoint_path" not in shown.columns  # paths are the store's business
     assert app.table.tabulator.sorters == [{"field": "best_loss", "dir": "asc"}]
-    assert "4 trials" in app.table.summary.object
+    assert f"{N_TRIALS} trials" in app.table.summary.object
 
 
 def test_without_a_selection_every_trial_view_says_what_to_do(sweep_results):  # noqa: F811
@@ -56,100 +66,111 @@ def test_without_a_selection_every_trial_view_says_what_to_do(sweep_results):  #
 
 def test_selecting_a_row_updates_config_curves_kl_and_reconstructions(sweep_results):  # noqa: F811
     app = make_app(sweep_results)
-    select_row(app, "trial_branch_00002")
-    assert app.state.trial_id == "trial_branch_00002"
-    checkpoint = sweep_results / SWEEP_NAME / "trial_branch_00002" / "checkpoint_000001"
-    config = json.loads((checkpoint / "config.json").read_text())
+    branched = find_trial(sweep_results, "branched", 1.0)
+    select_row(app, branched)
+    assert app.state.trial_id == branched
+    row = trials_table(sweep_results).set_index("trial_id").loc[branched]
+    config = json.loads((sweep_results / SWEEP_NAME / row["checkpoint_path"] / "config.json").read_text())
     assert app.summary.config == {k: v for k, v in config.items() if k != "schema_version" and v is not None}
-    assert app.summary.metrics["best_epoch"] == 2 and "trial_branch_00002" in app.summary.pane.object
-    history = json.loads((checkpoint / "history.json").read_text())
+    history = json.loads((sweep_results / SWEEP_NAME / row["last_checkpoint_path"] / "history.json").read_text())
+    best = min(history, key=lambda epoch: epoch["loss"])  # the best epoch: lowest loss
+    assert app.summary.metrics["best_epoch"] == best["epoch"] and branched in app.summary.pane.object
     assert list(app.curves.history_frame["epoch"]) == [1, 2]
     assert app.curves.history_frame["val_recon"].tolist() == [h["val_recon"] for h in history]
     assert app.curves.terms == ["total", "recon", "kl", "classifier", "accuracy"]  # branched has all five
     kl = app.kl_bars.kl_frame
     assert sorted(kl["kl"], reverse=True) == list(kl["kl"])
-    assert sorted(kl["kl"]) == sorted(history[-1]["val_kl_per_dim"])
+    assert sorted(kl["kl"]) == sorted(best["val_kl_per_dim"])
     assert app.reconstructions.picture.shape[0] > app.reconstructions.picture.shape[1] / 12  # two rows of images
     for view in (app.summary, app.curves, app.kl_bars, app.reconstructions):
-        assert view.shown_trial == "trial_branch_00002" and view.error is None
+        assert view.shown_trial == branched and view.error is None
 
-    select_row(app, "trial_vae_00000")
-    assert app.summary.config["arch"] == "vae" and app.summary.config["latent_dim"] == 2
+    select_row(app, find_trial(sweep_results, "vae", 8.0))
+    assert app.summary.config["arch"] == "vae" and app.summary.config["beta"] == 8.0
+    assert app.summary.config["latent_dim"] == LATENT_DIM and len(app.kl_bars.kl_frame) == LATENT_DIM
     assert app.curves.terms == ["total", "recon", "kl"]
     assert not app.curves.panes["classifier"].visible and app.curves.panes["kl"].visible
-    assert len(app.kl_bars.kl_frame) == 2
 
 
 def test_clicking_a_point_in_the_overview_selects_its_row(sweep_results):  # noqa: F811
     app = make_app(sweep_results)
     overview = app.overview
     assert (overview.hyperparameter, overview.metric) == ("beta", "best_loss")
-    position = list(overview.frame["trial_id"]).index("trial_cond_00001")
+    conditional = find_trial(sweep_results, "conditional", 8.0)
+    position = list(overview.frame["trial_id"]).index(conditional)
     overview.tap.event(index=[position])
-    assert app.state.trial_id == "trial_cond_00001"
+    assert app.state.trial_id == conditional
     (row,) = app.table.tabulator.selection
-    assert app.table.tabulator.value["trial_id"].iloc[row] == "trial_cond_00001"
+    assert app.table.tabulator.value["trial_id"].iloc[row] == conditional
     assert app.summary.config["arch"] == "conditional"
-    assert {"beta", "latent_dim", "arch"} <= set(overview.param.hyperparameter.objects)
+    assert set(overview.param.hyperparameter.objects) == {"arch", "beta"}  # what varies; latent_dim is 4 throughout
 
 
 def test_a_damaged_trial_shows_its_error_and_the_others_keep_working(results_copy):
     sweep = results_copy / SWEEP_NAME
     store = ResultsStore(results_copy)
-    (sweep / store.row(SWEEP_NAME, "trial_cond_00001")["latents_path"]).write_bytes(b"\x00garbage")
-    (sweep / store.row(SWEEP_NAME, "trial_vae_00003")["checkpoint_path"] / "model.pt").unlink()
+    conditional, vae8 = find_trial(results_copy, "conditional", 8.0), find_trial(results_copy, "vae", 8.0)
+    (sweep / store.row(SWEEP_NAME, conditional)["latents_path"]).write_bytes(b"\x00garbage")
+    (sweep / store.row(SWEEP_NAME, vae8)["checkpoint_path"] / "model.pt").unlink()
     app = ExplorerApp(store)
+    app.latent_card.collapsed = False  # the latent views follow the selection too, and fail in their own card
 
-    select_row(app, "trial_cond_00001")
+    select_row(app, conditional)
     assert "latents.parquet cannot be read" in app.reconstructions.error
     assert app.kl_bars.error is None and "active dimensions unknown" in app.kl_bars.notice[0]
     assert app.summary.error is None and app.curves.error is None
+    assert "latents.parquet cannot be read" in app.latent_error.objects[0].object
 
-    select_row(app, "trial_vae_00003")
+    select_row(app, vae8)
     assert "model.pt is missing" in app.reconstructions.error
-    assert app.summary.config["beta"] == 8.0 and app.curves.shown_trial == "trial_vae_00003"
+    assert app.summary.config["beta"] == 8.0 and app.curves.shown_trial == vae8
+    assert "model.pt is missing" in app.latent_error.objects[0].object
 
-    select_row(app, "trial_vae_00000")
+    vae1 = find_trial(results_copy, "vae", 1.0)
+    select_row(app, vae1)
     for view in (app.summary, app.curves, app.kl_bars, app.reconstructions):
-        assert view.error is None and view.shown_trial == "trial_vae_00000"
+        assert view.error is None and view.shown_trial == vae1
+    assert app.latent_error.objects == [] and app.latent_explorer.state.trial.path.name == vae1
 
 
 def test_a_new_trial_appears_after_a_refresh_and_the_selection_stays(results_copy):
     app = make_app(results_copy)
-    select_row(app, "trial_vae_00003")
+    vae8 = find_trial(results_copy, "vae", 8.0)
+    select_row(app, vae8)
     sweep = resolve(results_copy / SWEEP_NAME)
     frame, metadata = read_trials_table(sweep)
     new_row = frame.iloc[[0]].assign(trial_id="trial_new_00004", best_loss=1.0, status="RUNNING")
     write_trials_table(sweep, pd.concat([frame, new_row], ignore_index=True), metadata)
     app.refresh()
     shown = app.table.tabulator.value
-    assert shown["trial_id"].iloc[0] == "trial_new_00004" and len(shown) == len(TRIALS) + 1
+    assert shown["trial_id"].iloc[0] == "trial_new_00004" and len(shown) == N_TRIALS + 1
     assert "trial_new_00004" in set(app.overview.frame["trial_id"])
-    assert app.state.trial_id == "trial_vae_00003"
-    assert shown["trial_id"].iloc[app.table.tabulator.selection[0]] == "trial_vae_00003"
+    assert app.state.trial_id == vae8
+    assert shown["trial_id"].iloc[app.table.tabulator.selection[0]] == vae8
 
 
 def test_range_filters_hide_trials_outside_the_range(sweep_results):  # noqa: F811
     app = make_app(sweep_results)
     beta = app.table.range_filters["beta"]
     assert (beta.start, beta.end) == (1.0, 8.0)
-    beta.value = (1.5, 5.0)
-    assert sorted(app.table.tabulator.current_view["trial_id"]) == ["trial_branch_00002", "trial_cond_00001"]
+    beta.value = (4.0, 8.0)
+    table = trials_table(sweep_results)
+    assert sorted(app.table.tabulator.current_view["trial_id"]) == sorted(table.loc[table["beta"] == 8.0, "trial_id"])
     app.table.refresh(force=True)  # as when a running sweep rewrites trials.parquet: the narrowed range stays
-    assert beta.value == (1.5, 5.0) and len(app.table.tabulator.current_view) == 2
+    assert beta.value == (4.0, 8.0) and len(app.table.tabulator.current_view) == 3
     beta.value = (1.0, 8.0)
-    assert len(app.table.tabulator.current_view) == len(TRIALS)
+    assert len(app.table.tabulator.current_view) == N_TRIALS
 
 
 def test_several_sweeps_get_a_chooser(results_copy):
     os.symlink(results_copy / SWEEP_NAME, results_copy / "sweepB")
     app = make_app(results_copy)
     assert app.chooser.select.visible and app.chooser.select.options == [SWEEP_NAME, "sweepB"]
-    select_row(app, "trial_vae_00000")
+    select_row(app, find_trial(results_copy, "vae", 1.0))
     app.chooser.select.value = "sweepB"
     assert app.state.sweep == "sweepB" and app.state.trial_id is None
     assert app.summary.shown_trial is None
-    select_row(app, "trial_vae_00003")
+    select_row(app, find_trial(results_copy, "vae", 8.0))
     assert app.summary.config["beta"] == 8.0
     assert not make_app(results_copy / SWEEP_NAME).chooser.select.visible
 
@@ -166,3 +187,50 @@ def test_the_explore_command_is_registered_and_binds_locally(tmp_path):
     assert args.handler.__module__ == "explorer.cli" and args.host == "127.0.0.1" and args.port == 5011
     assert websocket_origins("127.0.0.1", 5011) == ["127.0.0.1:5011", "localhost:5011"]
     assert websocket_origins("0.0.0.0", 80) == ["*"]
+
+
+def test_the_latent_card_starts_closed_and_draws_the_selected_trial_once_opened(sweep_results):  # noqa: F811
+    app = make_app(sweep_results)
+    latent = app.latent_explorer
+    assert app.latent_card.collapsed and app.latent_card in app.main()
+    vae = find_trial(sweep_results, "vae", 1.0)
+    select_row(app, vae)
+    assert latent.state.trial is None  # closed: a switch costs the latent views nothing
+    app.latent_card.collapsed = False
+    assert latent.state.trial.path.name == vae and vae in latent.heading.object
+    assert latent.splom.image is not None and latent.focus.image is not None and latent.decoded.image is not None
+    assert not latent.layout.loading
+    conditional = find_trial(sweep_results, "conditional", 8.0)
+    select_row(app, conditional)  # open: the views follow the table
+    assert latent.state.trial.path.name == conditional and latent.decoded.label.visible  # a class for its decoder
+    assert len(latent.sliders.sliders) == LATENT_DIM
+    app.latent_card.collapsed = True
+    select_row(app, vae)
+    assert latent.state.trial.path.name == conditional  # closed again: left as it was until reopened
+    app.latent_card.collapsed = False
+    assert latent.state.trial.path.name == vae
+
+
+def test_a_burst_of_requests_runs_the_running_one_and_the_latest_only(monkeypatch):
+    from explorer import scheduling
+
+    monkeypatch.setattr(scheduling, "_served", lambda doc: True)  # as in a served page: work goes to a worker thread
+    started, release, finished = threading.Event(), threading.Event(), []
+
+    def work(request: str, is_stale) -> None:
+        if request == "A":
+            started.set()
+            release.wait(10)
+        finished.append((request, is_stale()))
+
+    job = scheduling.LatestJob(work)
+    job.submit("A")
+    assert started.wait(10)
+    job.submit("B")  # picked while A is drawn ...
+    job.submit("C")  # ... and replaced before it started
+    assert job.busy
+    release.set()
+    deadline = time.monotonic() + 10
+    while job.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert finished == [("A", True), ("C", False)]  # A learns it is stale; B is never drawn

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from bokeh.events import RangesUpdate, SelectionGeometry, Tap
 
+from explorer.focus_view import render_focus
 from explorer.latent_explorer import PLACEHOLDER, LatentExplorer
 from explorer.latent_stats import box_mask, combine_selection, fit_pca, lasso_mask
-from explorer.splom import SPREAD_PX, SplomImage
+from explorer.splom import SPREAD_PX, SplomImage, make_colouring
 from explorer.splom_draw import BACKGROUND, hex_to_rgb
 from tests.latent_fixtures import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
@@ -29,6 +31,11 @@ def cell_pixels(image: SplomImage, row: int, col: int) -> np.ndarray:
 def painted(pixels: np.ndarray) -> np.ndarray:
     """Pixels that are not background."""
     return np.any(pixels != np.array(BACKGROUND, np.uint8), axis=-1)
+
+
+def browser(model, event_class, **fields) -> None:
+    """What the Bokeh server does when the browser reports an event (a click, a zoom, a box drawn) on a figure."""
+    model._trigger_event(event_class(model, **fields))
 
 
 def grow(mask: np.ndarray, px: int) -> np.ndarray:
@@ -77,6 +84,24 @@ def exact_covariance_sample(covariance: np.ndarray, n: int, seed: int) -> np.nda
     white -= white.mean(axis=0)
     white = white @ np.linalg.inv(np.linalg.cholesky(np.cov(white, rowvar=False))).T  # sample covariance = I
     return white @ np.linalg.cholesky(covariance).T + 0.25
+
+
+def test_focus_raster_draws_each_sample_in_its_pixel_with_its_id_and_colour():
+    x = np.array([0.05, 0.95, 0.55, 0.56, 2.0], np.float32)  # the last one lies outside the plotted range
+    y = np.array([0.05, 0.15, 0.75, 0.75, 0.5], np.float32)
+    labels = pd.DataFrame({"label": np.array([0, 1, 2, 2, 0], np.int16)})
+    colouring = make_colouring(labels, "label")
+    ids = np.array([10, 11, 12, 13, 14])
+    image = render_focus((x, y), colouring, ids, np.ones(5, bool), None, ((0.0, 1.0), (0.0, 1.0)), size=20)
+    rows, cols = (y[:4] * 20).astype(int), (x[:4] * 20).astype(int)  # row 0 is the lowest y, as Bokeh draws
+    assert image.samples[rows, cols].tolist() == [10, 11, 12, 12]  # samples 12 and 13 share a pixel: the first shows
+    assert (image.samples >= 0).sum() == 3 and 14 not in image.samples
+    drawn = image.rgba[..., 3] > 0
+    occupied = np.zeros((20, 20), bool)
+    occupied[rows, cols] = True
+    assert drawn[occupied].all() and not (drawn & ~grow(occupied, 2)).any()  # few points: grown 2 pixels a side
+    for row, col, label in zip(rows, cols, [0, 1, 2]):
+        assert tuple(image.rgba[row, col, :3]) == hex_to_rgb(colouring.colors[label])
 
 
 # ---- the views on a real trial ------------------------------------------------------------------------------------
@@ -150,9 +175,11 @@ def test_clicking_a_cell_opens_that_pair_in_the_focus_plot(vae_trial):
     explorer = LatentExplorer(vae_trial)
     layout = explorer.splom.image.layout
     top, left = layout.origin(3, 1)
-    explorer.splom.tap.event(x=left + layout.cell / 2, y=layout.height - top - layout.cell / 2)
+    browser(explorer.splom.figure, Tap, x=left + layout.cell / 2, y=layout.height - top - layout.cell / 2)
     assert explorer.state.focus == (layout.dims[1], layout.dims[3])
-    assert explorer.focus.pane.object is not None
+    names = explorer.state.coordinate_names
+    assert explorer.focus.title == f"{names[layout.dims[3]]} against {names[layout.dims[1]]}"
+    assert explorer.focus.figure.xaxis[0].axis_label == names[layout.dims[1]]
 
 
 @pytest.mark.slow
@@ -163,7 +190,8 @@ def test_box_selection_selects_exactly_the_samples_inside_and_repaints(vae_trial
     x, y = state.columns[state.focus[0]], state.columns[state.focus[1]]
     x0, x1 = np.quantile(x, [0.2, 0.7])
     y0, y1 = np.quantile(y, [0.1, 0.8])
-    explorer.focus.box.event(bounds=(x0, y0, x1, y1))
+    box = {"type": "rect", "x0": x0, "y0": y0, "x1": x1, "y1": y1}
+    browser(explorer.focus.figure, SelectionGeometry, geometry=box, final=True)
     inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
     assert 0 < inside.sum() < len(x)
     assert np.array_equal(state.selection, inside)
@@ -174,7 +202,8 @@ def test_box_selection_selects_exactly_the_samples_inside_and_repaints(vae_trial
     assert all(f"class {label}: {count}" in summary for label, count in zip(labels, counts))
 
     explorer.selection.mode.value = "intersect"
-    explorer.focus.box.event(bounds=(x0, y0, np.median(x), y1))
+    box = {"type": "rect", "x0": x0, "y0": y0, "x1": np.median(x), "y1": y1}
+    browser(explorer.focus.figure, SelectionGeometry, geometry=box, final=True)
     assert np.array_equal(state.selection, inside & (x <= np.median(x)))
     explorer.selection.invert.clicks += 1
     assert np.array_equal(state.selection, ~(inside & (x <= np.median(x))))
@@ -201,3 +230,26 @@ def test_pca_mode_reports_the_explained_variance_of_a_known_covariance(vae_trial
     assert splom.image.layout.names == ("PC1", "PC2", "PC3") and len(explorer.sliders.sliders) == 3
     splom.mode.value = "latent"
     assert splom.image.layout.names[0] == f"z{state.kl_order[0]}"
+
+
+@pytest.mark.slow
+def test_focus_plot_rasterizes_again_when_zoomed_and_picks_and_lassos_like_the_browser(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, focus = explorer.state, explorer.focus
+    x, y = state.columns[state.focus[0]], state.columns[state.focus[1]]
+    full = focus.image
+    assert (full.samples >= 0).sum() > 0.5 * len(x)  # most samples own a pixel at the full view
+    x_mid, y_mid = float(np.median(x)), float(np.median(y))
+    browser(focus.figure, RangesUpdate, x0=x_mid, x1=float(x.max()), y0=y_mid, y1=float(y.max()))
+    assert focus.image.ranges == ((x_mid, float(x.max())), (y_mid, float(y.max())))
+    shown = set(focus.image.samples[focus.image.samples >= 0].tolist())
+    inside = (x >= x_mid) & (x < x.max()) & (y >= y_mid) & (y < y.max())
+    assert shown <= set(state.latents["sample"][inside]) and shown  # only the samples inside the zoomed view
+    row = int(np.flatnonzero(inside)[0])
+    browser(focus.figure, Tap, x=float(x[row]), y=float(y[row]))
+    assert state.current_row == row
+    triangle = {"type": "poly", "x": [x_mid, x.max(), x_mid], "y": [y_mid, y_mid, y.max()]}
+    browser(focus.figure, SelectionGeometry, geometry=triangle, final=True)
+    expected = lasso_mask(x, y, triangle["x"], triangle["y"])
+    assert np.array_equal(state.selection, expected) and expected.any()
+    assert focus.image.ranges[0] == (x_mid, float(x.max()))  # a selection keeps the zoom

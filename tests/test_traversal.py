@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from bokeh.events import Tap
 from PIL import Image
 
 from explorer.latent_explorer import LatentExplorer
@@ -63,7 +64,8 @@ def test_clicking_a_sample_moves_the_sliders_there_and_shows_its_original(vae_tr
     state = explorer.state
     fx, fy = state.focus
     row = 17
-    explorer.focus.tap.event(x=float(state.columns[fx][row]), y=float(state.columns[fy][row]))
+    at = {"x": float(state.columns[fx][row]), "y": float(state.columns[fy][row])}
+    explorer.focus.figure._trigger_event(Tap(explorer.focus.figure, **at))  # the browser reports a click there
     assert state.current_row == row
     np.testing.assert_allclose(slider_values(explorer), state.mu[row], atol=1e-6)
     sample = int(state.latents["sample"].iloc[row])
@@ -78,8 +80,10 @@ def test_clicking_a_sample_moves_the_sliders_there_and_shows_its_original(vae_tr
     np.testing.assert_allclose(table["class mean"].to_numpy(), class_rows.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(table["class std"].to_numpy(), class_rows.std(axis=0), rtol=1e-5)
     xs, ys, _ = marker_positions(explorer.splom.image.layout, state.mu[row])
-    np.testing.assert_allclose(explorer.splom._marker_pipe.data[0], np.column_stack([xs, ys]))  # the SPLOM marks it
-    np.testing.assert_allclose(explorer.focus._marker_pipe.data, [[state.mu[row][fx], state.mu[row][fy]]])
+    crosses = explorer.splom.marker_source.data
+    np.testing.assert_allclose(np.column_stack([crosses["x"], crosses["y"]]), np.column_stack([xs, ys]))  # marked
+    marker = explorer.focus.marker_source.data
+    np.testing.assert_allclose([marker["x"][0], marker["y"][0]], [state.mu[row][fx], state.mu[row][fy]], rtol=1e-6)
 
 
 def test_an_original_that_cannot_be_loaded_says_why(vae_trial, monkeypatch):

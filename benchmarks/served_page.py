@@ -1,0 +1,97 @@
+"""The explorer served in this process and driven by Chromium, for benchmarks/explorer_speed.py.
+
+A periodic callback every 20 ms on the server's event loop records the gaps between its calls: the longest gap is the
+longest time the loop was held, i.e. how long a click of any session would have waited.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import panel as pn
+from tornado.ioloop import PeriodicCallback
+
+from explorer import warmup
+
+HEARTBEAT_MS = 20
+ROWS = 4  # rows clicked, each twice (a first visit, then a revisit)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+class ServedExplorer:
+    """`with ServedExplorer(results, chromium, build_app) as served: served.switch_rows(...)`."""
+
+    def __init__(self, results: Path, chromium: str, build_app: Callable) -> None:
+        self.results, self.chromium, self.build_app = results, chromium, build_app
+        self.gaps: list[float] = []
+        self.heartbeat: PeriodicCallback | None = None
+
+    def _session(self):
+        if self.heartbeat is None:  # a plain Tornado callback: Panel's own would flash the page's busy indicator
+            last = [time.perf_counter()]
+
+            def beat() -> None:
+                now = time.perf_counter()
+                self.gaps.append(now - last[0] - HEARTBEAT_MS / 1000)
+                last[0] = now
+
+            self.heartbeat = PeriodicCallback(beat, HEARTBEAT_MS)
+            self.heartbeat.start()
+        return self.build_app(str(self.results))
+
+    def __enter__(self) -> ServedExplorer:
+        from playwright.sync_api import sync_playwright
+
+        warmup.warm_up_in_background()  # as `latentsweep explore` does at start
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.server = pn.serve({"/": self._session}, port=port, threaded=True, show=False)
+        warmup.finished.wait(120)
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(executable_path=self.chromium, args=CHROMIUM_ARGS)
+        self.page = self.browser.new_page(viewport={"width": 1500, "height": 2700})
+        self.page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+        self.rows = self.page.locator(".tabulator-row")
+        self.rows.first.wait_for(timeout=60_000)
+        self.ids = [self.rows.nth(i).inner_text().split()[0] for i in range(min(ROWS, self.rows.count()))]
+        return self
+
+    def switch_rows(self, open_card: bool) -> dict[str, float]:
+        """Click each row twice, ending on the last; median seconds until the per-trial (and latent) views show the
+        clicked trial, and the longest loop hold meanwhile."""
+        page = self.page
+        if open_card:  # the card's first drawing (of the trial selected last) is not a switch: not counted
+            page.locator(".ls-latent-card .card-header").first.click()
+            page.locator(".ls-trial", has_text=self.ids[-1]).wait_for(timeout=120_000)
+        page.wait_for_timeout(500)
+        self.gaps.clear()
+        shown, latent = [], []
+        for index in list(range(len(self.ids))) * 2:
+            times = self._click(index, latent=open_card)
+            shown.append(times[0])
+            latent.append(times[1])
+            page.wait_for_timeout(300)
+        hold = max(self.gaps, default=0.0)
+        return {"shown": statistics.median(shown), "latent": statistics.median(latent), "hold": hold}
+
+    def _click(self, index: int, latent: bool) -> tuple[float, float]:
+        trial_id = self.ids[index]
+        start = time.perf_counter()
+        self.rows.nth(index).click()
+        self.page.get_by_text(f"{trial_id} · TERMINATED").wait_for(timeout=60_000)
+        shown = time.perf_counter() - start
+        if latent:
+            self.page.locator(".ls-trial", has_text=trial_id).wait_for(timeout=120_000)
+        return shown, time.perf_counter() - start
+
+    def __exit__(self, *_: object) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        self.browser.close()
+        self.playwright.stop()
+        self.server.stop()
