@@ -5,7 +5,7 @@ No widgets here: every view asks the store, and the store never imports ray.
 
 from __future__ import annotations
 
-import io
+import logging
 import os
 import posixpath
 from dataclasses import dataclass
@@ -19,13 +19,21 @@ import pyarrow.parquet as pq
 import torch
 
 from explorer.cache import ByteLRU, frame_bytes, model_bytes
-from sweeps.results import CHECKPOINT_PREFIX, TRIALS_FILE, build_trials_table, read_trials_table, trial_ids, trial_row
-from sweeps.storage import Location, StorageError, resolve
-from vaemodels.checkpoint import LoadedTrial
-from vaemodels.config import TrialConfig
+from vaemodels import LoadedTrial, load_trial
+from vaemodels.checkpoint import TrialNotFound
 from vaemodels.datasets import DATASETS, load_samples
 from vaemodels.embeddings import mu_columns
-from vaemodels.registry import create_model
+from vaemodels.storage import Location, StorageError, resolve
+from vaemodels.trial_folder import HISTORY_FILE, is_checkpoint_name
+from vaemodels.trials_table import (
+    PATH_COLUMNS,
+    TRIALS_FILE,
+    TableDamaged,
+    folder_row,
+    read_trials_table,
+    rebuild_trials_table,
+    trial_ids,
+)
 
 MAKE_RESULTS = (
     "Make results with `latentsweep sweep --preset quick --storage DIR` (a sweep) "
@@ -65,7 +73,7 @@ class Reconstructions:
 
 
 def _has_checkpoints(folder: Location) -> bool:
-    return any(name.startswith(CHECKPOINT_PREFIX) for name in folder.list_dirs())
+    return any(is_checkpoint_name(name) for name in folder.list_dirs())
 
 
 class ResultsStore:
@@ -154,10 +162,14 @@ class ResultsStore:
     def _read_table(self, source: SweepSource) -> pd.DataFrame:
         try:
             if source.has_table:
-                return read_trials_table(source.folder)[0]
+                try:
+                    return read_trials_table(source.folder)[0]
+                except TableDamaged as damaged:  # rebuilt here in memory; `latentsweep best` writes it back
+                    logging.getLogger(__name__).warning("%s; showing the table rebuilt from the trial folders", damaged)
+                    return rebuild_trials_table(source.folder)
             if source.single_trial:
                 return _single_trial_table(source.folder)
-            return build_trials_table(source.folder)
+            return rebuild_trials_table(source.folder)
         except Exception as error:  # a half-written or damaged file: say which, keep the app alive
             file = source.folder.join(TRIALS_FILE).uri if source.has_table else source.folder.uri
             raise ResultsError(f"{file} cannot be read: {type(error).__name__}: {error}") from error
@@ -196,7 +208,7 @@ class ResultsStore:
     def history(self, sweep: str, trial_id: str) -> list[dict[str, Any]]:
         """Every epoch's metrics, from the history.json of the trial's last checkpoint."""
         column = "last_checkpoint_path" if _is_set(self.row(sweep, trial_id).get("last_checkpoint_path")) else None
-        location = self.trial_file(sweep, trial_id, column or "checkpoint_path", "history.json")
+        location = self.trial_file(sweep, trial_id, column or "checkpoint_path", HISTORY_FILE)
         history = self.cache.get_or_create(("history", location.uri), lambda: _read(location, _json), _history_bytes)
         if not isinstance(history, list):
             raise TrialUnavailable(f"{location.uri} is not a list of epoch metrics")
@@ -261,10 +273,11 @@ def _is_set(value: Any) -> bool:
 
 def _single_trial_table(folder: Location) -> pd.DataFrame:
     """The one row of a `train --out` folder, its paths made relative to the folder itself."""
-    parent = Location(folder.fs, posixpath.dirname(folder.path), posixpath.dirname(folder.uri))
     name = _base_name(folder)
-    row = trial_row(parent, name)
-    for column in ("checkpoint_path", "last_checkpoint_path", "latents_path"):
+    row = folder_row(folder)
+    if row is None:
+        raise ResultsError(f"{folder.uri} holds no readable checkpoint")
+    for column in PATH_COLUMNS:
         if isinstance(row.get(column), str):
             row[column] = row[column].removeprefix(name + "/")
     return pd.DataFrame([row])
@@ -285,22 +298,10 @@ def _json(location: Location) -> Any:
 
 
 def _load_trial(checkpoint: Location) -> LoadedTrial:
-    config = TrialConfig.from_dict(_read(checkpoint.join("config.json"), _json))
-    model_file = checkpoint.join("model.pt")
-
-    def load_state(location: Location) -> dict:
-        with location.fs.open_input_file(location.path) as stream:
-            return torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
-
-    model = create_model(config)
-    state = _read(model_file, load_state)
     try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        raise TrialUnavailable(f"{model_file.uri} does not fit its config.json: {error}") from error
-    history = _read(checkpoint.join("history.json"), _json)
-    trial_dir = Path(posixpath.dirname(checkpoint.path))
-    return LoadedTrial(trial_dir, Path(checkpoint.path), config, model.eval(), history)
+        return load_trial(checkpoint)
+    except TrialNotFound as error:
+        raise TrialUnavailable(str(error)) from error
 
 
 def _trial_bytes(trial: LoadedTrial) -> int:

@@ -16,6 +16,7 @@ from explorer.store import TrialUnavailable
 from explorer.trial_view import Notice, TrialView
 from vaemodels.config import CONFIG_KEYS
 from vaemodels.embeddings import mu_columns
+from vaemodels.trial_folder import LATENT_METRICS
 
 SUMMARY_METRICS = (
     "best_loss",
@@ -27,13 +28,7 @@ SUMMARY_METRICS = (
     "val_total",
     "val_classifier",
     "val_accuracy",
-    "active_units",
-    "probe_accuracy",
-    "mig",
-    "gaussian_tc",
-    "dci_disentanglement",
-    "dci_completeness",
-    "dci_informativeness",
+    *LATENT_METRICS,
     "samples_per_second",
     "epoch_seconds",
     "learning_rate",

@@ -73,10 +73,12 @@ def _made_up_trial():
     from vaemodels.datasets import load_dataset
     from vaemodels.embeddings import encode
     from vaemodels.registry import create_model
+    from vaemodels.storage import on
+    from vaemodels.trial_folder import checkpoint_name
 
     keys = {"arch": "vae", "dataset": "shapes", "image_size": 32, "n_samples": 400, "embed_samples": 0}
     config = TrialConfig.from_dict({**keys, "latent_dim": WARM_UP_DIMS, "precision": "fp32", "epochs": 1})
     model = create_model(config).eval()
     latents = encode(model, load_dataset(config))  # (80, ...) with the dtypes a latents.parquet has
-    nowhere = Path(tempfile.gettempdir()) / "latentsweep-warm-up"  # never read: the latents are given
-    return LoadedTrial(nowhere, nowhere / "checkpoint_000001", config, model, []), latents
+    nowhere = on(None, Path(tempfile.gettempdir()) / "latentsweep-warm-up")  # never read: the latents are given
+    return LoadedTrial(nowhere, nowhere.join(checkpoint_name(1)), config, model, []), latents

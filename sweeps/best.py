@@ -10,41 +10,70 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.results import TRIALS_FILE, build_trials_table, read_trials_table, write_trials_table
-from sweeps.storage import Location, StorageError, resolve
+from vaemodels.checkpoint import TrialNotFound, checkpoint_problem, load_trial
+from vaemodels.storage import Location, StorageError, resolve
+from vaemodels.trials_table import TRIALS_FILE, load_or_rebuild
 
 TABLE_COLUMNS = ["trial_id", "status", "arch", "latent_dim", "beta", "best_loss", "val_recon", "val_kl", "active_units"]
 
 
+class NoFinishedTrial(LookupError):
+    """No trial can be ranked; the message says why in a sentence."""
+
+
 def load_table(sweep: Location) -> pd.DataFrame:
-    """trials.parquet, rebuilt from the sweep folder (and written back) when it is missing."""
-    if sweep.join(TRIALS_FILE).exists():
-        return read_trials_table(sweep)[0]
-    if not sweep.is_dir():
+    """trials.parquet; rebuilt from the trial folders (and written back, with a warning) when missing or damaged."""
+    if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
-    frame = build_trials_table(sweep)
+    frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
     if frame.empty:
         raise StorageError(f"{sweep.uri} holds no trials (no {TRIALS_FILE}, no trial folders)")
-    write_trials_table(sweep, frame, {"rebuilt": True})
     return frame
 
 
 def rank(frame: pd.DataFrame, metric: str = "loss", mode: str = "min") -> pd.DataFrame:
-    """Finished trials ranked by `best_loss` for `loss`, else by the metric's own column; NaN last."""
+    """Finished, undamaged trials ranked by `best_loss` for `loss`, else by the metric's own column."""
     column = "best_loss" if metric == "loss" else metric
     if column not in frame.columns:
         known = ", ".join(c for c in frame.columns if frame[c].dtype.kind == "f")
         raise KeyError(f"--metric {metric!r} is not a column of {TRIALS_FILE}; numeric columns: {known}")
-    ranked = frame[frame["status"] == "TERMINATED"].copy()
-    ranked = ranked[ranked[column].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v))]
+    ranked = frame[(frame["status"] == "TERMINATED") & _healthy(frame)].copy()
+    finite = ranked[column].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v)).astype(bool)
+    ranked = ranked[finite]  # a bool mask even when empty (an empty object Series would select columns)
     return ranked.sort_values(column, ascending=(mode == "min"), kind="stable")
+
+
+def _healthy(frame: pd.DataFrame) -> pd.Series:
+    return frame["problem"].isna() if "problem" in frame.columns else pd.Series(True, index=frame.index)
+
+
+def rank_checked(sweep: Location, frame: pd.DataFrame, metric: str, mode: str, top: int) -> pd.DataFrame:
+    """`rank`, with the files of the trials shown checked first: a damaged one is marked and passed over."""
+    frame = frame.copy()
+    while True:
+        ranked = rank(frame, metric, mode)
+        problems = {index: checkpoint_problem(sweep, row) for index, row in ranked.head(max(top, 1)).iterrows()}
+        problems = {index: problem for index, problem in problems.items() if problem}
+        if not problems:
+            return frame
+        for index, problem in problems.items():
+            frame.at[index, "problem"] = problem
+
+
+def explain_empty(frame: pd.DataFrame, metric: str) -> str:
+    """Why no trial ranks, in a sentence."""
+    counts = ", ".join(f"{n} {status}" for status, n in frame["status"].value_counts().items())
+    if not (frame["status"] == "TERMINATED").any():
+        return f"no trial has finished yet ({len(frame)} trials: {counts})"
+    column = "best_loss" if metric == "loss" else metric
+    return f"no finished, undamaged trial has a finite {column} ({len(frame)} trials: {counts})"
 
 
 def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mode: str = "min") -> str:
     """The best trial's config and where its checkpoint and latents are."""
     ranked = rank(frame, metric, mode)
     if ranked.empty:
-        return "no finished trial has a finite value of that metric"
+        return explain_empty(frame, metric)
     best = ranked.iloc[0]
     column = "best_loss" if metric == "loss" else metric
     config = {key: _plain(best[key]) for key in ("arch", "latent_dim", "beta", "lr", "dataset") if key in best}
@@ -60,32 +89,45 @@ def best_command(args: argparse.Namespace) -> int:
     sweep = resolve(args.sweep_dir)
     try:
         frame = load_table(sweep)
+        frame = rank_checked(sweep, frame, args.metric, args.mode, args.top)
         ranked = rank(frame, args.metric, args.mode)
     except (StorageError, KeyError) as error:
         print(f"latentsweep best: {error.args[0]}", file=sys.stderr)
         return 2
+    damaged = frame[~_healthy(frame)]
+    for row in damaged.itertuples():
+        print(f"damaged trial {row.trial_id}: {row.problem}", file=sys.stderr)
+    if ranked.empty:
+        print(f"latentsweep best: {explain_empty(frame, args.metric)}", file=sys.stderr)
+        return 1
     column = "best_loss" if args.metric == "loss" else args.metric
     columns = [c for c in dict.fromkeys([*TABLE_COLUMNS, column]) if c in ranked.columns]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(ranked[columns].head(args.top).to_string(index=False))
     print(describe_best(frame, sweep, args.metric, args.mode))
-    if args.export and not ranked.empty:
-        target = copy_checkpoint(sweep.join(ranked.iloc[0]["checkpoint_path"]), Path(args.export).resolve())
-        print(f"exported to {target}")
+    if args.export:
+        return export_best(sweep.join(ranked.iloc[0]["checkpoint_path"]), Path(args.export).resolve())
     return 0
 
 
-def copy_checkpoint(source: Location, destination: Path) -> Path:
-    """Copy a checkpoint folder from storage to a local folder (used by `best --export`)."""
+def export_best(source: Location, destination: Path) -> int:
+    """Copy a checkpoint that loads to a local folder; refuse (exit 1) one that does not."""
+    try:
+        load_trial(source)
+    except (TrialNotFound, ValueError) as error:
+        print(f"latentsweep best: not exported, the checkpoint does not load: {error}", file=sys.stderr)
+        return 1
     if destination.exists():
-        raise FileExistsError(f"{destination} already exists")
+        print(f"latentsweep best: --export {destination} already exists; choose another folder", file=sys.stderr)
+        return 2
     if source.is_local:
         shutil.copytree(source.path, destination)
-        return destination
-    import pyarrow.fs as pafs
+    else:
+        import pyarrow.fs as pafs
 
-    pafs.copy_files(source.path, str(destination), source_filesystem=source.fs)
-    return destination
+        pafs.copy_files(source.path, str(destination), source_filesystem=source.fs)
+    print(f"exported to {destination}")
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from explorer import cli as explorer_cli  # imports no Panel: `train` stays light
-from sweeps import best, dci
+from sweeps import best, metrics
 
 
 def _register_sweep(commands: argparse._SubParsersAction) -> None:
@@ -16,4 +16,4 @@ def _register_sweep(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=sweep_command)
 
 
-REGISTER: list = [_register_sweep, best.register, dci.register, explorer_cli.register]
+REGISTER: list = [_register_sweep, best.register, metrics.register, explorer_cli.register]

@@ -14,7 +14,8 @@ if __package__ in (None, ""):  # run as a plain script: make the repository impo
 
 from sweeps import auth
 from sweeps.settings import PRESETS, SettingsError, SweepSettings, make_settings
-from sweeps.storage import Location, StorageError, resolve
+from vaemodels.finishing import DCI_SAMPLES, KEEP_POLICIES
+from vaemodels.storage import Location, StorageError, resolve
 
 SETTINGS_FILE = "sweep.json"
 # Config keys a sweep can fix for every trial (the searched ones have their own flags).
@@ -34,7 +35,8 @@ class RunOptions:
     max_failures: int = 0
     fresh: bool = False
     verbose: int = 1
-    dci_samples: int = 10_000  # latent rows a trial for DCI after the Tune loop; 0 skips DCI
+    dci_samples: int = DCI_SAMPLES  # latent rows a trial for DCI, computed as each trial finishes; 0 skips DCI
+    keep: str = "best-and-last"  # checkpoints a finished trial keeps (its optimizer state is dropped either way)
 
 
 def _comma_list(kind: type):
@@ -71,7 +73,14 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-failures", type=int, default=0, help="restarts of a crashed trial")
     parser.add_argument("--address", help="local (a fresh Ray), auto, or ray://HOST:PORT (default: $RAY_ADDRESS)")
     parser.add_argument("--fresh", action="store_true", help="move an existing sweep of this name aside first")
-    parser.add_argument("--dci-samples", type=int, default=10_000, help="latent rows a trial for DCI (0: skip DCI)")
+    parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows a trial for DCI (0: skip)")
+    parser.add_argument(
+        "--keep",
+        choices=KEEP_POLICIES,
+        default="best-and-last",
+        help="checkpoints a finished trial keeps: its best and its last (default; the last has every epoch's "
+        "history), or only its best",
+    )
     from sweeps.cli import add_config_flags
 
     add_config_flags(parser, only=FIXED_KEYS, title="fixed config for every trial")
@@ -110,6 +119,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         max_failures=args.max_failures,
         fresh=args.fresh,
         dci_samples=args.dci_samples,
+        keep=args.keep,
     )
     return settings, options
 

@@ -13,13 +13,14 @@ from vaemodels.config import TrialConfig
 from vaemodels.datasets import load_dataset
 from vaemodels.registry import count_parameters
 from vaemodels.training import EpochEnd, fit, pick_device
+from vaemodels.trial_folder import CHECKPOINT_PREFIX
 
 
 def train_command(args: argparse.Namespace, overrides: dict) -> int:
     """Train one model with a progress bar; keep the best and the last checkpoints."""
     config = TrialConfig.from_dict(overrides)
     out = args.out.resolve()
-    if out.exists() and any(out.glob("checkpoint_*")):
+    if out.exists() and any(out.glob(f"{CHECKPOINT_PREFIX}*")):
         print(f"latentsweep train: {out} already holds checkpoints; choose another --out")
         return 2
     if args.threads:

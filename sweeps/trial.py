@@ -13,13 +13,15 @@ from typing import Any
 import torch
 from ray import tune
 
-from sweeps.results import DIVERGED_FILE
 from sweeps.space import trial_config
+from vaemodels import trial_folder as tf
 from vaemodels.checkpoint import restore_state, save_checkpoint, write_epoch_checkpoint
-from vaemodels.config import TrialConfig
+from vaemodels.config import SCHEMA_VERSION, TrialConfig
 from vaemodels.datasets import Dataset, load_dataset
+from vaemodels.storage import Location, on
 from vaemodels.training import EpochEnd, TrainingDiverged, fit
 
+SUMMARY_KEY = "trial_summary"  # the reported metric that carries the trial's row (sweeps/bookkeeping.py reads it)
 # Test hook: "KIND@KEY=VALUE[;...]", KIND one of raise, nan, kill-once:<marker file>. Users never set it.
 FAULT_ENV = "LATENTSWEEP_FAULT"
 
@@ -62,6 +64,10 @@ def run_trial(flat: dict[str, Any], threads: int = 1, gpus: float = 0.0) -> None
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
+        finished = _finished_checkpoint()
+        if finished is not None:  # Tune's saved state lagged behind a trial that had already finished
+            _report_again(finished)
+            return
         with checkpoint.as_directory() as directory:
             config, state = restore_state(directory, device)
     fault = _injected_fault(config)
@@ -74,7 +80,9 @@ def run_trial(flat: dict[str, Any], threads: int = 1, gpus: float = 0.0) -> None
         event.metrics.update(where, diverged=False)
         with tempfile.TemporaryDirectory(prefix="ls-ckpt-") as directory:
             write_epoch_checkpoint(directory, event)
-            tune.report(_reportable(event.metrics), checkpoint=tune.Checkpoint.from_directory(directory))
+            summary = Path(directory, tf.SUMMARY_FILE).read_text()  # the row the driver keeps: no storage read
+            metrics = {**_reportable(event.metrics), SUMMARY_KEY: summary}
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
         if fault and fault.startswith("kill-once:"):
             _kill_once(Path(fault.split(":", 1)[1]))
 
@@ -88,19 +96,51 @@ def _report_divergence(config: TrialConfig, error: TrainingDiverged, where: dict
     """End the trial cleanly with its last finite metrics and a marker, so a resume does not retrain it."""
     checkpoint = tune.get_checkpoint()
     last: dict[str, Any] = {"loss": float("inf"), "epoch": error.epoch - 1}
+    history: list[dict[str, Any]] = []
+    name = tf.checkpoint_name(error.epoch)  # one report an epoch so far, so Tune's next folder is this one
     with tempfile.TemporaryDirectory(prefix="ls-ckpt-") as directory:
         if checkpoint is not None:
             with checkpoint.as_directory() as previous:
                 _, state = restore_state(previous)
-            last = dict(state.history[-1]) if state.history else last
-            save_checkpoint(directory, config, state, latents=None)
+            history = state.history
+            last = dict(history[-1]) if history else last
+        summary = tf.trial_summary(config.to_dict(), history, finished=True, diverged=True, last_checkpoint=name)
+        if checkpoint is not None:
+            save_checkpoint(directory, config, state, latents=None, summary=summary)
         else:  # diverged in its first epoch: nothing finite to keep but the config
-            Path(directory, "config.json").write_text(json.dumps({**config.to_dict(), "schema_version": 1}))
-            Path(directory, "history.json").write_text("[]")
+            flat = {**config.to_dict(), "schema_version": SCHEMA_VERSION}
+            Path(directory, tf.CONFIG_FILE).write_text(json.dumps(flat))
+            Path(directory, tf.HISTORY_FILE).write_text("[]")
+            Path(directory, tf.SUMMARY_FILE).write_text(json.dumps(summary))
         marker = {"epoch": error.epoch, "term": error.term, "value": str(error.value)}
-        Path(directory, DIVERGED_FILE).write_text(json.dumps(marker))
+        Path(directory, tf.DIVERGED_FILE).write_text(json.dumps(marker))
         last.update(where, diverged=True, diverged_at=error.epoch, diverged_term=error.term)
+        last[SUMMARY_KEY] = json.dumps({**summary, **where})
         tune.report(_reportable(last), checkpoint=tune.Checkpoint.from_directory(directory))
+
+
+def _finished_checkpoint() -> Location | None:
+    """This trial's newest checkpoint on storage when its summary says the trial had finished, else None.
+
+    Tune restores a trial from the checkpoint its saved state names, and that state is written every few seconds:
+    a driver that stopped just after a trial finished would have it trained again from an older checkpoint.
+    """
+    try:
+        storage = tune.get_context().get_storage()  # ray 2.60: the trial's folder on the sweep's filesystem
+        folder = on(storage.storage_filesystem, storage.trial_fs_path)
+        newest = max((name for name in folder.list_dirs() if tf.is_checkpoint_name(name)), default=None)
+        if newest is not None and folder.join(newest, tf.SUMMARY_FILE).read_json().get("status") == "TERMINATED":
+            return folder.join(newest)
+    except (AttributeError, OSError, ValueError):
+        pass  # no storage context or no readable summary: restore as Tune says
+    return None
+
+
+def _report_again(checkpoint: Location) -> None:
+    """Report a finished trial's last epoch once more, without training: Tune then records it as done."""
+    history = checkpoint.join(tf.HISTORY_FILE).read_json()
+    last = dict(history[-1]) if history else {"loss": float("inf")}
+    tune.report({**_reportable(last), SUMMARY_KEY: checkpoint.join(tf.SUMMARY_FILE).read_text()})
 
 
 def _reportable(metrics: dict[str, Any]) -> dict[str, Any]:

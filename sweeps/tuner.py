@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -17,18 +18,15 @@ from ray.tune.error import TuneError
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from sweeps.dci import add_dci
-from sweeps.results import TrialState, build_trials_table, write_trials_table
+from sweeps.bookkeeping import BookEvents, Finisher, TrialBook, active
 from sweeps.run import RunOptions
 from sweeps.settings import SweepSettings
-from sweeps.space import SearchSpace, flatten, grid_param_space
-from sweeps.storage import Location
+from sweeps.space import SearchSpace, grid_param_space
 from sweeps.trial import run_trial
-
-TERMINAL = {"TERMINATED", "ERROR"}
-DCI_REGRESSOR = (
-    "random_forest"  # seconds a trial; `latentsweep metrics --regressor gradient_boosting` for the reference
-)
+from vaemodels.checkpoint import checkpoint_problem
+from vaemodels.finishing import DCI_REGRESSOR
+from vaemodels.storage import Location, human_bytes
+from vaemodels.trials_table import TRIALS_FILE, RowTable, load_or_rebuild
 
 
 class SweepSearch(OptunaSearch):
@@ -38,58 +36,6 @@ class SweepSearch(OptunaSearch):
         if result and result.get("diverged"):
             return super().on_trial_complete(trial_id, result=None, error=True)
         return super().on_trial_complete(trial_id, result=result, error=error)
-
-
-class TrialsTable(tune.Callback):
-    """Rewrites trials.parquet on the driver whenever a trial ends, so `best` and the explorer work mid-sweep."""
-
-    def __init__(self, sweep: Location, metadata: dict[str, Any]) -> None:
-        self.sweep, self.metadata = sweep, metadata
-        self.last_seen: list = []
-
-    def write(self, trials: list) -> None:
-        states = {_folder(t): _state(t) for t in trials}
-        try:
-            frame = build_trials_table(self.sweep, states)
-        except (ValueError, KeyError, TypeError) as error:  # a damaged trial folder must not stop the sweep
-            logging.getLogger(__name__).warning("trials.parquet not updated: %s", error)
-            return
-        write_trials_table(self.sweep, frame, self.metadata)  # OSError here (storage gone) does stop the sweep
-
-    def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
-        self.write(trials)
-
-    def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
-        self.write(trials)
-
-    def on_step_end(self, iteration: int, trials: list, **info) -> None:
-        # Statuses copied every step: after a Ctrl-C, Tune's cleanup marks running trials TERMINATED although
-        # its saved state (what a resume reads) still has them RUNNING.
-        self.last_seen = [(trial, trial.status) for trial in trials]
-
-    def final_states(self) -> dict[str, TrialState]:
-        """Each known trial's state as the scheduler last saw it during the run."""
-        return {_folder(trial): _state(trial, status) for trial, status in self.last_seen}
-
-
-def _folder(trial) -> str:
-    """The trial's folder name in the sweep: the row's trial_id (Tune may suffix it when a retry needs a new one)."""
-    return Path(trial.path).name
-
-
-def _state(trial, status: str | None = None) -> TrialState:
-    status = status or trial.status
-    return TrialState(status, _error_text(trial) if status == "ERROR" else None, flatten(trial.config))
-
-
-def _error_text(trial) -> str:
-    path = getattr(trial, "error_file", None)
-    try:
-        text = Path(path).read_text() if path else ""
-    except OSError:
-        text = ""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:2000] if lines else "trial failed (no error file)"
 
 
 def connect(options: RunOptions) -> bool:
@@ -128,15 +74,28 @@ def _autoscaler_adds_gpus() -> bool:
     return any((node.get("resources") or {}).get("GPU", 0) > 0 for node in node_types)
 
 
-def build_tuner(settings: SweepSettings, options: RunOptions, sweep: Location, callback: TrialsTable) -> tune.Tuner:
+def _storage(sweep: Location) -> dict[str, Any]:
+    """Tune's storage arguments: the sweep folder's own filesystem, so an S3 endpoint given in the URI or the
+    environment reaches every trial (pyarrow's S3FileSystem pickles its endpoint along)."""
+    return {} if sweep.is_local else {"storage_filesystem": sweep.fs}
+
+
+def can_restore(sweep: Location) -> bool:
+    return tune.Tuner.can_restore(sweep.path if not sweep.is_local else sweep.uri, **_storage(sweep))
+
+
+def build_tuner(settings: SweepSettings, options: RunOptions, sweep: Location, callback: BookEvents) -> tune.Tuner:
     """A new Tuner, or the stored one restored (finished trials kept, errored ones retried)."""
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, threads=max(1, int(options.cpus_per_trial)), gpus=options.gpus_per_trial),
         {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
     )
     param_space = grid_param_space(settings, tune.grid_search) if settings.is_grid else {}
-    if tune.Tuner.can_restore(sweep.uri):
-        return tune.Tuner.restore(sweep.uri, trainable=trainable, resume_errored=True, param_space=param_space or None)
+    if can_restore(sweep):
+        path = sweep.path if not sweep.is_local else sweep.uri
+        return tune.Tuner.restore(
+            path, trainable=trainable, resume_errored=True, param_space=param_space or None, **_storage(sweep)
+        )
     epochs = settings.fixed.get("epochs", 10)
     scheduler = None
     if settings.scheduler == "asha":
@@ -162,8 +121,9 @@ def build_tuner(settings: SweepSettings, options: RunOptions, sweep: Location, c
         trial_dirname_creator=lambda trial: trial.trial_id,
     )
     run_config = tune.RunConfig(
-        name=sweep.path.rsplit("/", 1)[-1],
-        storage_path=sweep.uri.rsplit("/", 1)[0],
+        name=sweep.name,
+        storage_path=sweep.parent.path,
+        **_storage(sweep),
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=2, checkpoint_score_attribute="loss", checkpoint_score_order="min"
         ),
@@ -174,7 +134,7 @@ def build_tuner(settings: SweepSettings, options: RunOptions, sweep: Location, c
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
 
 
-def provenance(settings: SweepSettings) -> dict[str, Any]:
+def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
     """trials.parquet metadata: the sweep's settings and the versions that produced it."""
     versions = {}
     for package in ("torch", "ray", "optuna", "latentsweep"):
@@ -188,30 +148,32 @@ def provenance(settings: SweepSettings) -> dict[str, Any]:
         "mode": settings.mode,
         "versions": versions,
         "dci_regressor": DCI_REGRESSOR,
+        "dci_samples": options.dci_samples,
+        "keep": options.keep,
     }
 
 
 def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> int:
-    """Run or resume the sweep; write trials.parquet; print the summary. Non-zero exit only if every trial failed."""
+    """Run or resume the sweep; keep trials.parquet; print the summary. Non-zero exit only if every trial failed."""
     started = connect(options)
     try:
         if not gpus_available(options):
             print(GPU_MESSAGE.format(gpus=options.gpus_per_trial), file=sys.stderr)
             return 2
-        callback = TrialsTable(sweep, provenance(settings))
-        resumed = tune.Tuner.can_restore(sweep.uri)
-        tuner = build_tuner(settings, options, sweep, callback)
+        resumed = can_restore(sweep)
+        table = _stored_table(sweep) if resumed else RowTable()
+        finisher = Finisher(sweep, options.dci_samples, DCI_REGRESSOR)
+        book = TrialBook(sweep, provenance(settings, options), table, finisher)
         print(f"{'resuming' if resumed else 'starting'} sweep {settings.name!r} in {sweep.uri}", flush=True)
         try:
-            grid = tuner.fit()
-            states = {Path(result.path).name: _result_state(result) for result in grid}
-            states.update(callback.final_states())  # the scheduler's word on unfinished (interrupted) trials
-            frame = build_trials_table(sweep, states)
-            write_trials_table(sweep, frame, callback.metadata)  # the Tune results are safe before DCI starts
-            if options.dci_samples > 0:
-                print(f"DCI ({DCI_REGRESSOR}, {options.dci_samples:,} samples a trial):", flush=True)
-                frame = add_dci(sweep, frame, DCI_REGRESSOR, options.dci_samples)
-                write_trials_table(sweep, frame, callback.metadata)
+            for row in _unfinalized(table):  # finished before a driver stopped, not yet finished off
+                finisher.submit(row)
+            with active(book) as events:
+                build_tuner(settings, options, sweep, events).fit()
+            if not _interrupted(book):
+                _finish_off(book, finisher)
+                book.trim_finished(options.keep)
+            book.write()
         except (OSError, pa.ArrowException, TuneError) as error:
             cause = _storage_cause(error)
             if cause is None:
@@ -221,7 +183,49 @@ def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> 
     finally:
         if started:
             ray.shutdown()
-    return summarize(frame, sweep)
+    for trial_id in book.set_aside:
+        print(f"set aside trial {trial_id}: it started just before the driver stopped and Tune never recorded it")
+    return summarize(table.frame(), sweep)
+
+
+def _stored_table(sweep: Location) -> RowTable:
+    """The table a stopped driver left (rebuilt from the trial folders when it is missing or damaged), with the
+    damaged files of its finished trials listed."""
+    frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    table = RowTable.from_frame(frame) if len(frame) else RowTable()
+    finished = [table.get(i) for i in table.ids() if table.get(i)["status"] == "TERMINATED"]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # storage reads: a bucket answers many at once
+        problems = pool.map(lambda row: checkpoint_problem(sweep, row, thorough=False), finished)
+        for row, problem in zip(finished, problems):
+            if problem:
+                print(f"damaged trial {row['trial_id']}: {problem}", file=sys.stderr)
+                table.put({**row, "problem": problem})
+    return table
+
+
+def _unfinalized(table: RowTable) -> list[dict[str, Any]]:
+    rows = (table.get(trial_id) for trial_id in table.ids())
+    return [
+        row
+        for row in rows
+        if row["status"] == "TERMINATED" and not row.get("finalized") and not row.get("problem")
+        and isinstance(row.get("checkpoint_path"), str)
+    ]  # fmt: skip
+
+
+def _interrupted(book: TrialBook) -> bool:
+    """Trials left unfinished (Ctrl-C): their finishing waits for the next run or `latentsweep metrics`."""
+    return any(book.table.get(i)["status"] in ("RUNNING", "PENDING") for i in book.table.ids())
+
+
+def _finish_off(book: TrialBook, finisher: Finisher) -> None:
+    """Wait for the finishing tasks still running."""
+    if not len(finisher):
+        return
+    print(f"finishing {len(finisher)} trials (DCI with {DCI_REGRESSOR})...", flush=True)
+    while len(finisher):
+        book.merge_finished(timeout=5.0)
+        book.maybe_write()
 
 
 def _storage_cause(error: BaseException) -> BaseException | None:
@@ -233,13 +237,6 @@ def _storage_cause(error: BaseException) -> BaseException | None:
         seen = seen.__cause__ or seen.__context__
     text = str(error)
     return error if "OSError" in text or "Read-only file system" in text else None
-
-
-def _result_state(result) -> TrialState:
-    if result.error is None:
-        return TrialState("TERMINATED")
-    lines = [line for line in str(result.error).strip().splitlines() if line.strip()]
-    return TrialState("ERROR", lines[-1][:2000] if lines else type(result.error).__name__, flatten(result.config))
 
 
 STORAGE_MESSAGE = (
@@ -272,8 +269,16 @@ def summarize(frame, sweep: Location) -> int:
             print(f"  {row.trial_id} failed: {row.error}")
     if finished:
         print(describe_best(frame, sweep))
+    damaged = frame[frame["problem"].notna()] if "problem" in frame else frame.iloc[:0]
+    for row in damaged.itertuples():
+        print(f"  {row.trial_id} is damaged: {row.problem}")
     if unfinished:
         print(f"interrupted with {unfinished} trials unfinished: run the same command again to resume")
+    try:
+        used = human_bytes(sweep.total_bytes())
+        print(f"storage: {used} in {sweep.uri} ({TRIALS_FILE} and {len(frame)} trial folders)")
+    except OSError as error:
+        print(f"storage: not measured ({error})")
     print(f"explore it: latentsweep explore {sweep.uri}")
     if errored and frame["error"].fillna("").str.contains(UNSHARED_STORAGE, regex=False).any():
         print(UNSHARED_MESSAGE.format(uri=sweep.uri), file=sys.stderr)

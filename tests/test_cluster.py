@@ -222,8 +222,10 @@ def test_every_checkpoint_and_latents_file_is_under_the_storage_path(name, reque
         for relative in (row.checkpoint_path, row.latents_path, row.last_checkpoint_path):
             assert not Path(relative).is_absolute() and (sweep_dir / relative).exists(), (row.trial_id, relative)
         checkpoints = sorted((sweep_dir / row.trial_id).glob("checkpoint_*"))
-        assert [c.name for c in checkpoints] == ["checkpoint_000000", "checkpoint_000001"]  # both epochs kept
+        kept = {Path(row.checkpoint_path).name, Path(row.last_checkpoint_path).name}  # the best and the last
+        assert {c.name for c in checkpoints} == kept
         assert all((c / "model.pt").exists() and (c / "config.json").exists() for c in checkpoints)
+        assert not any((c / "optimizer.pt").exists() for c in checkpoints)  # dropped once the trial finished
     local = Path(ray._private.worker._global_node.get_session_dir_path())  # node-local disk of this Ray cluster
     assert not [*local.rglob("model.pt"), *local.rglob("latents.parquet")]  # nothing stayed behind on a node
 

@@ -10,8 +10,6 @@ import torch
 
 from explorer.cache import ByteLRU
 from explorer.store import ResultsError, ResultsStore, TrialUnavailable
-from sweeps.results import read_trials_table, write_trials_table
-from sweeps.storage import resolve
 from tests.explorer_fixtures import (  # noqa: F401
     ARCHS,
     BETAS,
@@ -26,6 +24,8 @@ from tests.explorer_fixtures import (  # noqa: F401
 )
 from vaemodels.checkpoint import load_trial
 from vaemodels.datasets import DatasetUnavailable, load_dataset
+from vaemodels.storage import resolve
+from vaemodels.trials_table import read_trials_table, write_trials_table
 
 pytestmark = pytest.mark.slow  # the session fixture runs a real six-trial sweep (~30 s)
 
@@ -149,10 +149,13 @@ def test_missing_or_empty_results_say_how_to_make_some(tmp_path):
         assert "latentsweep sweep" in str(error.value) and "latentsweep train" in str(error.value)
 
 
-def test_a_damaged_trials_parquet_is_a_clear_error(results_copy):
+def test_a_damaged_trials_parquet_is_rebuilt_from_the_trial_folders(results_copy, caplog):
+    written = pd.read_parquet(results_copy / SWEEP_NAME / "trials.parquet").set_index("trial_id")
     (results_copy / SWEEP_NAME / "trials.parquet").write_text("half-written")
-    with pytest.raises(ResultsError, match=r"trials\.parquet cannot be read"):
-        ResultsStore(results_copy).trials(SWEEP_NAME)
+    rebuilt = ResultsStore(results_copy).trials(SWEEP_NAME).set_index("trial_id")
+    assert sorted(rebuilt.index) == sorted(written.index) and (rebuilt["status"] == "TERMINATED").all()
+    pd.testing.assert_series_equal(rebuilt["best_loss"].sort_index(), written["best_loss"].sort_index())
+    assert "trials.parquet cannot be read" in caplog.text
 
 
 def test_results_may_be_a_train_folder_or_a_folder_of_sweeps(results_copy):

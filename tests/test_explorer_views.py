@@ -14,8 +14,6 @@ from explorer.cli import websocket_origins
 from explorer.panes import SELECT_A_TRIAL
 from explorer.store import ResultsStore
 from sweeps.cli import build_parser
-from sweeps.results import read_trials_table, write_trials_table
-from sweeps.storage import resolve
 from tests.explorer_fixtures import (  # noqa: F401
     LATENT_DIM,
     N_TRIALS,
@@ -25,6 +23,8 @@ from tests.explorer_fixtures import (  # noqa: F401
     sweep_results,
     trials_table,
 )
+from vaemodels.storage import resolve
+from vaemodels.trials_table import read_trials_table, write_trials_table
 
 pytestmark = pytest.mark.slow  # the session fixture runs a real six-trial sweep (~30 s)
 

@@ -4,7 +4,6 @@ Each test runs the driver as its own process (that is what gets killed), with it
 for trials.parquet to show a finished and an unfinished trial rather than sleeping a fixed time.
 """
 
-import contextlib
 import json
 import os
 import signal
@@ -13,8 +12,9 @@ import sys
 import time
 
 import pandas as pd
-import psutil
 import pytest
+
+from tests.processes import kill_driver
 
 pytestmark = pytest.mark.slow
 
@@ -66,20 +66,45 @@ def rerun_and_check(storage, before: dict[str, list]) -> None:
         assert after[trial_id] == history
 
 
-def test_driver_killed_with_sigkill_then_the_same_command_resumes(tmp_path):
+def newest_summary(folder) -> dict | None:
+    checkpoints = sorted(folder.glob("checkpoint_*/summary.json"))
+    return json.loads(checkpoints[-1].read_text()) if checkpoints else None
+
+
+def test_driver_killed_with_sigkill_leaves_a_true_table_and_the_same_command_resumes(tmp_path):
     driver = start(tmp_path)
-    family = []
     try:
-        table = wait_for_partial_sweep(tmp_path, driver)
-        before = finished_histories(tmp_path, table)
-        family = psutil.Process(driver.pid).children(recursive=True)  # the driver's own Ray processes
+        wait_for_partial_sweep(tmp_path, driver)
     finally:
-        driver.send_signal(signal.SIGKILL)
-        driver.wait(timeout=30)
-    for process in family:  # a SIGKILLed driver cannot stop its Ray; the test stops it by pid
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    rerun_and_check(tmp_path, before)
+        kill_driver(driver)
+    table = pd.read_parquet(tmp_path / "driver" / "trials.parquet").set_index("trial_id")
+    started = [p for p in (tmp_path / "driver").iterdir() if p.is_dir() and (p / "params.json").exists()]
+    # Every trial the killed driver had started has a row; finished ones are TERMINATED, the others are not.
+    assert set(table.index) >= {p.name for p in started if newest_summary(p)}
+    for trial_id, row in table.iterrows():
+        summary = newest_summary(tmp_path / "driver" / trial_id)
+        finished = summary is not None and summary["status"] == "TERMINATED"
+        assert (row["status"] == "TERMINATED") == finished, (trial_id, row["status"], summary and summary["status"])
+    rerun_and_check(tmp_path, finished_histories(tmp_path, table.reset_index()))
+
+
+def test_driver_killed_just_as_a_trial_starts_leaves_no_stray_row(tmp_path):
+    driver = start(tmp_path)
+    sweep_dir = tmp_path / "driver"
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:  # the second trial's folder appears when Tune starts it
+            if sweep_dir.exists() and sum((p / "params.json").exists() for p in sweep_dir.iterdir()) >= 2:
+                break
+            assert driver.poll() is None, driver.stdout.read()
+            time.sleep(0.05)
+    finally:
+        kill_driver(driver)
+    rerun_and_check(tmp_path, {})
+    table = pd.read_parquet(sweep_dir / "trials.parquet")
+    folders = [p for p in sweep_dir.iterdir() if p.is_dir() and (p / "params.json").exists()]
+    set_aside = {p.name for p in folders if (p / "abandoned.json").exists()}
+    assert set(table["trial_id"]) == {p.name for p in folders} - set_aside  # resumed, or set aside and not counted
 
 
 def test_ctrl_c_stops_gracefully_keeps_finished_trials_and_resumes(tmp_path):

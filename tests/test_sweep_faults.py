@@ -79,6 +79,46 @@ def test_a_trial_whose_process_dies_restarts_from_its_last_checkpoint(ray_sessio
     assert row["status"] == "TERMINATED"
     epochs = [h["epoch"] for h in history(tmp_path, "dies", row)]
     assert epochs == [1, 2, 3]  # epoch 1 came from the checkpoint, not trained twice
+    assert (tmp_path / "dies" / row["trial_id"] / "error.txt").exists()  # the first attempt's, still there
+
+    from sweeps.cli import main
+
+    (tmp_path / "dies" / "trials.parquet").unlink()
+    assert main(["best", str(tmp_path / "dies")]) == 0  # rebuilt from the trial folders
+    rebuilt = table(tmp_path, "dies").loc[DIES]
+    assert rebuilt["status"] == "TERMINATED" and rebuilt["error"] is None and rebuilt["epochs_trained"] == 3
+
+
+def test_finished_trials_get_dci_while_others_train_and_keep_only_their_best(ray_session, tmp_path):
+    """One trial at a time leaves a CPU free: each finished trial's DCI task runs beside the next trial."""
+    sweep_dir = tmp_path / "alongside"
+    seen_during = []
+
+    def watch():
+        deadline = time.time() + 120
+        while time.time() < deadline and not seen_during:
+            try:
+                rows = pd.read_parquet(sweep_dir / "trials.parquet")
+            except (OSError, ValueError):
+                rows = None
+            if rows is not None and rows["dci_disentanglement"].notna().any() and (rows["status"] == "RUNNING").any():
+                seen_during.append(rows)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    flags = ["--seeds", "0,1,2", "--epochs", "3", "--max-concurrent", "1", "--dci-samples", "200", "--keep", "best"]
+    assert sweep(tmp_path, "alongside", *flags) == 0
+    watcher.join()
+    assert seen_during, "no trial's DCI reached trials.parquet while another trial was still training"
+    rows = table(tmp_path, "alongside")
+    assert rows["dci_disentanglement"].notna().all() and rows["finalized"].all() and rows["trimmed"].all()
+    for row in rows.itertuples():
+        folder = sweep_dir / row.trial_id
+        assert [p.name for p in folder.glob("checkpoint_*")] == [row.checkpoint_path.split("/")[-1]]
+        assert not list(folder.glob("checkpoint_*/optimizer.pt")) and row.last_checkpoint_path == row.checkpoint_path
+        summary = json.loads((sweep_dir / row.checkpoint_path / "summary.json").read_text())
+        assert summary["status"] == "TERMINATED" and summary["dci_disentanglement"] == row.dci_disentanglement
 
 
 def test_gpus_on_a_cluster_without_gpus_is_a_clear_error_before_any_trial(ray_session, tmp_path, capsys):

@@ -108,12 +108,12 @@ def test_best_trial_reloads_and_reproduces_its_latents(sweep_dir, table):
 
 
 def test_metadata_records_settings_and_versions(sweep_dir):
-    from sweeps.results import read_trials_table
-    from sweeps.storage import resolve
+    from vaemodels.storage import resolve
+    from vaemodels.trials_table import read_trials_table
 
     _, metadata = read_trials_table(resolve(sweep_dir))
     assert metadata["settings"]["preset"] == "quick" and metadata["metric"] == "loss"
-    assert metadata["versions"]["ray"].startswith("2.") and metadata["schema_version"] == 1
+    assert metadata["versions"]["ray"].startswith("2.") and metadata["schema_version"] == 2
 
 
 def test_every_trial_row_carries_finite_latent_metrics_from_its_best_checkpoint(sweep_dir, table):
@@ -129,8 +129,8 @@ def test_every_trial_row_carries_finite_latent_metrics_from_its_best_checkpoint(
 
 
 def test_metadata_names_the_dci_regressor(sweep_dir):
-    from sweeps.results import read_trials_table
-    from sweeps.storage import resolve
+    from vaemodels.storage import resolve
+    from vaemodels.trials_table import read_trials_table
 
     assert read_trials_table(resolve(sweep_dir))[1]["dci_regressor"] == "random_forest"
 
@@ -161,3 +161,62 @@ def test_metrics_command_recomputes_for_chosen_trials_and_caches(sweep_dir, tabl
     )
     assert main(["metrics", str(sweep_dir), "--trials", "nope"]) == 2
     assert "--trials nope: no such trial" in capsys.readouterr().err
+
+
+def as_old_layout(sweep_dir) -> None:
+    """Make a sweep folder look as the first release left it: no summary.json, schema 1, no trials.parquet."""
+    for config in sweep_dir.glob("*/checkpoint_*/config.json"):
+        (config.parent / "summary.json").unlink()
+        config.write_text(json.dumps({**json.loads(config.read_text()), "schema_version": 1}))
+    (sweep_dir / "trials.parquet").unlink()
+
+
+def test_a_sweep_of_the_old_layout_rebuilds_opens_in_the_explorer_and_resumes(sweep_dir, table, tmp_path, capsys):
+    import shutil
+
+    from explorer.store import ResultsStore
+    from sweeps.cli import main
+
+    storage = tmp_path / "storage"
+    shutil.copytree(sweep_dir, storage / "tiny")
+    as_old_layout(storage / "tiny")
+    store = ResultsStore(storage / "tiny")
+    (name,) = store.sweeps()
+    shown = store.trials(name).set_index("trial_id")
+    assert sorted(shown.index) == sorted(table["trial_id"]) and (shown["status"] == "TERMINATED").all()
+    winner = table.iloc[0]["trial_id"]
+    assert len(store.latents(name, winner, ["mu_0"])) > 0 and store.trial(name, winner).config.model.latent_dim >= 2
+
+    def histories(rows) -> dict:
+        return {
+            row.trial_id: json.loads((storage / "tiny" / row.last_checkpoint_path / "history.json").read_text())
+            for row in rows.itertuples()
+        }
+
+    before = histories(table)
+    capsys.readouterr()
+    assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage)]) == 0  # the same command: a resume
+    assert "resuming sweep" in capsys.readouterr().out
+    resumed = pd.read_parquet(storage / "tiny" / "trials.parquet").set_index("trial_id")
+    assert sorted(resumed.index) == sorted(table["trial_id"]) and (resumed["status"] == "TERMINATED").all()
+    assert (resumed["epochs_trained"] == 2).all() and histories(resumed.reset_index()) == before  # not retrained
+    np.testing.assert_allclose(resumed["best_loss"].sort_index(), table.set_index("trial_id")["best_loss"].sort_index())
+
+
+def test_a_rerun_lists_the_damaged_trials_it_found(sweep_dir, table, tmp_path, capsys):
+    import shutil
+
+    from sweeps.cli import main
+
+    storage = tmp_path / "storage"
+    shutil.copytree(sweep_dir, storage / "tiny")
+    victim = table.iloc[1]
+    model = storage / "tiny" / victim["checkpoint_path"] / "model.pt"
+    model.write_bytes(model.read_bytes()[: len(model.read_bytes()) // 2])
+    capsys.readouterr()
+    assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage)]) == 0
+    captured = capsys.readouterr()
+    assert f"damaged trial {victim['trial_id']}: {model} is damaged" in captured.err
+    assert f"{victim['trial_id']} is damaged" in captured.out  # and again in the summary
+    rows = pd.read_parquet(storage / "tiny" / "trials.parquet").set_index("trial_id")
+    assert str(model) in rows.loc[victim["trial_id"], "problem"] and rows["problem"].isna().sum() == len(rows) - 1

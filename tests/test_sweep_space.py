@@ -98,7 +98,7 @@ def test_bad_flags_fail_naming_the_flag(flags, message):
 
 def test_relative_storage_becomes_absolute_and_unwritable_is_refused(tmp_path, monkeypatch):
     from sweeps.run import prepare_storage
-    from sweeps.storage import StorageError
+    from vaemodels.storage import StorageError
 
     monkeypatch.chdir(tmp_path)
     settings, options = parse("--storage", "relative/results", "--name", "s1")

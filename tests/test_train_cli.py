@@ -20,7 +20,7 @@ def test_train_writes_the_trial_folder(tmp_path, capsys):
     for name in ("config.json", "model.pt", "optimizer.pt", "history.json", "latents.parquet"):
         assert (checkpoints[-1] / name).exists(), name
     config = json.loads((checkpoints[-1] / "config.json").read_text())
-    assert config["arch"] == "conditional" and config["beta"] == 4.0 and config["schema_version"] == 1
+    assert config["arch"] == "conditional" and config["beta"] == 4.0 and config["schema_version"] == 2
     assert len(json.loads((checkpoints[-1] / "history.json").read_text())) == 3
     assert load_trial(out).config.model.latent_dim == 3
     assert f"latentsweep explore {out}" in capsys.readouterr().out

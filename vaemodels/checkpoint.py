@@ -1,7 +1,11 @@
-"""The trial folder of CONTRACT.md: write self-contained checkpoints, read trials back through the registry."""
+"""Checkpoints of the trial folder (layout: vaemodels/trial_folder.py): write them, read trials back.
+
+`load_trial` reads through a pyarrow filesystem, so a checkpoint on a local disk and one in a bucket load alike.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -10,40 +14,44 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.fs as pafs
 import torch
 
-from vaemodels.config import SCHEMA_VERSION, TrialConfig
+from vaemodels import trial_folder as tf
+from vaemodels.config import SCHEMA_VERSION, ConfigError, TrialConfig
 from vaemodels.datasets import DATASETS
-from vaemodels.embeddings import LATENTS_FILE, encode, mu_columns, read_latents, write_latents
+from vaemodels.embeddings import encode, mu_columns, read_latents, write_latents
 from vaemodels.models import VAE
 from vaemodels.registry import create_model
+from vaemodels.storage import Location, on
 from vaemodels.training import EpochEnd, TrainState, new_state
 
-CHECKPOINT_PREFIX = "checkpoint_"
-CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, HISTORY_FILE = "config.json", "model.pt", "optimizer.pt", "history.json"
+checkpoint_name = tf.checkpoint_name  # re-exported: callers name checkpoints through this module
 
 
 class TrialNotFound(FileNotFoundError):
-    """A path holds no checkpoint that `load_trial` can read."""
-
-
-def checkpoint_name(epoch: int) -> str:
-    """Folder name of an epoch's checkpoint; numbered from 0 like Tune's own."""
-    return f"{CHECKPOINT_PREFIX}{epoch - 1:06d}"
+    """A path holds no checkpoint that `load_trial` can read; the message names the file."""
 
 
 def save_checkpoint(
-    directory: str | Path, config: TrialConfig, state: TrainState, latents: pd.DataFrame | None
+    directory: str | Path,
+    config: TrialConfig,
+    state: TrainState,
+    latents: pd.DataFrame | None,
+    summary: dict[str, Any] | None = None,
 ) -> Path:
-    """Write config.json, model.pt, optimizer.pt, history.json (and latents.parquet when given) into `directory`."""
+    """Write config.json, model.pt, optimizer.pt, history.json, summary.json (and latents.parquet when given)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / CONFIG_FILE).write_text(json.dumps({**config.to_dict(), "schema_version": SCHEMA_VERSION}, indent=1))
-    torch.save(state.model.state_dict(), directory / MODEL_FILE)
-    torch.save(state.optimizer.state_dict(), directory / OPTIMIZER_FILE)
-    (directory / HISTORY_FILE).write_text(json.dumps(state.history))
+    flat = config.to_dict()
+    (directory / tf.CONFIG_FILE).write_text(json.dumps({**flat, "schema_version": SCHEMA_VERSION}, indent=1))
+    torch.save(state.model.state_dict(), directory / tf.MODEL_FILE)
+    torch.save(state.optimizer.state_dict(), directory / tf.OPTIMIZER_FILE)
+    (directory / tf.HISTORY_FILE).write_text(json.dumps(state.history))
     if latents is not None:
-        write_latents(latents, directory / LATENTS_FILE, config, state.epoch)
+        write_latents(latents, directory / tf.LATENTS_FILE, config, state.epoch)
+    summary = summary or tf.trial_summary(flat, state.history, finished=False, last_checkpoint=directory.name)
+    (directory / tf.SUMMARY_FILE).write_text(json.dumps(summary))
     return directory
 
 
@@ -53,7 +61,10 @@ def write_epoch_checkpoint(directory: str | Path, event: EpochEnd) -> Path:
     if event.is_best or event.is_last:
         latents = encode(event.state.model, event.data)
         event.metrics.update(_cheap_latent_metrics(latents, event.config))  # also lands in history.json
-    return save_checkpoint(directory, event.config, event.state, latents)
+    flat = event.config.to_dict()
+    name = tf.checkpoint_name(event.state.epoch)
+    summary = tf.trial_summary(flat, event.state.history, finished=event.is_last, last_checkpoint=name)
+    return save_checkpoint(directory, event.config, event.state, latents, summary)
 
 
 def _cheap_latent_metrics(latents: pd.DataFrame, config: TrialConfig) -> dict[str, float]:
@@ -71,85 +82,127 @@ def restore_state(directory: str | Path, device: str | torch.device = "cpu") -> 
     directory = Path(directory)
     config = read_config(directory)
     state = new_state(config, torch.device(device))
-    state.model.load_state_dict(torch.load(directory / MODEL_FILE, map_location=device, weights_only=True))
-    state.optimizer.load_state_dict(torch.load(directory / OPTIMIZER_FILE, map_location=device, weights_only=True))
-    state.history = json.loads((directory / HISTORY_FILE).read_text())
+    state.model.load_state_dict(torch.load(directory / tf.MODEL_FILE, map_location=device, weights_only=True))
+    if (directory / tf.OPTIMIZER_FILE).exists():  # a finished sweep trial's is dropped: a fresh one then
+        optimizer = torch.load(directory / tf.OPTIMIZER_FILE, map_location=device, weights_only=True)
+        state.optimizer.load_state_dict(optimizer)
+    state.history = json.loads((directory / tf.HISTORY_FILE).read_text())
     lr = state.optimizer.param_groups[0]["lr"]
     state.lr_reductions = round(math.log(lr / config.train.lr) / math.log(0.2)) if lr < config.train.lr else 0
     return config, state
 
 
-def read_config(directory: str | Path) -> TrialConfig:
+def read_config(directory: str | Path | Location) -> TrialConfig:
     """The TrialConfig stored in a checkpoint's config.json."""
-    path = Path(directory) / CONFIG_FILE
-    try:
-        return TrialConfig.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    location = directory if isinstance(directory, Location) else on(None, directory)
+    return TrialConfig.from_dict(_read(location.join(tf.CONFIG_FILE), Location.read_json))
 
 
 @dataclass
 class LoadedTrial:
-    """A trial read back from disk: its config, its rebuilt model (eval mode) and its history."""
+    """A trial read back from storage: its config, its rebuilt model (eval mode) and its history."""
 
-    path: Path  # the trial folder
-    checkpoint: Path  # the checkpoint directory the model came from
+    folder: Location  # the trial folder
+    checkpoint_location: Location  # the checkpoint directory the model came from
     config: TrialConfig
     model: VAE
     history: list[dict[str, Any]]
 
     @property
-    def latents_path(self) -> Path | None:
-        path = self.checkpoint / LATENTS_FILE
-        return path if path.exists() else None
+    def path(self) -> Path:
+        return Path(self.folder.path)
+
+    @property
+    def checkpoint(self) -> Path:
+        return Path(self.checkpoint_location.path)
+
+    @property
+    def latents_path(self) -> Path | str | None:
+        """The checkpoint's latents.parquet: a Path on a local disk, else its URI; None when there is none."""
+        location = self.checkpoint_location.join(tf.LATENTS_FILE)
+        if not location.exists():
+            return None
+        return Path(location.path) if location.is_local else location.uri
 
     def latents(self, columns: list[str] | None = None) -> pd.DataFrame:
         """The checkpoint's latents table (only `columns` when given)."""
-        if self.latents_path is None:
-            raise TrialNotFound(f"{self.checkpoint} has no {LATENTS_FILE}")
-        return read_latents(self.latents_path, columns)
+        location = self.checkpoint_location.join(tf.LATENTS_FILE)
+        return _read(location, lambda loc: read_latents(loc.path, columns, filesystem=loc.fs))
 
 
 def list_checkpoints(trial_dir: str | Path) -> list[Path]:
-    """The checkpoint folders of a trial folder, oldest first."""
-    return sorted(p for p in Path(trial_dir).glob(f"{CHECKPOINT_PREFIX}*") if (p / CONFIG_FILE).exists())
+    """The checkpoint folders of a local trial folder, oldest first."""
+    return [Path(checkpoint.path) for checkpoint in _checkpoints(on(None, trial_dir))]
 
 
-def best_checkpoint(trial_dir: str | Path) -> Path:
-    """The checkpoint with the lowest `loss` at its own epoch, else the latest one."""
-    checkpoints = list_checkpoints(trial_dir)
+def _checkpoints(folder: Location) -> list[Location]:
+    return [folder.join(name) for name in folder.list_dirs() if tf.is_checkpoint_name(name)]
+
+
+def best_checkpoint(trial: str | Path | Location) -> Location:
+    """The trial's best checkpoint: as its newest summary says, else the lowest `loss` at its own epoch."""
+    folder = trial if isinstance(trial, Location) else on(None, trial)
+    checkpoints = _checkpoints(folder)
     if not checkpoints:
-        raise TrialNotFound(f"{trial_dir} holds no {CHECKPOINT_PREFIX}* folder with a {CONFIG_FILE}")
-
-    def loss(checkpoint: Path) -> float:
+        raise TrialNotFound(f"{folder.uri} holds no {tf.CHECKPOINT_PREFIX}* folder")
+    for checkpoint in reversed(checkpoints):
         try:
-            history = json.loads((checkpoint / HISTORY_FILE).read_text())
-            return float(history[-1]["loss"])
+            best = folder.join(checkpoint.join(tf.SUMMARY_FILE).read_json()["checkpoint_path"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if best.join(tf.CONFIG_FILE).exists():
+            return best
+
+    def loss(checkpoint: Location) -> float:
+        try:
+            return tf.finite(checkpoint.join(tf.HISTORY_FILE).read_json()[-1]["loss"])
         except (OSError, ValueError, KeyError, IndexError):
             return math.inf
 
     return min(reversed(checkpoints), key=loss)
 
 
-def load_trial(path: str | Path, device: str | torch.device = "cpu") -> LoadedTrial:
-    """Rebuild a trial from a checkpoint directory, a trial folder (its best checkpoint) or a `train --out` folder."""
-    path = Path(path).resolve()
-    if not path.exists():
-        raise TrialNotFound(f"{path} does not exist")
-    is_checkpoint = (path / CONFIG_FILE).exists()
-    checkpoint = path if is_checkpoint else best_checkpoint(path)
-    trial_dir = path.parent if is_checkpoint else path
+def load_trial(
+    path: str | Path | Location, device: str | torch.device = "cpu", filesystem: pafs.FileSystem | None = None
+) -> LoadedTrial:
+    """Rebuild a trial from a checkpoint directory, a trial folder (its best checkpoint) or a `train --out` folder.
+
+    `path` is local unless `filesystem` (a pyarrow filesystem, e.g. S3) or a Location says where it lives.
+    """
+    location = path if isinstance(path, Location) else on(filesystem, path)
+    if not location.exists():
+        raise TrialNotFound(f"{location.uri} does not exist")
+    is_checkpoint = location.join(tf.CONFIG_FILE).exists()
+    checkpoint = location if is_checkpoint else best_checkpoint(location)
     config = read_config(checkpoint)
     model = create_model(config)
-    model.load_state_dict(torch.load(checkpoint / MODEL_FILE, map_location=device, weights_only=True))
-    history = json.loads((checkpoint / HISTORY_FILE).read_text())
-    return LoadedTrial(trial_dir, checkpoint, config, model.to(device).eval(), history)
+    model_file = checkpoint.join(tf.MODEL_FILE)
+    state = _read(model_file, lambda loc: torch.load(io.BytesIO(loc.read_bytes()), map_location=device,
+                                                     weights_only=True))  # fmt: skip
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise TrialNotFound(f"{model_file.uri} does not fit its {tf.CONFIG_FILE}: {error}") from error
+    history = _read(checkpoint.join(tf.HISTORY_FILE), Location.read_json)
+    return LoadedTrial(checkpoint.parent, checkpoint, config, model.to(device).eval(), history)
+
+
+def _read(location: Location, reader):
+    """reader(location), with any failure turned into TrialNotFound naming the file."""
+    try:
+        return reader(location)
+    except FileNotFoundError as error:
+        raise TrialNotFound(f"{location.uri} is missing") from error
+    except ConfigError:
+        raise
+    except Exception as error:  # corrupt Parquet, JSON, a truncated model.pt: all end here with the file's name
+        raise TrialNotFound(f"{location.uri} cannot be read ({type(error).__name__}: {error})") from error
 
 
 def find_trial_dirs(root: str | Path) -> list[Path]:
     """Every trial folder below `root` (a folder holding checkpoint folders), sorted."""
     root = Path(root)
-    found = {p.parent.parent for p in root.rglob(f"{CHECKPOINT_PREFIX}*/{CONFIG_FILE}")}
+    found = {p.parent.parent for p in root.rglob(f"{tf.CHECKPOINT_PREFIX}*/{tf.CONFIG_FILE}")}
     return sorted(found)
 
 
@@ -167,7 +220,46 @@ def load_trials(directory: str | Path, where: dict[str, Any] | None = None, devi
 def prune_checkpoints(trial_dir: str | Path, keep: int = 2) -> None:
     """Delete all but the best and the newest checkpoints (at most `keep` folders)."""
     checkpoints = list_checkpoints(trial_dir)
-    keep_set = {best_checkpoint(trial_dir), *checkpoints[-max(keep - 1, 1) :]}
+    keep_set = {Path(best_checkpoint(trial_dir).path), *checkpoints[-max(keep - 1, 1) :]}
     for checkpoint in checkpoints:
         if checkpoint not in keep_set:
             shutil.rmtree(checkpoint)
+
+
+def check_checkpoint(checkpoint: Location, latents: bool = True, thorough: bool = True) -> str | None:
+    """None when the checkpoint's model.pt (and latents.parquet) are whole; else a line naming the damaged file.
+
+    `thorough` reads model.pt whole and checks every member's checksum; otherwise only the archive's directory at
+    its end is read (a truncated upload shows there), which is what a resume can afford for thousands of trials.
+    """
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    model_file = checkpoint.join(tf.MODEL_FILE)
+    try:
+        with model_file.fs.open_input_file(model_file.path) as stream, zipfile.ZipFile(stream) as archive:
+            bad = archive.testzip() if thorough else None  # torch.save writes a zip archive
+        if bad is not None:
+            return f"{model_file.uri} is damaged (member {bad} fails its checksum)"
+    except FileNotFoundError:
+        return f"{model_file.uri} is missing"
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
+        return f"{model_file.uri} is damaged ({error})"
+    if latents:
+        latents_file = checkpoint.join(tf.LATENTS_FILE)
+        try:
+            pq.read_metadata(latents_file.path, filesystem=checkpoint.fs)  # the footer: a truncated file has none
+        except FileNotFoundError:
+            return f"{latents_file.uri} is missing"
+        except Exception as error:  # ArrowInvalid for a truncated footer, OSError for storage trouble
+            return f"{latents_file.uri} is damaged ({error})"
+    return None
+
+
+def checkpoint_problem(sweep: Location, row: Any, thorough: bool = True) -> str | None:
+    """check_checkpoint on the best checkpoint a trials.parquet row names (None when it names none)."""
+    checkpoint, latents = row.get("checkpoint_path"), row.get("latents_path")
+    if not isinstance(checkpoint, str):
+        return None
+    return check_checkpoint(sweep.join(checkpoint), latents=isinstance(latents, str), thorough=thorough)

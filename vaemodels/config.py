@@ -9,7 +9,8 @@ from typing import Any
 
 from vaemodels.datasets import DATASETS
 
-SCHEMA_VERSION = 1
+# 2: every checkpoint carries summary.json (its trial's row so far); 1: results made before it.
+SCHEMA_VERSION = 2
 
 ARCHS = ("vae", "conditional", "branched")  # the registry checks it holds exactly these
 NETS = ("conv", "original")

@@ -17,7 +17,6 @@ from vaemodels.datasets import Dataset
 from vaemodels.losses import reconstruction_per_sample
 from vaemodels.models import VAE
 
-LATENTS_FILE = "latents.parquet"
 ENCODE_BATCH = 1024
 
 

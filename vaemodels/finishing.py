@@ -1,0 +1,129 @@
+"""What happens to a trial once it has finished: the whole-trial metrics (DCI), its final summary, and storage
+trimmed (optimizer state dropped, only the best checkpoint kept with `keep="best"`).
+
+Ray-free: a sweep runs `finish_trial` as a Ray task on the cluster when a trial ends, `latentsweep metrics` runs
+the metric part in-process. Nothing here raises for a damaged trial: the result names the file instead.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import time
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from vaemodels import trial_folder as tf
+from vaemodels.datasets import DATASETS
+from vaemodels.storage import Location
+from vaemodels.trials_table import PATH_COLUMNS
+
+KEEP_POLICIES = ("best-and-last", "best")
+DCI_REGRESSOR = "random_forest"  # seconds a trial; `latentsweep metrics --regressor gradient_boosting`: the reference
+DCI_SAMPLES = 10_000
+
+
+class TrialDamaged(RuntimeError):
+    """A file of one trial cannot be read; the message names it."""
+
+
+def trial_dci(sweep: Location, row: dict[str, Any], regressor: str, max_samples: int) -> dict[str, float] | None:
+    """DCI of one trial's best latents (cached in dci.json); None when it has no latents or its dataset no factors."""
+    from vaemodels.metrics import dci_metrics  # scikit-learn: imported when first needed
+
+    latents_path = row.get("latents_path")
+    factor_names = list(DATASETS[row["dataset"]].factor_names) if row.get("dataset") in DATASETS else []
+    if not isinstance(latents_path, str) or not factor_names or max_samples < 0:
+        return None
+    cache = sweep.join(row["checkpoint_path"], tf.DCI_FILE)
+    location = sweep.join(latents_path)
+    # Keyed by the latents file too: a checkpoint written again (a resumed trial) has new latents.
+    key = {"regressor": regressor, "samples": max_samples, "latents_mtime_ns": location.info().mtime_ns}
+    try:
+        cached = cache.read_json()
+        if all(cached.get(k) == v for k, v in key.items()):
+            return {k: cached[k] for k in tf.TRIAL_METRICS}
+    except (OSError, ValueError, KeyError):
+        pass  # not computed yet (or a damaged cache): compute it again
+    mu = [f"mu_{i}" for i in range(int(row["latent_dim"]))]
+    try:
+        frame = pq.read_table(location.path, columns=mu + factor_names, filesystem=sweep.fs).to_pandas()
+    except Exception as error:  # a truncated or missing file: this trial's problem only
+        raise TrialDamaged(f"{location.uri} cannot be read ({type(error).__name__}: {error})") from error
+    scores = dci_metrics(frame[mu].to_numpy(), frame[factor_names].to_numpy(), regressor, max_samples, int(row["seed"]))
+    cache.write_text(json.dumps({**key, **scores}))
+    return scores
+
+
+def finish_trial(
+    sweep: Location, row: dict[str, Any], dci_samples: int = DCI_SAMPLES, regressor: str = DCI_REGRESSOR
+) -> dict[str, Any]:
+    """Finish one TERMINATED trial: DCI, the final summary into its last checkpoint, that checkpoint's optimizer
+    state dropped. Returns the row's updated columns (`finalized` True, or `problem` naming the file)."""
+    started = time.perf_counter()
+    updates: dict[str, Any] = {}
+    try:
+        if dci_samples > 0:
+            updates.update(trial_dci(sweep, row, regressor, dci_samples) or {})
+        last = row.get("last_checkpoint_path")
+        if isinstance(last, str):
+            updates["finalized"] = True
+            _write_summary(sweep, last, {**row, **updates})
+            # A resume from this checkpoint only reports it again (its summary says finished), so the optimizer
+            # state, twice the size of the model, is dead weight. Older checkpoints keep theirs until the sweep
+            # ends: Tune's saved state may still point at one of them (see trim_trial).
+            sweep.join(last, tf.OPTIMIZER_FILE).delete()
+    except (TrialDamaged, OSError, ValueError, KeyError) as error:
+        updates["problem"] = str(error) if isinstance(error, TrialDamaged) else f"{type(error).__name__}: {error}"
+    updates["finish_seconds"] = time.perf_counter() - started
+    return updates
+
+
+def trim_trial(sweep: Location, row: dict[str, Any], keep: str = "best-and-last") -> dict[str, Any]:
+    """Once the sweep's driver has ended (Tune's own state saved), keep only the trial's best and last checkpoints
+    (only the best with keep="best"), without optimizer state. Returns the updated columns (`trimmed` True)."""
+    if keep not in KEEP_POLICIES:
+        raise ValueError(f"keep {keep!r}: choose one of {', '.join(KEEP_POLICIES)}")
+    best, last = row.get("checkpoint_path"), row.get("last_checkpoint_path")
+    if not isinstance(best, str):
+        return {}
+    updates: dict[str, Any] = {"trimmed": True}
+    if keep == "best" and isinstance(last, str) and last != best:
+        updates["last_checkpoint_path"] = best  # its history then stops at the best epoch
+        _write_summary(sweep, best, {**row, **updates})  # the newest kept checkpoint is what a rebuild reads
+    kept = {best, updates.get("last_checkpoint_path", last)}
+    trial_id = row["trial_id"]
+    for name in sweep.join(trial_id).list_dirs():
+        checkpoint = posixpath.join(trial_id, name)
+        if not tf.is_checkpoint_name(name):
+            continue
+        if checkpoint in kept:
+            sweep.join(checkpoint, tf.OPTIMIZER_FILE).delete()
+        else:
+            sweep.join(checkpoint).delete()
+    return updates
+
+
+def _write_summary(sweep: Location, checkpoint: str, row: dict[str, Any]) -> None:
+    """The row, its paths relative to the trial folder again, as the checkpoint's summary.json."""
+    trial_id = row["trial_id"]
+    summary = {
+        key: posixpath.relpath(value, trial_id) if key in PATH_COLUMNS and isinstance(value, str) else value
+        for key, value in row.items()
+    }
+    summary["schema_version"] = tf.SUMMARY_SCHEMA
+    sweep.join(checkpoint, tf.SUMMARY_FILE).write_text(json.dumps(_plain(summary)))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as plain JSON values."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float) and value != value:
+        return None
+    return value

@@ -1,0 +1,92 @@
+"""The trial folder of CONTRACT.md: its file names, its layout, and the trial summary each checkpoint carries.
+
+Every name of a file in a trial folder is spelled here and nowhere else. A checkpoint (schema 2 on) holds
+`summary.json`: the trial's trials.parquet row as of that checkpoint, its paths relative to the trial folder.
+Rebuilding the table reads one summary a trial (its newest checkpoint's) instead of every history.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from vaemodels.config import CONFIG_KEYS, SCHEMA_VERSION
+
+CHECKPOINT_PREFIX = "checkpoint_"
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.pt"
+OPTIMIZER_FILE = "optimizer.pt"  # dropped once a sweep trial has finished: only resuming needs it
+HISTORY_FILE = "history.json"
+LATENTS_FILE = "latents.parquet"  # its format: vaemodels/embeddings.py
+SUMMARY_FILE = "summary.json"
+DCI_FILE = "dci.json"  # beside the best latents.parquet: the whole-trial metrics, computed after the trial
+DIVERGED_FILE = "diverged.json"  # in the checkpoint of a trial whose loss became NaN
+ABANDONED_FILE = "abandoned.json"  # a trial folder set aside on resume: Tune never learned of the trial
+RAY_ERROR_FILE, RAY_PARAMS_FILE = "error.txt", "params.json"  # what Ray leaves in a trial folder
+SUMMARY_SCHEMA = 2  # the first schema version whose checkpoints carry summary.json
+
+LATENT_METRICS = (
+    "active_units",
+    "probe_accuracy",
+    "mig",
+    "gaussian_tc",
+    "dci_disentanglement",
+    "dci_completeness",
+    "dci_informativeness",
+)
+TRIAL_METRICS = ("dci_disentanglement", "dci_completeness", "dci_informativeness")  # need the finished trial
+# Columns of a row that are not the last epoch's metrics.
+_NOT_LAST = {"val_kl_per_dim", "node", "device", "diverged", "lr", *LATENT_METRICS}
+
+
+def checkpoint_name(epoch: int) -> str:
+    """Folder name of an epoch's checkpoint; numbered from 0 like Tune's own."""
+    return f"{CHECKPOINT_PREFIX}{epoch - 1:06d}"
+
+
+def is_checkpoint_name(name: str) -> bool:
+    return name.startswith(CHECKPOINT_PREFIX)
+
+
+def trial_summary(
+    config: dict[str, Any],
+    history: list[dict[str, Any]],
+    *,
+    finished: bool,
+    diverged: bool = False,
+    last_checkpoint: str | None = None,
+) -> dict[str, Any]:
+    """The trial's row as of the newest epoch in `history` (what a checkpoint's summary.json holds).
+
+    `finished`: the trial will report no more epochs (its planned last one, the plateau rule, or a divergence).
+    A trial that a scheduler stops early never learns it; its summary stays unfinished and the driver, or a
+    rebuild from Tune's saved state, says TERMINATED.
+    """
+    last = history[-1] if history else {}
+    best = min(history, key=lambda h: finite(h.get("loss"))) if history else {}
+    epochs_trained = len(history)
+    summary: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "TERMINATED" if finished else "RUNNING",
+        "diverged": diverged,
+        **{key: config.get(key) for key in CONFIG_KEYS},
+        **{key: value for key, value in last.items() if key not in _NOT_LAST},
+        "best_loss": best.get("loss"),
+        "best_epoch": best.get("epoch"),
+        "epochs_trained": epochs_trained,
+        "val_kl_per_dim": last.get("val_kl_per_dim"),
+        **{key: best.get(key) for key in LATENT_METRICS},
+        "node": last.get("node"),
+        "device": last.get("device"),
+        "checkpoint_path": checkpoint_name(best["epoch"]) if best else None,
+        "latents_path": f"{checkpoint_name(best['epoch'])}/{LATENTS_FILE}" if best else None,
+        "last_checkpoint_path": last_checkpoint or (checkpoint_name(epochs_trained) if history else None),
+    }
+    planned = config.get("epochs")
+    summary["stopped_early"] = bool(finished and not diverged and planned and 0 < epochs_trained < planned)
+    return summary
+
+
+def finite(value: Any) -> float:
+    """A loss as a float; NaN, infinities and non-numbers as +inf (they never win a ranking)."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
