@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,29 +41,38 @@ class _FinishingWorker:
 
 
 class Finisher:
-    """Runs `finish_trial` for each finished trial on Ray actors, beside the trials still training.
+    """Finishes each finished trial (`finish_trial`) beside the trials still training.
 
-    The actors reserve no CPU: Tune reserves every CPU for its running and pending trials (it stages their
-    placement groups ahead), so anything that asked for one would wait for the end of the sweep. Instead there are
-    a quarter as many actors as the cluster has CPUs (one on a 2-CPU machine), each finishing one trial at a time;
-    DCI itself is single-threaded. They start with the sweep, so the first finished trial does not wait for a
-    process to import torch and scikit-learn.
+    With DCI to compute, on Ray actors: they reserve no CPU (Tune reserves every CPU for its running and pending
+    trials, staging their placement groups ahead, so anything that asked for one would wait for the end of the
+    sweep); a quarter as many as the cluster has CPUs (one on a 2-CPU machine), each finishing one trial at a time
+    (DCI is single-threaded); started with the sweep, so the first finished trial does not wait for a process to
+    import torch and scikit-learn. Without DCI (no factors, or --dci-samples 0) the rest is a few storage requests,
+    done in the driver's own threads: an actor's start (about 6 s of CPU here) would slow the first trials more.
     """
 
-    def __init__(self, sweep: Location, dci_samples: int, regressor: str) -> None:
+    def __init__(self, sweep: Location, dci_samples: int, regressor: str, with_dci: bool = True) -> None:
         self.sweep, self.dci_samples, self.regressor = sweep, dci_samples, regressor
         self.pending: dict[ray.ObjectRef, tuple[str, Any]] = {}
         self.waiting: deque[dict[str, Any]] = deque()
-        count = max(1, int(ray.cluster_resources().get("CPU", 1)) // 4)
+        self.local: dict[Future, str] = {}
+        self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="latentsweep-finish")
+        count = max(1, int(ray.cluster_resources().get("CPU", 1)) // 4) if with_dci and dci_samples > 0 else 0
         worker = ray.remote(num_cpus=0, num_gpus=0, max_restarts=1, max_task_retries=1)(_FinishingWorker)
         self.idle = [worker.remote() for _ in range(count)]
+        self.actors = count
 
     def __len__(self) -> int:
-        return len(self.pending) + len(self.waiting)
+        return len(self.pending) + len(self.waiting) + len(self.local)
 
     def submit(self, row: dict[str, Any]) -> None:
-        self.waiting.append(_plain_row(row))
-        self._launch()
+        row = _plain_row(row)
+        if self.actors:
+            self.waiting.append(row)
+            self._launch()
+        else:
+            future = self.threads.submit(finish_trial, self.sweep, row, 0, self.regressor)
+            self.local[future] = row["trial_id"]
 
     def _launch(self) -> None:
         while self.waiting and self.idle:
@@ -73,19 +82,26 @@ class Finisher:
 
     def ready(self, timeout: float = 0) -> list[tuple[str, dict[str, Any]]]:
         """The results of the trials finished since the last call (waiting up to `timeout` s for at least one)."""
-        if not self.pending:
-            return []
-        done, _ = ray.wait(list(self.pending), num_returns=len(self.pending), timeout=timeout, fetch_local=True)
         results = []
-        for ref in done:
-            trial_id, worker = self.pending.pop(ref)
-            self.idle.append(worker)
-            try:
-                results.append((trial_id, ray.get(ref)))
-            except Exception as error:  # the actor died: this trial's problem, not the sweep's
-                results.append((trial_id, {"problem": f"finishing the trial failed: {type(error).__name__}"}))
-        self._launch()
+        if self.local:
+            done, _ = wait(list(self.local), timeout=0 if self.pending else timeout, return_when=FIRST_COMPLETED)
+            results += [(self.local.pop(future), _outcome(future.result)) for future in done]
+        if self.pending:
+            refs = list(self.pending)
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0 if results else timeout, fetch_local=True)
+            for ref in done:
+                trial_id, worker = self.pending.pop(ref)
+                self.idle.append(worker)
+                results.append((trial_id, _outcome(lambda ref=ref: ray.get(ref))))
+            self._launch()
         return results
+
+
+def _outcome(result) -> dict[str, Any]:
+    try:
+        return result()
+    except Exception as error:  # the actor or thread died: this trial's problem, not the sweep's
+        return {"problem": f"finishing the trial failed: {type(error).__name__}: {error}"}
 
 
 class TrialBook:

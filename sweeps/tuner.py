@@ -24,6 +24,8 @@ from sweeps.settings import SweepSettings
 from sweeps.space import SearchSpace, grid_param_space
 from sweeps.trial import run_trial
 from vaemodels.checkpoint import checkpoint_problem
+from vaemodels.config import TrialConfig
+from vaemodels.datasets import DATASETS
 from vaemodels.finishing import DCI_REGRESSOR
 from vaemodels.storage import Location, human_bytes
 from vaemodels.trials_table import TRIALS_FILE, RowTable, load_or_rebuild
@@ -162,7 +164,7 @@ def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> 
             return 2
         resumed = can_restore(sweep)
         table = _stored_table(sweep) if resumed else RowTable()
-        finisher = Finisher(sweep, options.dci_samples, DCI_REGRESSOR)
+        finisher = Finisher(sweep, options.dci_samples, DCI_REGRESSOR, with_dci=_has_factors(settings))
         book = TrialBook(sweep, provenance(settings, options), table, finisher)
         print(f"{'resuming' if resumed else 'starting'} sweep {settings.name!r} in {sweep.uri}", flush=True)
         try:
@@ -186,6 +188,12 @@ def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> 
     for trial_id in book.set_aside:
         print(f"set aside trial {trial_id}: it started just before the driver stopped and Tune never recorded it")
     return summarize(table.frame(), sweep)
+
+
+def _has_factors(settings: SweepSettings) -> bool:
+    """Whether the sweep's dataset has ground-truth factors (what DCI needs)."""
+    dataset = TrialConfig.from_dict({k: v for k, v in settings.fixed.items() if k == "dataset"}).data.dataset
+    return bool(DATASETS[dataset].factor_names)
 
 
 def _stored_table(sweep: Location) -> RowTable:
