@@ -8,7 +8,6 @@ import io
 import json
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 from vaemodels import trial_folder as tf
 from vaemodels.config import CONFIG_KEYS, SCHEMA_VERSION
 from vaemodels.storage import Location
+from vaemodels.tune_state import SchedulerState, scheduler_states
 
 TRIALS_FILE = "trials.parquet"
 LEADING_COLUMNS = ("trial_id", "status", "stopped_early", "diverged", "error", "problem")
@@ -43,14 +43,6 @@ _ROW_KEYS = {"schema_version"}  # summary keys that are not columns
 
 class TableDamaged(ValueError):
     """trials.parquet exists but cannot be read; the message names the file."""
-
-
-@dataclass(frozen=True)
-class SchedulerState:
-    """What Tune's saved state says of a trial, for the cases its folder cannot decide."""
-
-    status: str
-    error: str | None = None
 
 
 # ---- rows ---------------------------------------------------------------------------------------------------------
@@ -218,9 +210,7 @@ def _encode(rows: list[dict[str, Any]]) -> pa.Table:
 
 def rebuild_trials_table(sweep: Location) -> pd.DataFrame:
     """Every trial folder's row: its newest summary, its status decided as `folder_row` says."""
-    from vaemodels.tune_state import scheduler_states  # Tune's saved state, read only where folders cannot decide
-
-    states = scheduler_states(sweep)
+    states = scheduler_states(sweep)  # Tune's saved state, read only where the folders cannot decide
     rows = []
     for info in sweep.list():
         if info.type != pafs.FileType.Directory or info.base_name.startswith("."):

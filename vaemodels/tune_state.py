@@ -10,11 +10,19 @@ run_metadata_json a JSON string whose "error_filename" is set once the trial has
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from vaemodels.storage import Location
-from vaemodels.trials_table import SchedulerState
 
 STATE_PREFIX, STATE_SUFFIX = "experiment_state-", ".json"
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """What Tune's saved state says of a trial, for the cases its folder cannot decide."""
+
+    status: str
+    error: str | None = None
 
 
 def scheduler_states(sweep: Location) -> dict[str, SchedulerState] | None:
