@@ -38,11 +38,7 @@ from explorer.store import ResultsStore
 from explorer.table_view import TrialTable
 from explorer.warmup import warm_up
 from tests.explorer_fixtures import copy_results, run_sweep
-from vaemodels.checkpoint import LoadedTrial
-from vaemodels.config import TrialConfig
-from vaemodels.registry import create_model
-from vaemodels.storage import resolve
-from vaemodels.trials_table import read_trials_table, write_trials_table
+from vaemodels import LoadedTrial, TrialConfig, create_model, read_trials_table, resolve, write_trials_table
 
 GOALS = {"table": 1.0, "switch first": 1.0, "switch revisit": 1.0, "loop hold": 1.0}
 COLD_SWITCH = """

@@ -14,10 +14,18 @@ from pathlib import Path
 
 import torch
 
-from vaemodels import TrialConfig, encode, load_dataset, load_trial
-from vaemodels.checkpoint import checkpoint_name, list_checkpoints, restore_state, write_epoch_checkpoint
-from vaemodels.embeddings import mu_columns
-from vaemodels.training import fit
+from vaemodels import (
+    TrialConfig,
+    checkpoint_name,
+    encode,
+    fit,
+    list_checkpoints,
+    load_dataset,
+    load_trial,
+    mu_columns,
+    restore_state,
+    write_epoch_checkpoint,
+)
 
 
 def train(precision: str, epochs: int, folder: Path | None = None, batch_size: int = 256):

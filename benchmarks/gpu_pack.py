@@ -22,9 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 import torch
 
-from vaemodels.config import TrialConfig
-from vaemodels.datasets import load_dataset
-from vaemodels.training import fit
+from vaemodels import TrialConfig, fit, load_dataset
 
 GOAL = 2.5  # K=4 over K=1, trials a minute
 

@@ -23,8 +23,7 @@ import torch
 
 from explorer.splom import SplomRenderer, make_colouring
 from explorer.traversal import decode, to_png, torch_threads, traversal_grid, upscale_factor
-from vaemodels.config import TrialConfig
-from vaemodels.registry import create_model
+from vaemodels import TrialConfig, create_model
 
 GOALS = {"composite 8": 1.0, "composite 32": 5.0, "repaint 8": 1.0, "step": 0.050, "grid": 0.500}
 

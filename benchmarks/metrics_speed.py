@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from vaemodels.metrics import dci_metrics, latent_metrics, mig
+from vaemodels import dci_metrics, latent_metrics, mig
 
 N = 10_000
 BUDGET_SECONDS = 1.0  # the cheap metrics run every time a trial writes latents

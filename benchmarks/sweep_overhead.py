@@ -20,12 +20,11 @@ from pathlib import Path
 import torch
 
 from sweeps import auth
-from sweeps.run import RunOptions, prepare_storage
+from sweeps.options import RunOptions
+from sweeps.run import prepare_storage
 from sweeps.settings import make_settings
 from sweeps.space import grid_configs
-from vaemodels.checkpoint import checkpoint_name, write_epoch_checkpoint
-from vaemodels.datasets import load_dataset
-from vaemodels.training import fit
+from vaemodels import checkpoint_name, fit, load_dataset, write_epoch_checkpoint
 
 
 def sequential_wall(configs) -> float:

@@ -28,10 +28,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vaemodels import trial_folder as tf
-from vaemodels.config import TrialConfig
-from vaemodels.storage import resolve
-from vaemodels.trials_table import RowTable, rebuild_trials_table
+from vaemodels import SUMMARY_FILE, RowTable, TrialConfig, checkpoint_name, rebuild_trials_table, resolve, trial_summary
 
 BURST = 100
 
@@ -44,13 +41,13 @@ def fake_summary(index: int, finished: bool = True) -> dict:
     epoch.update(val_kl_per_dim=[1.0] * 8, node="n" * 56, device="cpu", learning_rate=1e-3, active_units=4.0)
     epoch.update(probe_accuracy=0.9, mig=0.1, gaussian_tc=0.5)
     history = [{**epoch, "epoch": e} for e in range(1, 5)]
-    return tf.trial_summary(config, history, finished=finished)
+    return trial_summary(config, history, finished=finished)
 
 
 def bookkeeping_cost(existing: int, folder: Path) -> tuple[float, float]:
     """(seconds a completion, longest callback) for a burst of BURST trials on a table of `existing` rows."""
     from sweeps.bookkeeping import TrialBook
-    from vaemodels.trials_table import row_from_summary
+    from vaemodels import row_from_summary
 
     table = RowTable([{**row_from_summary(f"old{i:05d}", fake_summary(i)), "finalized": True} for i in range(existing)])
     sweep = resolve(folder / f"book{existing}")
@@ -82,9 +79,9 @@ def bookkeeping_cost(existing: int, folder: Path) -> tuple[float, float]:
 def rebuild_per_trial(folder: Path, count: int = 500) -> float:
     sweep = folder / "rebuild"
     for i in range(count):
-        checkpoint = sweep / f"t{i:05d}" / tf.checkpoint_name(4)
+        checkpoint = sweep / f"t{i:05d}" / checkpoint_name(4)
         checkpoint.mkdir(parents=True)
-        (checkpoint / tf.SUMMARY_FILE).write_text(json.dumps(fake_summary(i)))
+        (checkpoint / SUMMARY_FILE).write_text(json.dumps(fake_summary(i)))
     started = time.perf_counter()
     frame = rebuild_trials_table(resolve(sweep))
     assert len(frame) == count
@@ -113,7 +110,8 @@ def part_b(folder: Path, trials: int) -> float:
     import ray
     from ray import tune
 
-    from sweeps.run import RunOptions, prepare_storage
+    from sweeps.options import RunOptions
+    from sweeps.run import prepare_storage
     from sweeps.settings import make_settings
     from sweeps.space import grid_param_space
     from sweeps.trial import run_trial
@@ -173,7 +171,7 @@ def part_c(count: int = 500) -> float:
         boto3.client("s3").create_bucket(Bucket="bench")
         sweep = resolve("s3://bench/sweep")
         for i in range(count):
-            sweep.join(f"t{i:05d}", tf.checkpoint_name(4), tf.SUMMARY_FILE).write_text(json.dumps(fake_summary(i)))
+            sweep.join(f"t{i:05d}", checkpoint_name(4), SUMMARY_FILE).write_text(json.dumps(fake_summary(i)))
         started = time.perf_counter()
         frame = rebuild_trials_table(sweep)
         ours = time.perf_counter() - started
@@ -196,7 +194,7 @@ def floor_read(fs, path: str) -> None:
 
     for info in fs.get_file_info(pafs.FileSelector(path)):
         names = sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(info.path)))
-        with fs.open_input_stream(f"{info.path}/{names[-1]}/{tf.SUMMARY_FILE}") as stream:
+        with fs.open_input_stream(f"{info.path}/{names[-1]}/{SUMMARY_FILE}") as stream:
             json.loads(stream.read())
 
 

@@ -14,9 +14,7 @@ from functools import partial
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from vaemodels import TrialConfig, vae_loss
-from vaemodels.datasets import load_dataset
-from vaemodels.training import evaluate, fit, new_state
+from vaemodels import TrialConfig, evaluate, fit, load_dataset, new_state, vae_loss
 
 
 def timed(function) -> tuple[float, float]:

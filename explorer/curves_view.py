@@ -16,8 +16,9 @@ from bokeh.plotting import figure
 
 from explorer.plotting import PALETTE, edit_bokeh
 from explorer.trial_view import NothingToShow, Notice, TrialView
+from vaemodels import loss_terms
 
-LOSS_TERMS = ("total", "recon", "kl", "classifier", "accuracy")
+LOSS_TERMS = loss_terms()  # the shared terms, then each architecture's own (its registry entry)
 CURVE_WIDTH, CURVE_HEIGHT = 330, 230
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR = PALETTE[0], PALETTE[1], "#d62728"
 LEGEND = (

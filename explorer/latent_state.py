@@ -28,8 +28,7 @@ from explorer.latent_stats import (
 )
 from explorer.splom import MAX_DIMS, Colouring, make_colouring
 from explorer.traversal import cpu_model, decode
-from vaemodels.datasets import DATASETS
-from vaemodels.embeddings import mu_columns
+from vaemodels import DATASETS, mu_columns
 
 DEFAULT_SHOWN_DIMS = 8
 

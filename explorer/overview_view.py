@@ -12,11 +12,11 @@ from explorer.panes import error_box, placeholder
 from explorer.plotting import PALETTE, hv_pane
 from explorer.selection import ExplorerState
 from explorer.store import ResultsError, ResultsStore
-from vaemodels.config import ARCHS, CONFIG_KEYS
+from vaemodels import ARCHITECTURES, CONFIG_KEYS
 
 METRIC_ORDER = ("best_loss", "loss", "val_recon", "val_kl", "active_units", "mig", "probe_accuracy", "val_accuracy")
 NOT_METRICS = {*CONFIG_KEYS, "trial_id", "status", "error", "best_epoch", "epoch", "diverged", "stopped_early"}
-ARCH_COLORS = dict(zip(ARCHS, PALETTE, strict=False))
+ARCH_COLORS = dict(zip(ARCHITECTURES, PALETTE, strict=False))
 
 
 def metric_options(frame: pd.DataFrame) -> list[str]:

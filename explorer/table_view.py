@@ -13,11 +13,12 @@ import param
 from explorer.panes import error_box, placeholder
 from explorer.selection import ExplorerState
 from explorer.store import ResultsError, ResultsStore
-from vaemodels.config import CONFIG_KEYS
+from vaemodels import CONFIG_KEYS, LogRange, arch_keys, loss_name
 
 LEADING_COLUMNS = ("trial_id", "status", "arch", "latent_dim", "beta", "best_loss", "best_epoch", "epochs_trained")
 HIDDEN_COLUMNS = ("checkpoint_path", "last_checkpoint_path", "latents_path", "val_kl_per_dim", "schema_version")
-RANGE_COLUMNS = ("beta", "lr", "classifier_weight")  # continuous hyperparameters: a range filter above the table
+# Continuous hyperparameters, a range filter each above the table: beta, lr and every log-searched architecture key.
+RANGE_COLUMNS = ("beta", "lr", *(key.name for key in arch_keys() if isinstance(key.search, LogRange)))
 TABLE_HEIGHT = 340  # at most; a short sweep gets a shorter table
 ROW_HEIGHT, HEADER_HEIGHT = 30, 80
 
@@ -195,7 +196,9 @@ def _summary(frame: pd.DataFrame) -> str:
     text = f"<b>{len(frame)} trials</b> ({statuses})" if statuses else f"<b>{len(frame)} trials</b>"
     if "best_loss" in frame and frame["best_loss"].notna().any():
         best = frame.loc[frame["best_loss"].idxmin()]
-        text += f" · best: <code>{html.escape(str(best['trial_id']))}</code>, best_loss {best['best_loss']:.4g}"
+        what = html.escape(loss_name(best.get("recon")))
+        trial = html.escape(str(best["trial_id"]))
+        text += f" · best: <code>{trial}</code>, best_loss {best['best_loss']:.4g} ({what})"
     return f"<div style='font-size:14px;color:#333'>{text}</div>"
 
 

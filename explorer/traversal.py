@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vaemodels.models import VAE
+from vaemodels import VAE
 
 DECODE_THREADS = 1
 DISPLAY_SIZE = 192  # pixels a side that a decoded image is upscaled to (nearest neighbour, whole factors)

@@ -27,7 +27,7 @@ from explorer.traversal import (
     traversal_grid,
     upscale_factor,
 )
-from vaemodels.datasets import DatasetUnavailable, load_samples
+from vaemodels import DatasetUnavailable, load_samples
 
 SLIDER_STEPS = 200  # slider resolution across its range
 GRID_TILE = 64  # pixels a side of one grid image

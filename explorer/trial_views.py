@@ -14,9 +14,7 @@ from explorer.panes import KEY_VALUE_CSS, key_value_table
 from explorer.plotting import PALETTE, edit_bokeh
 from explorer.store import TrialUnavailable
 from explorer.trial_view import Notice, TrialView
-from vaemodels.config import CONFIG_KEYS
-from vaemodels.embeddings import mu_columns
-from vaemodels.trial_folder import LATENT_METRICS
+from vaemodels import ACTIVE_VARIANCE, CONFIG_KEYS, LATENT_METRICS, loss_name, loss_terms, mu_columns
 
 SUMMARY_METRICS = (
     "best_loss",
@@ -25,9 +23,7 @@ SUMMARY_METRICS = (
     "loss",
     "val_recon",
     "val_kl",
-    "val_total",
-    "val_classifier",
-    "val_accuracy",
+    *(f"val_{term}" for term in loss_terms() if term not in ("recon", "kl")),  # total, then each entry's own
     *LATENT_METRICS,
     "samples_per_second",
     "epoch_seconds",
@@ -38,7 +34,6 @@ SUMMARY_METRICS = (
     "device",
 )
 ACTIVE_COLOR, INACTIVE_COLOR = PALETTE[0], "#c5ccd6"
-ACTIVE_VARIANCE = 0.01  # CONTRACT.md: a dimension is active when its posterior mean varies more than this
 
 
 def _present(value: object) -> bool:
@@ -71,7 +66,8 @@ class TrialSummary(TrialView):
         heading = f"<h3 style='margin:4px 0'>{html.escape(trial_id)} <small style='color:#666'>· {status}</small></h3>"
         tables = key_value_table(self.config.items(), "configuration")
         tables += key_value_table(self.metrics.items(), "final metrics")
-        self.pane.object = heading + f"<div style='display:flex;flex-wrap:wrap'>{tables}</div>"
+        meaning = f"<small style='color:#555'>loss, best_loss: the {html.escape(loss_name(row.get('recon')))}</small>"
+        self.pane.object = heading + f"<div style='display:flex;flex-wrap:wrap'>{tables}</div>{meaning}"
         if _present(row.get("error")):
             return f"the trial failed: {row['error']}", "error"
         return None

@@ -68,13 +68,7 @@ def warm_up() -> None:
 
 def _made_up_trial():
     """(LoadedTrial, latents) of an untrained VAE on a few hundred 32x32 shapes, encoded as a real trial is."""
-    from vaemodels.checkpoint import LoadedTrial
-    from vaemodels.config import TrialConfig
-    from vaemodels.datasets import load_dataset
-    from vaemodels.embeddings import encode
-    from vaemodels.registry import create_model
-    from vaemodels.storage import on
-    from vaemodels.trial_folder import checkpoint_name
+    from vaemodels import LoadedTrial, TrialConfig, checkpoint_name, create_model, encode, load_dataset, on
 
     keys = {"arch": "vae", "dataset": "shapes", "image_size": 32, "n_samples": 400, "embed_samples": 0}
     config = TrialConfig.from_dict({**keys, "latent_dim": WARM_UP_DIMS, "precision": "fp32", "epochs": 1})

@@ -10,9 +10,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from vaemodels.checkpoint import TrialNotFound, checkpoint_problem, load_trial
-from vaemodels.storage import Location, StorageError, resolve
-from vaemodels.trials_table import TRIALS_FILE, load_or_rebuild
+from vaemodels import (
+    TRIALS_FILE,
+    Location,
+    StorageError,
+    TrialNotFound,
+    checkpoint_problem,
+    load_or_rebuild,
+    load_trial,
+    loss_name,
+    resolve,
+)
 
 TABLE_COLUMNS = ["trial_id", "status", "arch", "latent_dim", "beta", "best_loss", "val_recon", "val_kl", "active_units"]
 
@@ -77,7 +85,10 @@ def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mo
     best = ranked.iloc[0]
     column = "best_loss" if metric == "loss" else metric
     config = {key: _plain(best[key]) for key in ("arch", "latent_dim", "beta", "lr", "dataset") if key in best}
-    lines = [f"best trial {best['trial_id']} ({column} = {best[column]:.4f}): {config}"]
+    what = f", the {loss_name(best.get('recon'))}" if metric == "loss" else ""
+    lines = [f"best trial {best['trial_id']} ({column} = {best[column]:.4f}{what}): {config}"]
+    if metric == "loss" and "recon" in ranked and ranked["recon"].nunique() > 1:
+        lines.append("  note: these trials mix reconstruction likelihoods, so their best_loss values do not compare")
     lines.append(f"  checkpoint: {sweep.join(best['checkpoint_path']).uri}")
     if isinstance(best.get("latents_path"), str):
         lines.append(f"  latents:    {sweep.join(best['latents_path']).uri}")
@@ -128,17 +139,6 @@ def export_best(source: Location, destination: Path) -> int:
         pafs.copy_files(source.path, str(destination), source_filesystem=source.fs)
     print(f"exported to {destination}")
     return 0
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    """Add `best` to the latentsweep command."""
-    parser = commands.add_parser("best", help="the best trials of a sweep by loss or any metric")
-    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
-    parser.add_argument("--metric", default="loss", help="loss (ranks by best_loss) or any column, e.g. mig")
-    parser.add_argument("--mode", choices=("min", "max"), default="min")
-    parser.add_argument("--top", type=int, default=10)
-    parser.add_argument("--export", help="copy the best checkpoint folder here")
-    parser.set_defaults(handler=best_command)
 
 
 def _plain(value):

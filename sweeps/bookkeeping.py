@@ -21,10 +21,7 @@ from ray import tune
 
 from sweeps.space import flatten
 from sweeps.trial import SUMMARY_KEY
-from vaemodels.finishing import finish_trial, trim_trial
-from vaemodels.storage import Location
-from vaemodels.trial_folder import ABANDONED_FILE
-from vaemodels.trials_table import RowTable, pending_row, row_from_summary
+from vaemodels import ABANDONED_FILE, Location, RowTable, finish_trial, pending_row, row_from_summary, trim_trial
 
 WRITE_SHARE = 0.05  # at most this share of the driver's time goes to writing trials.parquet
 MAX_WRITE_INTERVAL_S = 5.0  # a status change reaches storage within this, however large the table

@@ -1,19 +1,65 @@
-"""Subcommands registered beside `train`: each entry adds one subparser to the `latentsweep` command."""
+"""The subcommands sweeps/ adds to `latentsweep` (pyproject.toml's `latentsweep.commands` entry points).
+
+Each registration adds its flags with light imports only; the handler is imported when its command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from explorer import cli as explorer_cli  # imports no Panel: `train` stays light
-from sweeps import best, metrics
+from vaemodels import DCI_REGRESSOR, DCI_REGRESSORS, DCI_SAMPLES, add_config_flags, lazy
+
+Subcommands = argparse._SubParsersAction
 
 
-def _register_sweep(commands: argparse._SubParsersAction) -> None:
-    from sweeps.run import add_sweep_flags, sweep_command
+def register_train(commands: Subcommands) -> None:
+    """`latentsweep train`: one model into a trial folder, no Ray."""
+    train = commands.add_parser("train", help="train one model into a trial folder (no Ray)")
+    add_config_flags(train)
+    train.add_argument("--out", type=Path, required=True, help="trial folder to write")
+    train.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when present)")
+    train.add_argument("--download", action="store_true", help="allow downloading mnist/fashion_mnist")
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    train.set_defaults(handler=lazy("sweeps.train_cli:train_command"))
+
+
+def register_models(commands: Subcommands) -> None:
+    """`latentsweep models`: the registered architectures and their sizes."""
+    models = commands.add_parser("models", help="list the architectures, their own keys and parameter counts")
+    models.set_defaults(handler=lazy("sweeps.train_cli:models_command"))
+
+
+def register_sweep(commands: Subcommands) -> None:
+    """`latentsweep sweep`: run or resume a Ray Tune + Optuna sweep."""
+    from sweeps.run import add_sweep_flags
 
     parser = commands.add_parser("sweep", help="run or resume a Ray Tune + Optuna sweep")
     add_sweep_flags(parser)
-    parser.set_defaults(handler=sweep_command)
+    parser.set_defaults(handler=lazy("sweeps.run:sweep_command"))
 
 
-REGISTER: list = [_register_sweep, best.register, metrics.register, explorer_cli.register]
+def register_best(commands: Subcommands) -> None:
+    """`latentsweep best`: the best trials of a sweep."""
+    parser = commands.add_parser("best", help="the best trials of a sweep by loss or any metric")
+    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
+    parser.add_argument("--metric", default="loss", help="loss (ranks by best_loss) or any column, e.g. mig")
+    parser.add_argument("--mode", choices=("min", "max"), default="min")
+    parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--export", help="copy the best checkpoint folder here")
+    parser.set_defaults(handler=lazy("sweeps.best:best_command"))
+
+
+def register_metrics(commands: Subcommands) -> None:
+    """`latentsweep metrics`: compute DCI for a sweep and update trials.parquet."""
+    parser = commands.add_parser("metrics", help="compute DCI (and keep the other latent metrics) for a sweep")
+    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
+    parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows used by DCI")
+    parser.add_argument("--trials", help="comma-separated trial ids (default: every finished trial)")
+    parser.add_argument(
+        "--regressor",
+        choices=DCI_REGRESSORS,
+        default=DCI_REGRESSOR,
+        help="random_forest (seconds a trial) or gradient_boosting (the reference; minutes a trial)",
+    )
+    parser.set_defaults(handler=lazy("sweeps.metrics:metrics_command"))

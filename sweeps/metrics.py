@@ -12,12 +12,20 @@ import time
 
 import pandas as pd
 
-from vaemodels.checkpoint import checkpoint_problem
-from vaemodels.finishing import DCI_REGRESSOR, DCI_SAMPLES, TrialDamaged, trial_dci
-from vaemodels.metrics import DCI_REGRESSORS
-from vaemodels.storage import Location, StorageError, resolve
-from vaemodels.trial_folder import TRIAL_METRICS
-from vaemodels.trials_table import TRIALS_FILE, load_or_rebuild, write_trials_table
+from vaemodels import (
+    DCI_KEYS,
+    DCI_REGRESSOR,
+    DCI_SAMPLES,
+    TRIALS_FILE,
+    Location,
+    StorageError,
+    TrialDamaged,
+    checkpoint_problem,
+    load_or_rebuild,
+    resolve,
+    trial_dci,
+    write_trials_table,
+)
 
 
 def add_dci(
@@ -29,7 +37,7 @@ def add_dci(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Fill the DCI columns of the finished trials (all, or the given ids); the table and one line a damaged trial."""
     frame = frame.copy()
-    for column in (*TRIAL_METRICS, "problem"):
+    for column in (*DCI_KEYS, "problem"):
         if column not in frame.columns:
             frame[column] = float("nan") if column != "problem" else None
     problems = []
@@ -47,7 +55,7 @@ def add_dci(
             problems.append(f"{row['trial_id']}: {error}")
             continue
         if scores is not None:
-            for column in TRIAL_METRICS:
+            for column in DCI_KEYS:
                 frame.at[index, column] = scores[column]
             seconds = time.perf_counter() - started
             print(f"  {row['trial_id']}: DCI {scores['dci_disentanglement']:.3f} ({seconds:.1f} s)")
@@ -76,24 +84,9 @@ def metrics_command(args: argparse.Namespace) -> int:
     metadata.update(dci_regressor=args.regressor, dci_samples=args.dci_samples)
     metadata.pop("schema_version", None)
     write_trials_table(sweep, frame, metadata)
-    columns = ["trial_id", "arch", "beta", "latent_dim", "active_units", "mig", *TRIAL_METRICS]
+    columns = ["trial_id", "arch", "beta", "latent_dim", "active_units", "mig", *DCI_KEYS]
     with pd.option_context("display.width", 160):
         print(frame[[c for c in columns if c in frame.columns]].to_string(index=False))
     for line in problems:
         print(f"damaged trial {line}", file=sys.stderr)
     return 0
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    """Add `metrics` to the latentsweep command."""
-    parser = commands.add_parser("metrics", help="compute DCI (and keep the other latent metrics) for a sweep")
-    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
-    parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows used by DCI")
-    parser.add_argument("--trials", help="comma-separated trial ids (default: every finished trial)")
-    parser.add_argument(
-        "--regressor",
-        choices=DCI_REGRESSORS,
-        default=DCI_REGRESSOR,
-        help="random_forest (seconds a trial) or gradient_boosting (the reference; minutes a trial)",
-    )
-    parser.set_defaults(handler=metrics_command)

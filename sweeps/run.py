@@ -6,37 +6,25 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # run as a plain script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sweeps import auth
+from sweeps.options import RunOptions
 from sweeps.settings import PRESETS, SettingsError, SweepSettings, make_settings
-from vaemodels.finishing import DCI_SAMPLES, KEEP_POLICIES
-from vaemodels.storage import Location, StorageError, resolve
+from vaemodels import DCI_SAMPLES, KEEP_POLICIES, CommandParser, UserError, add_config_flags, arch_keys
+
+if TYPE_CHECKING:
+    from vaemodels import Location
 
 SETTINGS_FILE = "sweep.json"
 # Config keys a sweep can fix for every trial (the searched ones have their own flags).
 FIXED_KEYS = ("net", "recon", "lr", "batch_size", "epochs", "plateau_stop", "precision")
-FIXED_KEYS += ("dataset", "image_size", "data_dir", "n_samples", "embed_samples")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How and where a sweep runs; unlike SweepSettings these may change between a run and its resume."""
-
-    storage: str = "results"
-    address: str | None = None  # None: RAY_ADDRESS when set, else a fresh local Ray
-    max_concurrent: int | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_failures: int = 0
-    fresh: bool = False
-    verbose: int = 1
-    dci_samples: int = DCI_SAMPLES  # latent rows a trial for DCI, computed as each trial finishes; 0 skips DCI
-    keep: str = "best-and-last"  # checkpoints a finished trial keeps (its optimizer state is dropped either way)
+FIXED_KEYS += ("dataset", "image_size", "data_dir", "n_samples", "embed_samples", "data_seed")
+FIXED_KEYS += tuple(key.name for key in arch_keys())  # fixed: not searched (and refused for an arch not swept)
 
 
 def _comma_list(kind: type):
@@ -81,8 +69,6 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         help="checkpoints a finished trial keeps: its best and its last (default; the last has every epoch's "
         "history), or only its best",
     )
-    from sweeps.cli import add_config_flags
-
     add_config_flags(parser, only=FIXED_KEYS, title="fixed config for every trial")
 
 
@@ -126,6 +112,8 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
 
 def prepare_storage(settings: SweepSettings, options: RunOptions) -> Location:
     """The sweep folder: checked writable, moved aside with --fresh, and matched against a stored sweep."""
+    from vaemodels import resolve
+
     root = resolve(options.storage)
     if root.is_local:
         _check_writable(Path(root.path))
@@ -154,6 +142,8 @@ def _check_writable(path: Path) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as error:
+        from vaemodels import StorageError
+
         raise StorageError(f"--storage {path}: not writable ({error.strerror or error})") from error
 
 
@@ -164,12 +154,8 @@ def _differences(stored: dict, current: dict) -> list[str]:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """`latentsweep sweep`: validate everything, then run or resume the sweep."""
-    try:
-        settings, options = settings_from_args(args)
-        sweep = prepare_storage(settings, options)
-    except (SettingsError, StorageError) as error:
-        print(f"latentsweep sweep: {error}", file=sys.stderr)
-        return 2
+    settings, options = settings_from_args(args)  # a SettingsError or StorageError: `latentsweep sweep: ...`
+    sweep = prepare_storage(settings, options)
     auth.ensure_auth_env()  # before `import ray`, which reads RAY_AUTH_MODE
     from sweeps.tuner import run_sweep
 
@@ -178,9 +164,13 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python sweeps/run.py`."""
-    parser = argparse.ArgumentParser(prog="sweeps/run.py", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="sweeps/run.py", description=__doc__.splitlines()[0])
     add_sweep_flags(parser)
-    return sweep_command(parser.parse_args(argv))
+    try:
+        return sweep_command(parser.parse_args(argv))
+    except UserError as error:
+        print(f"latentsweep sweep: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,12 +6,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaemodels.config import ARCHS, TrialConfig
+from vaemodels import ARCHITECTURES, ConfigError, TrialConfig, UserError, key_owner
 
 SCHEDULERS = ("asha", "none")
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A sweep flag with an impossible value; the message names the flag."""
 
 
@@ -21,7 +21,7 @@ class SweepSettings:
 
     preset: str = "quick"
     name: str = ""
-    archs: tuple[str, ...] = ARCHS
+    archs: tuple[str, ...] = field(default_factory=lambda: tuple(ARCHITECTURES))  # every registered one
     beta_range: tuple[float, float] = (0.1, 16.0)
     betas: tuple[float, ...] = ()  # non-empty: a grid instead of an Optuna search
     latent_dims: tuple[int, ...] = (2, 4, 8, 16, 32)
@@ -73,8 +73,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "search": {"num_samples": 20, "scheduler": "asha", "fixed": {"dataset": "mnist_5k", "epochs": 10}},
 }
 
-# Keys that apply to some architectures only: a fixed value is dropped for the others.
-_ARCH_ONLY = {"decoder_conditioning": "conditional", "classifier_on": "branched", "classifier_weight": "branched"}
+# Flags a grid (--betas) has no use for, and why: refused rather than silently dropped.
+_NOT_FOR_A_GRID = {
+    "beta_range": ("--beta-range", "its betas come from --betas"),
+    "num_samples": ("--num-samples", "it trains every combination once per seed (repeat with --seeds)"),
+    "seed": ("--seed", "it has no Optuna searcher to seed (trial seeds: --seeds)"),
+}
 
 
 def make_settings(preset: str, overrides: dict[str, Any], fixed_overrides: dict[str, Any]) -> SweepSettings:
@@ -85,17 +89,29 @@ def make_settings(preset: str, overrides: dict[str, Any], fixed_overrides: dict[
     values["fixed"] = {**PRESETS[preset].get("fixed", {}), **fixed_overrides}
     if overrides.get("seeds") and not values.get("betas"):
         raise SettingsError("--seeds makes a grid: give --betas too (for example --betas 1,4,16)")
+    if values.get("betas"):
+        grid_from = "--betas" if overrides.get("betas") else f"--preset {preset} (a grid)"
+        for key, (flag, why) in _NOT_FOR_A_GRID.items():
+            if overrides.get(key) is not None:
+                raise SettingsError(f"{flag} conflicts with {grid_from}: a grid ignores it, as {why}")
     settings = SweepSettings(preset=preset, **{**values, "name": values.get("name") or preset})
     validate(settings)
+    for key in fixed_overrides:  # a flag the chosen architectures would all drop
+        owner = key_owner(key)
+        if owner is not None and owner not in settings.archs:
+            flag = "--" + key.replace("_", "-")
+            raise SettingsError(
+                f"{flag} applies only to arch={owner}, which --archs {','.join(settings.archs)} leaves out"
+            )
     return settings
 
 
 def validate(settings: SweepSettings) -> None:
     """Check every flag before Ray starts; each error names its flag."""
-    unknown = [arch for arch in settings.archs if arch not in ARCHS]
+    unknown = [arch for arch in settings.archs if arch not in ARCHITECTURES]
     if not settings.archs or unknown:
         raise SettingsError(
-            f"--archs {','.join(settings.archs)!r}: unknown architecture; choose from {', '.join(ARCHS)}"
+            f"--archs {','.join(settings.archs)!r}: unknown architecture; choose from {', '.join(ARCHITECTURES)}"
         )
     low, high = settings.beta_range
     if not 0 < low < high:
@@ -113,15 +129,15 @@ def validate(settings: SweepSettings) -> None:
     for arch in settings.archs:  # every architecture must accept the shared keys
         try:
             TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
-        except ValueError as error:
+        except ConfigError as error:
             raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from error
 
 
 def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:
     """The fixed config keys that apply to one architecture."""
-    return {k: v for k, v in settings.fixed.items() if _ARCH_ONLY.get(k, arch) == arch}
+    return {k: v for k, v in settings.fixed.items() if key_owner(k) in (None, arch)}
 
 
 def shared_fixed(settings: SweepSettings) -> dict[str, Any]:
     """The fixed config keys that apply to every architecture."""
-    return {k: v for k, v in settings.fixed.items() if k not in _ARCH_ONLY}
+    return {k: v for k, v in settings.fixed.items() if key_owner(k) is None}

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sweeps.settings import SweepSettings, fixed_for, shared_fixed
-from vaemodels.config import TrialConfig
+from vaemodels import ARCHITECTURES, TrialConfig
 
 ARCH_KEYS = "arch_keys"  # grid trials carry their architecture's own keys in one nested dict
-CLASSIFIER_WEIGHT_RANGE = (0.1, 10.0)
 
 
 class SearchSpace:
@@ -30,13 +29,9 @@ class SearchSpace:
         if "lr" not in settings.fixed:
             trial.suggest_float("lr", *settings.lr_range, log=True)
         arch_fixed = fixed_for(settings, arch)
-        if arch == "branched":
-            if "classifier_weight" not in arch_fixed:
-                trial.suggest_float("classifier_weight", *CLASSIFIER_WEIGHT_RANGE, log=True)
-            if "classifier_on" not in arch_fixed:
-                trial.suggest_categorical("classifier_on", ["features", "z"])
-        if arch == "conditional" and "decoder_conditioning" not in arch_fixed:
-            trial.suggest_categorical("decoder_conditioning", [True, False])
+        for key in ARCHITECTURES[arch].keys:  # the entry's own search ranges
+            if key.name not in arch_fixed:
+                key.suggest(trial)
         return arch_fixed  # constants: OptunaSearch merges them into the trial's config
 
 

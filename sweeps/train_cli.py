@@ -1,4 +1,4 @@
-"""`latentsweep train`: one model, no Ray, into the trial folder of CONTRACT.md."""
+"""`latentsweep train` (one model, no Ray, into the trial folder of CONTRACT.md) and `latentsweep models`."""
 
 from __future__ import annotations
 
@@ -8,21 +8,30 @@ import json
 import torch
 from tqdm import tqdm
 
-from vaemodels.checkpoint import checkpoint_name, prune_checkpoints, write_epoch_checkpoint
-from vaemodels.config import TrialConfig
-from vaemodels.datasets import load_dataset
-from vaemodels.registry import count_parameters
-from vaemodels.training import EpochEnd, fit, pick_device
-from vaemodels.trial_folder import CHECKPOINT_PREFIX
+from vaemodels import (
+    ARCHITECTURES,
+    CHECKPOINT_PREFIX,
+    EpochEnd,
+    TrialConfig,
+    UserError,
+    checkpoint_name,
+    config_overrides,
+    count_parameters,
+    create_model,
+    fit,
+    load_dataset,
+    pick_device,
+    prune_checkpoints,
+    write_epoch_checkpoint,
+)
 
 
-def train_command(args: argparse.Namespace, overrides: dict) -> int:
+def train_command(args: argparse.Namespace) -> int:
     """Train one model with a progress bar; keep the best and the last checkpoints."""
-    config = TrialConfig.from_dict(overrides)
+    config = TrialConfig.from_dict(config_overrides(args))
     out = args.out.resolve()
     if out.exists() and any(out.glob(f"{CHECKPOINT_PREFIX}*")):
-        print(f"latentsweep train: {out} already holds checkpoints; choose another --out")
-        return 2
+        raise UserError(f"--out {out} already holds checkpoints; choose another folder")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -42,4 +51,16 @@ def train_command(args: argparse.Namespace, overrides: dict) -> int:
     summary = {key: round(value, 4) for key, value in best.items() if isinstance(value, float)}
     print(f"{count_parameters(state.model):,} parameters; best epoch {best['epoch']}: {json.dumps(summary)}")
     print(f"trial folder: {out}\nexplore it:   latentsweep explore {out}")
+    return 0
+
+
+def models_command(args: argparse.Namespace) -> int:
+    """Every registered architecture: what it is, its own keys, and its size on each network and image size."""
+    for arch, spec in ARCHITECTURES.items():
+        keys = ", ".join(f"{key.name}={key.default}" for key in spec.keys) or "no keys of its own"
+        print(f"{arch}: {spec.summary} ({keys})")
+        for net, dataset in (("conv", "mnist_5k"), ("conv", "shapes"), ("original", "mnist_5k")):
+            config = TrialConfig.from_dict({"arch": arch, "net": net, "dataset": dataset})
+            size = config.data.image_size
+            print(f"  {net:9s} {size}x{size}  {count_parameters(create_model(config)):>10,d} parameters")
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +14,29 @@ import torch
 from ray import tune
 
 from sweeps.space import trial_config
-from vaemodels import trial_folder as tf
-from vaemodels.checkpoint import restore_state, save_checkpoint, write_epoch_checkpoint
-from vaemodels.config import SCHEMA_VERSION, TrialConfig
-from vaemodels.datasets import Dataset, load_dataset
-from vaemodels.storage import Location, on
-from vaemodels.training import EpochEnd, TrainingDiverged, fit
+from vaemodels import (
+    CONFIG_FILE,
+    DIVERGED_FILE,
+    HISTORY_FILE,
+    SCHEMA_VERSION,
+    SUMMARY_FILE,
+    Dataset,
+    EpochEnd,
+    Location,
+    TrainingDiverged,
+    TrialConfig,
+    checkpoint_name,
+    fit,
+    is_checkpoint_name,
+    load_dataset,
+    on,
+    restore_state,
+    save_checkpoint,
+    trial_summary,
+    write_epoch_checkpoint,
+)
 
 SUMMARY_KEY = "trial_summary"  # the reported metric that carries the trial's row (sweeps/bookkeeping.py reads it)
-# Test hook: "KIND@KEY=VALUE[;...]", KIND one of raise, nan, kill-once:<marker file>. Users never set it.
-FAULT_ENV = "LATENTSWEEP_FAULT"
 
 
 @functools.lru_cache(maxsize=2)
@@ -35,7 +48,7 @@ def _cached_dataset(data_key: str) -> Dataset:
 def _dataset(config: TrialConfig) -> Dataset:
     data = config.data
     key = {"dataset": data.dataset, "image_size": data.image_size, "data_dir": data.data_dir}
-    key.update(n_samples=data.n_samples, seed=config.seed)
+    key.update(n_samples=data.n_samples, data_seed=data.data_seed)  # what the data is drawn from
     return _cached_dataset(json.dumps(key, sort_keys=True))
 
 
@@ -54,8 +67,16 @@ def _node_id() -> str:
     return ray.get_runtime_context().get_node_id()
 
 
-def run_trial(flat: dict[str, Any], threads: int = 1, gpus: float = 0.0) -> None:
-    """Train one configuration, reporting every epoch with its self-contained checkpoint."""
+def run_trial(
+    flat: dict[str, Any],
+    threads: int = 1,
+    gpus: float = 0.0,
+    callbacks: Sequence[Callable[[EpochEnd], None]] = (),
+) -> None:
+    """Train one configuration, reporting every epoch with its self-contained checkpoint.
+
+    `callbacks` are the caller's own, called after each epoch once its metrics and checkpoint were reported.
+    """
     torch.set_num_threads(max(1, threads))  # oversubscribed threads were measured 12-19x slower
     config = trial_config(flat)
     device = _device(gpus)
@@ -70,24 +91,17 @@ def run_trial(flat: dict[str, Any], threads: int = 1, gpus: float = 0.0) -> None
             return
         with checkpoint.as_directory() as directory:
             config, state = restore_state(directory, device)
-    fault = _injected_fault(config)
-    if fault == "raise":
-        raise RuntimeError(f"injected failure ({FAULT_ENV})")
-    if fault == "nan":
-        config = config.replace(lr=1e9)  # a real divergence, not a faked one
 
     def report(event: EpochEnd) -> None:
         event.metrics.update(where, diverged=False)
         with tempfile.TemporaryDirectory(prefix="ls-ckpt-") as directory:
             write_epoch_checkpoint(directory, event)
-            summary = Path(directory, tf.SUMMARY_FILE).read_text()  # the row the driver keeps: no storage read
+            summary = Path(directory, SUMMARY_FILE).read_text()  # the row the driver keeps: no storage read
             metrics = {**_reportable(event.metrics), SUMMARY_KEY: summary}
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
-        if fault and fault.startswith("kill-once:"):
-            _kill_once(Path(fault.split(":", 1)[1]))
 
     try:
-        fit(config, data, callbacks=[report], device=device, state=state)
+        fit(config, data, callbacks=[report, *callbacks], device=device, state=state)
     except TrainingDiverged as error:
         _report_divergence(config, error, where)
 
@@ -97,23 +111,23 @@ def _report_divergence(config: TrialConfig, error: TrainingDiverged, where: dict
     checkpoint = tune.get_checkpoint()
     last: dict[str, Any] = {"loss": float("inf"), "epoch": error.epoch - 1}
     history: list[dict[str, Any]] = []
-    name = tf.checkpoint_name(error.epoch)  # one report an epoch so far, so Tune's next folder is this one
+    name = checkpoint_name(error.epoch)  # one report an epoch so far, so Tune's next folder is this one
     with tempfile.TemporaryDirectory(prefix="ls-ckpt-") as directory:
         if checkpoint is not None:
             with checkpoint.as_directory() as previous:
                 _, state = restore_state(previous)
             history = state.history
             last = dict(history[-1]) if history else last
-        summary = tf.trial_summary(config.to_dict(), history, finished=True, diverged=True, last_checkpoint=name)
+        summary = trial_summary(config.to_dict(), history, finished=True, diverged=True, last_checkpoint=name)
         if checkpoint is not None:
             save_checkpoint(directory, config, state, latents=None, summary=summary)
         else:  # diverged in its first epoch: nothing finite to keep but the config
             flat = {**config.to_dict(), "schema_version": SCHEMA_VERSION}
-            Path(directory, tf.CONFIG_FILE).write_text(json.dumps(flat))
-            Path(directory, tf.HISTORY_FILE).write_text("[]")
-            Path(directory, tf.SUMMARY_FILE).write_text(json.dumps(summary))
+            Path(directory, CONFIG_FILE).write_text(json.dumps(flat))
+            Path(directory, HISTORY_FILE).write_text("[]")
+            Path(directory, SUMMARY_FILE).write_text(json.dumps(summary))
         marker = {"epoch": error.epoch, "term": error.term, "value": str(error.value)}
-        Path(directory, tf.DIVERGED_FILE).write_text(json.dumps(marker))
+        Path(directory, DIVERGED_FILE).write_text(json.dumps(marker))
         last.update(where, diverged=True, diverged_at=error.epoch, diverged_term=error.term)
         last[SUMMARY_KEY] = json.dumps({**summary, **where})
         tune.report(_reportable(last), checkpoint=tune.Checkpoint.from_directory(directory))
@@ -128,8 +142,8 @@ def _finished_checkpoint() -> Location | None:
     try:
         storage = tune.get_context().get_storage()  # ray 2.60: the trial's folder on the sweep's filesystem
         folder = on(storage.storage_filesystem, storage.trial_fs_path)
-        newest = max((name for name in folder.list_dirs() if tf.is_checkpoint_name(name)), default=None)
-        if newest is not None and folder.join(newest, tf.SUMMARY_FILE).read_json().get("status") == "TERMINATED":
+        newest = max((name for name in folder.list_dirs() if is_checkpoint_name(name)), default=None)
+        if newest is not None and folder.join(newest, SUMMARY_FILE).read_json().get("status") == "TERMINATED":
             return folder.join(newest)
     except (AttributeError, OSError, ValueError):
         pass  # no storage context or no readable summary: restore as Tune says
@@ -138,29 +152,11 @@ def _finished_checkpoint() -> Location | None:
 
 def _report_again(checkpoint: Location) -> None:
     """Report a finished trial's last epoch once more, without training: Tune then records it as done."""
-    history = checkpoint.join(tf.HISTORY_FILE).read_json()
+    history = checkpoint.join(HISTORY_FILE).read_json()
     last = dict(history[-1]) if history else {"loss": float("inf")}
-    tune.report({**_reportable(last), SUMMARY_KEY: checkpoint.join(tf.SUMMARY_FILE).read_text()})
+    tune.report({**_reportable(last), SUMMARY_KEY: checkpoint.join(SUMMARY_FILE).read_text()})
 
 
 def _reportable(metrics: dict[str, Any]) -> dict[str, Any]:
     """Tune takes scalars, strings and lists; drop nothing else silently."""
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool, list)) or v is None}
-
-
-def _injected_fault(config: TrialConfig) -> str | None:
-    """The fault a test asked for when this trial's config matches KEY=VALUE; None for every normal run."""
-    flat = config.to_dict()
-    for spec in filter(None, os.environ.get(FAULT_ENV, "").split(";")):
-        kind, _, condition = spec.partition("@")
-        key, _, value = condition.partition("=")
-        if str(flat.get(key)) == value:
-            return kind
-    return None
-
-
-def _kill_once(marker: Path) -> None:
-    """Kill this worker process once (the marker file remembers), to test restarts from the last checkpoint."""
-    if not marker.exists():
-        marker.write_text("killed")
-        os.kill(os.getpid(), 9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -19,16 +20,21 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.bookkeeping import BookEvents, Finisher, TrialBook, active
-from sweeps.run import RunOptions
+from sweeps.options import RunOptions
 from sweeps.settings import SweepSettings
 from sweeps.space import SearchSpace, grid_param_space
 from sweeps.trial import run_trial
-from vaemodels.checkpoint import checkpoint_problem
-from vaemodels.config import TrialConfig
-from vaemodels.datasets import DATASETS
-from vaemodels.finishing import DCI_REGRESSOR
-from vaemodels.storage import Location, human_bytes
-from vaemodels.trials_table import TRIALS_FILE, RowTable, load_or_rebuild
+from vaemodels import (
+    DATASETS,
+    DCI_REGRESSOR,
+    TRIALS_FILE,
+    Location,
+    RowTable,
+    TrialConfig,
+    checkpoint_problem,
+    human_bytes,
+    load_or_rebuild,
+)
 
 
 class SweepSearch(OptunaSearch):
@@ -86,17 +92,24 @@ def can_restore(sweep: Location) -> bool:
     return tune.Tuner.can_restore(sweep.path if not sweep.is_local else sweep.uri, **_storage(sweep))
 
 
-def build_tuner(settings: SweepSettings, options: RunOptions, sweep: Location, callback: BookEvents) -> tune.Tuner:
-    """A new Tuner, or the stored one restored (finished trials kept, errored ones retried)."""
-    trainable = tune.with_resources(
-        tune.with_parameters(run_trial, threads=max(1, int(options.cpus_per_trial)), gpus=options.gpus_per_trial),
+def build_tuner(
+    settings: SweepSettings,
+    options: RunOptions,
+    sweep: Location,
+    callback: BookEvents,
+    trainable: Callable[..., None] = run_trial,
+) -> tune.Tuner:
+    """A new Tuner, or the stored one restored (finished trials kept, errored ones retried), both training with
+    `trainable` (run_trial's signature)."""
+    resourced = tune.with_resources(
+        tune.with_parameters(trainable, threads=max(1, int(options.cpus_per_trial)), gpus=options.gpus_per_trial),
         {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
     )
     param_space = grid_param_space(settings, tune.grid_search) if settings.is_grid else {}
     if can_restore(sweep):
         path = sweep.path if not sweep.is_local else sweep.uri
         return tune.Tuner.restore(
-            path, trainable=trainable, resume_errored=True, param_space=param_space or None, **_storage(sweep)
+            path, trainable=resourced, resume_errored=True, param_space=param_space or None, **_storage(sweep)
         )
     epochs = settings.fixed.get("epochs", 10)
     scheduler = None
@@ -133,7 +146,7 @@ def build_tuner(settings: SweepSettings, options: RunOptions, sweep: Location, c
         callbacks=[callback],
         verbose=options.verbose,
     )
-    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
+    return tune.Tuner(resourced, param_space=param_space, tune_config=tune_config, run_config=run_config)
 
 
 def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
@@ -155,8 +168,14 @@ def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
     }
 
 
-def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> int:
-    """Run or resume the sweep; keep trials.parquet; print the summary. Non-zero exit only if every trial failed."""
+def run_sweep(
+    settings: SweepSettings, options: RunOptions, sweep: Location, trainable: Callable[..., None] = run_trial
+) -> int:
+    """Run or resume the sweep; keep trials.parquet; print the summary. Non-zero exit only if every trial failed.
+
+    `trainable` trains one trial, called like run_trial (Tune's config dict, threads=, gpus=): run_trial itself, or
+    a function that wraps it, e.g. `functools.partial(run_trial, callbacks=[...])`. Ray pickles it to every worker.
+    """
     started = connect(options)
     try:
         if not gpus_available(options):
@@ -171,7 +190,7 @@ def run_sweep(settings: SweepSettings, options: RunOptions, sweep: Location) -> 
             for row in _unfinalized(table):  # finished before a driver stopped, not yet finished off
                 finisher.submit(row)
             with active(book) as events:
-                build_tuner(settings, options, sweep, events).fit()
+                build_tuner(settings, options, sweep, events, trainable).fit()
             if not _interrupted(book):
                 _finish_off(book, finisher)
                 book.trim_finished(options.keep)

@@ -28,7 +28,7 @@ SWEEP_SECONDS = 600
 def sweep_command(storage: Path, name: str = SWEEP_NAME) -> list[str]:
     """The sweep CLI call: every architecture at two betas, 32x32 shapes, 2 epochs, DCI on 500 samples."""
     return [
-        sys.executable, "-m", "sweeps.cli", "sweep",
+        sys.executable, "-m", "vaemodels.cli", "sweep",
         "--archs", ",".join(ARCHS), "--betas", ",".join(f"{b:g}" for b in BETAS), "--latent-dims", str(LATENT_DIM),
         "--dataset", "shapes", "--image-size", "32", "--n-samples", "600", "--epochs", "2", "--dci-samples", "500",
         "--storage", str(storage), "--name", name, "--max-concurrent", "2",

@@ -169,7 +169,7 @@ def cluster():
 
 
 def _sweep(cluster, storage: Path, name: str, *flags: str) -> Path:
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     command = ["sweep", *TINY, "--name", name, "--storage", str(storage), "--address", cluster.address, *flags]
     assert main(command) == 0
@@ -233,7 +233,7 @@ def test_every_checkpoint_and_latents_file_is_under_the_storage_path(name, reque
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["cpu_sweep", "gpu_sweep"])
 def test_best_works_on_a_cluster_sweep(name, request, capsys):
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     sweep_dir = request.getfixturevalue(name)
     table = pd.read_parquet(sweep_dir / "trials.parquet")
@@ -254,7 +254,7 @@ def test_storage_only_the_head_sees_stops_with_a_clear_message(cluster, tmp_path
     head only, as a local disk of a cloud head does. Only that node has 2 CPUs, so the trial runs there."""
     import ray
 
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     if not _unshare_works():
         pytest.skip("needs `unshare --mount` (root) to hide the storage path from one node")

@@ -61,3 +61,30 @@ def test_replace_validates_again():
     assert config.replace(beta=8.0).model.beta == 8.0
     with pytest.raises(ConfigError, match="latent_dim"):
         config.replace(latent_dim=-1)
+
+
+def test_data_seed_defaults_to_0_and_a_config_made_before_it_reads_as_its_seed():
+    assert TrialConfig.from_dict({"seed": 3}).data.data_seed == 0  # a new config: the data does not follow `seed`
+    assert TrialConfig.from_dict({"seed": 3, "data_seed": 5}).to_dict()["data_seed"] == 5
+    old = {"seed": 3, "schema_version": 2}  # a config.json written before data_seed existed
+    assert TrialConfig.from_dict(old).data.data_seed == 3
+    assert TrialConfig.from_dict({**old, "data_seed": 1}).data.data_seed == 1
+
+
+def test_an_old_trials_table_reads_with_data_seed_equal_to_seed(tmp_path):
+    import pandas as pd
+
+    from vaemodels import read_trials_table, resolve
+
+    pd.DataFrame({"trial_id": ["a", "b"], "status": ["TERMINATED"] * 2, "seed": [0, 4]}).to_parquet(
+        tmp_path / "trials.parquet"
+    )
+    frame, _ = read_trials_table(resolve(str(tmp_path)))
+    assert frame["data_seed"].tolist() == [0, 4]
+
+
+def test_an_architectures_own_key_is_an_attribute_of_its_model_config_only():
+    branched = TrialConfig.from_dict({"arch": "branched", "classifier_weight": 2})
+    assert branched.model.classifier_weight == 2.0 and branched.model.classifier_on == "features"
+    with pytest.raises(AttributeError, match="classifier_weight"):
+        _ = TrialConfig.from_dict({"arch": "vae"}).model.classifier_weight

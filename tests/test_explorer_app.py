@@ -52,7 +52,7 @@ def explorer_server(sweep_results, tmp_path):  # noqa: F811
     """`latentsweep explore RESULTS --port P` running in a subprocess; stopped (by its handle) afterwards."""
     port = free_port()
     log = (tmp_path / "server.log").open("w")
-    command = [sys.executable, "-m", "sweeps.cli", "explore", str(sweep_results), "--port", str(port)]
+    command = [sys.executable, "-m", "vaemodels.cli", "explore", str(sweep_results), "--port", str(port)]
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent)
     try:
         deadline = time.monotonic() + START_SECONDS

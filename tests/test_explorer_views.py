@@ -13,7 +13,6 @@ from explorer.app import ExplorerApp, build_app
 from explorer.cli import websocket_origins
 from explorer.panes import SELECT_A_TRIAL
 from explorer.store import ResultsStore
-from sweeps.cli import build_parser
 from tests.explorer_fixtures import (  # noqa: F401
     LATENT_DIM,
     N_TRIALS,
@@ -23,6 +22,7 @@ from tests.explorer_fixtures import (  # noqa: F401
     sweep_results,
     trials_table,
 )
+from vaemodels.cli import build_parser
 from vaemodels.storage import resolve
 from vaemodels.trials_table import read_trials_table, write_trials_table
 

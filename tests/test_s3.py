@@ -23,7 +23,7 @@ FLAGS += ["--dci-samples", "100", "--name", "ons3"]
 
 
 def sweep_command(storage: str) -> list[str]:
-    return [sys.executable, "-m", "sweeps.cli", "sweep", *FLAGS, "--storage", storage]
+    return [sys.executable, "-m", "vaemodels.cli", "sweep", *FLAGS, "--storage", storage]
 
 
 def table(uri: str):
@@ -61,7 +61,7 @@ def test_a_sweep_on_s3_resumes_after_a_driver_sigkill_and_reads_back(s3_bucket, 
     assert len(rows) == 3 and rows["trial_id"].is_unique and (rows["status"] == "TERMINATED").all()
     assert rows["dci_disentanglement"].notna().all()
 
-    best = subprocess.run([sys.executable, "-m", "sweeps.cli", "best", sweep_uri], capture_output=True, text=True)
+    best = subprocess.run([sys.executable, "-m", "vaemodels.cli", "best", sweep_uri], capture_output=True, text=True)
     winner = rows.loc[rows["best_loss"].idxmin(), "trial_id"]
     assert best.returncode == 0 and f"best trial {winner}" in best.stdout, best.stderr
     assert f"{sweep_uri}/{winner}/" in best.stdout

@@ -23,7 +23,7 @@ FLAGS += ["--dataset", "shapes", "--image-size", "32", "--n-samples", "600", "--
 
 
 def command(storage) -> list[str]:
-    return [sys.executable, "-m", "sweeps.cli", "sweep", *FLAGS, "--storage", str(storage), "--name", "driver"]
+    return [sys.executable, "-m", "vaemodels.cli", "sweep", *FLAGS, "--storage", str(storage), "--name", "driver"]
 
 
 def start(storage) -> subprocess.Popen:

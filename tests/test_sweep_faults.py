@@ -1,18 +1,20 @@
 """Faults and resume: nothing finished is ever lost.
 
-Faults are injected through LATENTSWEEP_FAULT (read by sweeps/trial.py), matched on a trial's seed so one grid
-holds healthy and faulty trials side by side. These tests share one in-process Ray; the driver-kill and Ctrl-C
-tests live in test_sweep_driver.py because they need a driver process of their own to kill.
+Faults come from the test's own trainable (tests/faults.py: run_trial wrapped, passed to run_sweep), matched on a
+trial's seed so one grid holds healthy and faulty trials side by side; the product has no test hook. Sweeps
+without faults run through the real `latentsweep sweep` command. These tests share one in-process Ray; the
+driver-kill and Ctrl-C tests live in test_sweep_driver.py because they need a driver process of their own to kill.
 """
 
 import json
-import os
 import subprocess
 import threading
 import time
 
 import pandas as pd
 import pytest
+
+from tests import faults
 
 pytestmark = pytest.mark.slow
 
@@ -22,22 +24,30 @@ RAISES, DIVERGES, DIES = 7, 8, 9  # seeds whose trials get a fault
 
 
 @pytest.fixture(scope="module")
-def ray_session(tmp_path_factory):
+def ray_session():
     import ray
 
-    marker = tmp_path_factory.mktemp("fault") / "killed-once"
-    faults = f"raise@seed={RAISES};nan@seed={DIVERGES};kill-once:{marker}@seed={DIES}"
-    os.environ["LATENTSWEEP_FAULT"] = faults  # Ray's workers inherit the environment of ray.init
+    unregister = faults.register_with_ray()  # before any sweep pickles a FaultyTrial
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield marker
+    yield
     ray.shutdown()
-    del os.environ["LATENTSWEEP_FAULT"]
+    unregister()
+
+
+@pytest.fixture(scope="module")
+def faulty(ray_session, tmp_path_factory) -> faults.FaultyTrial:
+    marker = tmp_path_factory.mktemp("fault") / "killed-once"
+    return faults.FaultyTrial({RAISES: faults.RAISE, DIVERGES: faults.DIVERGE, DIES: faults.KILL_ONCE}, marker)
 
 
 def sweep(storage, name: str, *flags: str) -> int:
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     return main(["sweep", *TINY, "--storage", str(storage), "--name", name, *flags])
+
+
+def faulty_sweep(trainable: faults.FaultyTrial, storage, name: str, *flags: str) -> int:
+    return faults.sweep_with(trainable, [*TINY, "--storage", str(storage), "--name", name, *flags])
 
 
 def table(storage, name: str) -> pd.DataFrame:
@@ -48,9 +58,9 @@ def history(storage, name: str, row) -> list[dict]:
     return json.loads((storage / name / row["last_checkpoint_path"] / "history.json").read_text())
 
 
-def test_failing_and_diverging_trials_leave_the_others_alone_and_resume_keeps_them(ray_session, tmp_path, capsys):
+def test_failing_and_diverging_trials_leave_the_others_alone_and_resume_keeps_them(faulty, tmp_path, capsys):
     seeds = f"0,{RAISES},{DIVERGES}"
-    assert sweep(tmp_path, "mixed", "--seeds", seeds, "--epochs", "2") == 0
+    assert faulty_sweep(faulty, tmp_path, "mixed", "--seeds", seeds, "--epochs", "2") == 0
     out = capsys.readouterr().out
     assert "2 trials finished, 1 errored" in out and "injected failure" in out
     rows = table(tmp_path, "mixed")
@@ -60,28 +70,28 @@ def test_failing_and_diverging_trials_leave_the_others_alone_and_resume_keeps_th
     assert not rows.loc[0, "diverged"] and not rows.loc[DIVERGES, "stopped_early"]
     before = {seed: history(tmp_path, "mixed", rows.loc[seed]) for seed in (0, DIVERGES)}
 
-    assert sweep(tmp_path, "mixed", "--seeds", seeds, "--epochs", "2") == 0  # the same command resumes
+    assert faulty_sweep(faulty, tmp_path, "mixed", "--seeds", seeds, "--epochs", "2") == 0  # the same sweep resumes
     again = table(tmp_path, "mixed")
     assert len(again) == 3 and again.loc[RAISES, "status"] == "ERROR"  # retried (resume_errored), failed again
     for seed in (0, DIVERGES):  # not retrained: the very same history, timings included
         assert history(tmp_path, "mixed", again.loc[seed]) == before[seed]
 
 
-def test_a_sweep_whose_every_trial_fails_exits_non_zero(ray_session, tmp_path, capsys):
-    assert sweep(tmp_path, "doomed", "--seeds", str(RAISES), "--epochs", "1") == 1
+def test_a_sweep_whose_every_trial_fails_exits_non_zero(faulty, tmp_path, capsys):
+    assert faulty_sweep(faulty, tmp_path, "doomed", "--seeds", str(RAISES), "--epochs", "1") == 1
     assert "0 trials finished, 1 errored" in capsys.readouterr().out
 
 
-def test_a_trial_whose_process_dies_restarts_from_its_last_checkpoint(ray_session, tmp_path):
-    assert sweep(tmp_path, "dies", "--seeds", str(DIES), "--epochs", "3", "--max-failures", "1") == 0
-    assert ray_session.exists()  # the worker really was killed once
+def test_a_trial_whose_process_dies_restarts_from_its_last_checkpoint(faulty, tmp_path):
+    assert faulty_sweep(faulty, tmp_path, "dies", "--seeds", str(DIES), "--epochs", "3", "--max-failures", "1") == 0
+    assert faulty.marker.exists()  # the worker really was killed once
     row = table(tmp_path, "dies").loc[DIES]
     assert row["status"] == "TERMINATED"
     epochs = [h["epoch"] for h in history(tmp_path, "dies", row)]
     assert epochs == [1, 2, 3]  # epoch 1 came from the checkpoint, not trained twice
     assert (tmp_path / "dies" / row["trial_id"] / "error.txt").exists()  # the first attempt's, still there
 
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     (tmp_path / "dies" / "trials.parquet").unlink()
     assert main(["best", str(tmp_path / "dies")]) == 0  # rebuilt from the trial folders

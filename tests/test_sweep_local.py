@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vaemodels import SCHEMA_VERSION
+
 pytestmark = pytest.mark.slow
 
 SWEEP_FLAGS = ["--preset", "quick", "--name", "tiny", "--dataset", "shapes", "--image-size", "32", "--n-samples", "600"]
@@ -32,7 +34,7 @@ def ray_session():
 
 @pytest.fixture(scope="module")
 def sweep_dir(ray_session, tmp_path_factory):
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     storage = tmp_path_factory.mktemp("storage")
     assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage)]) == 0
@@ -72,7 +74,7 @@ def test_best_loss_is_the_minimum_of_the_trials_history(sweep_dir, table):
 
 
 def test_best_command_names_the_minimum_row(sweep_dir, table, capsys, tmp_path):
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     assert main(["best", str(sweep_dir), "--top", "3", "--export", str(tmp_path / "exported")]) == 0
     out = capsys.readouterr().out
@@ -82,7 +84,7 @@ def test_best_command_names_the_minimum_row(sweep_dir, table, capsys, tmp_path):
 
 
 def test_best_rebuilds_a_missing_trials_table(sweep_dir, table, capsys):
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     (sweep_dir / "trials.parquet").rename(sweep_dir / "trials.parquet.bak")
     try:
@@ -113,7 +115,7 @@ def test_metadata_records_settings_and_versions(sweep_dir):
 
     _, metadata = read_trials_table(resolve(sweep_dir))
     assert metadata["settings"]["preset"] == "quick" and metadata["metric"] == "loss"
-    assert metadata["versions"]["ray"].startswith("2.") and metadata["schema_version"] == 2
+    assert metadata["versions"]["ray"].startswith("2.") and metadata["schema_version"] == SCHEMA_VERSION
 
 
 def test_every_trial_row_carries_finite_latent_metrics_from_its_best_checkpoint(sweep_dir, table):
@@ -136,7 +138,7 @@ def test_metadata_names_the_dci_regressor(sweep_dir):
 
 
 def test_best_ranks_by_any_metric(sweep_dir, table, capsys):
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     assert main(["best", str(sweep_dir), "--metric", "mig", "--mode", "max"]) == 0
     winner = table.loc[table["mig"].idxmax()]
@@ -146,7 +148,7 @@ def test_best_ranks_by_any_metric(sweep_dir, table, capsys):
 
 
 def test_metrics_command_recomputes_for_chosen_trials_and_caches(sweep_dir, table, capsys):
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     chosen = table.iloc[0]
     cache = sweep_dir / chosen["checkpoint_path"] / "dci.json"
@@ -175,7 +177,7 @@ def test_a_sweep_of_the_old_layout_rebuilds_opens_in_the_explorer_and_resumes(sw
     import shutil
 
     from explorer.store import ResultsStore
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     storage = tmp_path / "storage"
     shutil.copytree(sweep_dir, storage / "tiny")
@@ -206,7 +208,7 @@ def test_a_sweep_of_the_old_layout_rebuilds_opens_in_the_explorer_and_resumes(sw
 def test_a_rerun_lists_the_damaged_trials_it_found(sweep_dir, table, tmp_path, capsys):
     import shutil
 
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     storage = tmp_path / "storage"
     shutil.copytree(sweep_dir, storage / "tiny")

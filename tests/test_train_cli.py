@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from sweeps.cli import main
+from vaemodels import SCHEMA_VERSION
 from vaemodels.checkpoint import list_checkpoints, load_trial
+from vaemodels.cli import main
 
 FLAGS = ["--dataset", "shapes", "--image-size", "32", "--n-samples", "400", "--latent-dim", "3", "--batch-size", "64"]
 
@@ -20,7 +21,7 @@ def test_train_writes_the_trial_folder(tmp_path, capsys):
     for name in ("config.json", "model.pt", "optimizer.pt", "history.json", "latents.parquet"):
         assert (checkpoints[-1] / name).exists(), name
     config = json.loads((checkpoints[-1] / "config.json").read_text())
-    assert config["arch"] == "conditional" and config["beta"] == 4.0 and config["schema_version"] == 2
+    assert config["arch"] == "conditional" and config["beta"] == 4.0 and config["schema_version"] == SCHEMA_VERSION
     assert len(json.loads((checkpoints[-1] / "history.json").read_text())) == 3
     assert load_trial(out).config.model.latent_dim == 3
     assert f"latentsweep explore {out}" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from vaemodels import TrialConfig
+from vaemodels import SCHEMA_VERSION, TrialConfig
 from vaemodels.checkpoint import (
     checkpoint_name,
     list_checkpoints,
@@ -107,7 +107,7 @@ def test_latents_parquet_follows_the_contract(trained):
     assert all(types[c] == "float" for c in [*mu_columns(d), "recon_error"])
     assert table.num_rows == len(data.val_idx)  # 160 < embed_samples
     meta = latents_metadata(path)
-    assert meta["config"] == config.to_dict() and meta["schema_version"] == 2 and 1 <= meta["epoch"] <= 4
+    assert meta["config"] == config.to_dict() and meta["schema_version"] == SCHEMA_VERSION and 1 <= meta["epoch"] <= 4
     frame = table.to_pandas()
     assert set(frame["sample"]) <= set(data.sample_ids.tolist())
     assert (frame["label"] == frame["shape"]).all()

@@ -58,7 +58,7 @@ def sweep(made, tmp_path):
 @pytest.fixture
 def cli(capsys):
     """`latentsweep ARGS` in this process: its exit code, stdout and stderr."""
-    from sweeps.cli import main
+    from vaemodels.cli import main
 
     def run(*args: str) -> subprocess.CompletedProcess:
         capsys.readouterr()

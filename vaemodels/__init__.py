@@ -1,30 +1,54 @@
-"""vaemodels: VAE architectures, datasets, the plain training loop, checkpoints and latent embeddings."""
+"""vaemodels: the architectures and datasets registries, the training loop, and the results' file formats.
 
-from vaemodels.checkpoint import LoadedTrial, load_trial, load_trials
-from vaemodels.config import ConfigError, TrialConfig
-from vaemodels.datasets import Dataset, DatasetUnavailable, load_dataset
-from vaemodels.embeddings import encode
-from vaemodels.losses import LossTerms, vae_loss
-from vaemodels.models import VAEOutput
-from vaemodels.registry import count_parameters, create_model, list_models
-from vaemodels.training import TrainingDiverged, fit
+This is the public surface that sweeps/, explorer/, the benchmarks and users import; everything else in the
+package is internal. Names load on first use (PEP 562), so `import vaemodels` costs nothing until a name is
+used: `latentsweep --help` never imports torch, scikit-learn or pyarrow.
+"""
 
-__all__ = [
-    "ConfigError",
-    "Dataset",
-    "DatasetUnavailable",
-    "LoadedTrial",
-    "LossTerms",
-    "TrainingDiverged",
-    "TrialConfig",
-    "VAEOutput",
-    "count_parameters",
-    "create_model",
-    "encode",
-    "fit",
-    "list_models",
-    "load_dataset",
-    "load_trial",
-    "load_trials",
-    "vae_loss",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {}
+for _module, _names in {
+    "errors": "UserError ConfigError",
+    "architectures": "ARCHITECTURES ArchKey ArchSpec LogRange RegistryError arch_keys architecture key_owner "
+    "list_models loss_terms register_architecture",
+    "config": "CONFIG_KEYS SCHEMA_VERSION DataConfig ModelConfig TrainConfig TrialConfig key_kind",
+    "dataset_registry": "DATASETS DatasetSpec register_dataset",
+    "datasets": "Dataset DatasetUnavailable load_dataset load_samples",
+    "models": "VAE VAEOutput count_parameters create_model",
+    "losses": "LossTerms vae_loss",
+    "training": "EpochEnd TrainState TrainingDiverged evaluate fit new_state pick_device",
+    "embeddings": "encode latents_metadata mu_columns read_latents",
+    "metric_names": "ACTIVE_VARIANCE DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES LATENT_KEYS "
+    "LATENT_METRICS loss_name",
+    "metrics": "dci_metrics latent_metrics mig",
+    "storage": "Location StorageError human_bytes on resolve",
+    "trial_folder": "ABANDONED_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE SUMMARY_FILE "
+    "checkpoint_name is_checkpoint_name trial_summary",
+    "checkpoint": "LoadedTrial TrialNotFound checkpoint_problem list_checkpoints load_trial load_trials "
+    "prune_checkpoints restore_state save_checkpoint write_epoch_checkpoint",
+    "trials_table": "PATH_COLUMNS TRIALS_FILE RowTable TableDamaged folder_row load_or_rebuild pending_row "
+    "read_trials_table rebuild_trials_table row_from_summary trial_ids write_trials_table",
+    "finishing": "TrialDamaged finish_trial trial_dci trim_trial",
+    "cli": "CommandParser add_config_flags config_overrides lazy main",
+}.items():
+    _EXPORTS.update(dict.fromkeys(_names.split(), f"vaemodels.{_module}"))
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vaemodels' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -21,8 +21,7 @@ from vaemodels import trial_folder as tf
 from vaemodels.config import SCHEMA_VERSION, ConfigError, TrialConfig
 from vaemodels.datasets import DATASETS
 from vaemodels.embeddings import encode, mu_columns, read_latents, write_latents
-from vaemodels.models import VAE
-from vaemodels.registry import create_model
+from vaemodels.models import VAE, create_model
 from vaemodels.storage import Location, on
 from vaemodels.training import EpochEnd, TrainState, new_state
 

@@ -7,27 +7,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaemodels.datasets import DATASETS
+from vaemodels.architectures import ARCHITECTURES, arch_keys, key_owner, load_plugins
+from vaemodels.dataset_registry import DATASETS
+from vaemodels.dataset_registry import load_plugins as load_dataset_plugins
+from vaemodels.errors import ConfigError
 
-# 2: every checkpoint carries summary.json (its trial's row so far); 1: results made before it.
-SCHEMA_VERSION = 2
+# 3: configs carry data_seed; 2: every checkpoint carries summary.json (its trial's row so far); 1: before both.
+SCHEMA_VERSION = 3
+DATA_SEED_SCHEMA = 3  # a config of an older schema without data_seed drew its data from `seed`
 
-ARCHS = ("vae", "conditional", "branched")  # the registry checks it holds exactly these
 NETS = ("conv", "original")
 RECONS = ("bernoulli", "gaussian")
-CLASSIFIER_ON = ("features", "z")
 PRECISIONS = ("fp32", "bf16")
 
-# Keys that exist for one architecture only, with their defaults.
-ARCH_KEYS: dict[str, dict[str, Any]] = {
-    "vae": {},
-    "conditional": {"decoder_conditioning": True},
-    "branched": {"classifier_weight": 1.0, "classifier_on": "features"},
-}
-
-
-class ConfigError(ValueError):
-    """A config key is unknown, missing or has an impossible value."""
+__all__ = ["CONFIG_KEYS", "ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "TrialConfig", "key_kind"]
 
 
 @dataclass(frozen=True)
@@ -37,9 +30,17 @@ class ModelConfig:
     latent_dim: int = 8
     beta: float = 1.0
     recon: str = "bernoulli"
-    decoder_conditioning: bool | None = None  # conditional only
-    classifier_weight: float | None = None  # branched only
-    classifier_on: str | None = None  # branched only
+    # The architecture's own keys (vaemodels/architectures.py), validated; read as attributes:
+    # `config.model.classifier_weight`.
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for names that are not fields: an architecture's own key, or a mistake.
+        if not name.startswith("__"):
+            for key, value in self.__dict__.get("options", ()):
+                if key == name:
+                    return value
+        raise AttributeError(f"{type(self).__name__} of arch={self.__dict__.get('arch')!r} has no key {name!r}")
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,33 @@ class DataConfig:
     data_dir: str | None = None
     n_samples: int | None = None  # None: the dataset's default (all, or 20,000 for shapes)
     embed_samples: int = 10_000  # 0: every validation sample
+    # Draws the data (shapes' images, the n_samples subset, the split, the embedded subset); `seed` draws the
+    # initialisation and the batch order. Trials that differ only in `seed` encode the same samples.
+    data_seed: int = 0
 
 
 _SECTIONS = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
-_KEY_SECTION = {f.name: name for name, cls in _SECTIONS.items() for f in dataclasses.fields(cls)}
-CONFIG_KEYS: tuple[str, ...] = (*_KEY_SECTION, "seed")
+# Base key -> its section and its kind ("bool", "int", "float" or "str"), from the dataclass annotations.
+_BASE_FIELDS = [(name, f) for name, cls in _SECTIONS.items() for f in dataclasses.fields(cls) if f.name != "options"]
+_KEY_SECTION = {f.name: name for name, f in _BASE_FIELDS}
+_KINDS = {f.name: str(f.type).split(" ")[0] for _, f in _BASE_FIELDS}  # "int | None" -> "int"
+_KINDS["seed"] = "int"
+_MODEL_KEYS = [name for name, section in _KEY_SECTION.items() if section == "model"]
+
+
+def _config_keys() -> tuple[str, ...]:
+    """Every flat key in CONTRACT.md order: the shared model keys, each architecture's own, training, data, seed."""
+    _KINDS.update({key.name: key.kind.__name__ for key in arch_keys()})
+    rest = (name for name in _KEY_SECTION if name not in _MODEL_KEYS)
+    return (*_MODEL_KEYS, *(key.name for key in arch_keys()), *rest, "seed")
+
+
+CONFIG_KEYS = _config_keys()  # the built-in architectures' keys; again with the plugins' at the end of this module
+
+
+def key_kind(key: str) -> str:
+    """A flat key's kind: "bool", "int", "float" or "str"."""
+    return _KINDS[key]
 
 
 @dataclass(frozen=True)
@@ -79,41 +102,45 @@ class TrialConfig:
     @classmethod
     def from_dict(cls, flat: dict[str, Any]) -> TrialConfig:
         """Validate a flat dict (CLI, Tune, config.json) into a TrialConfig."""
+        schema = flat.get("schema_version")
         flat = {k: v for k, v in flat.items() if k != "schema_version" and not _is_missing(v)}
+        if schema is not None and int(schema) < DATA_SEED_SCHEMA and "data_seed" not in flat:
+            flat["data_seed"] = flat.get("seed", 0)  # results made before data_seed load unchanged
         unknown = sorted(set(flat) - set(CONFIG_KEYS))
         if unknown:
             raise ConfigError(f"unknown config key {unknown[0]!r}; known keys: {', '.join(CONFIG_KEYS)}")
         arch = flat.get("arch", ModelConfig.arch)
-        if arch not in ARCH_KEYS:
-            raise ConfigError(f"arch={arch!r} is not a registered architecture; choose from {', '.join(ARCHS)}")
-        for other_arch, keys in ARCH_KEYS.items():
-            for key in keys:
-                if key in flat and key not in ARCH_KEYS[arch]:
-                    raise ConfigError(f"{key!r} applies only to arch={other_arch!r}, not arch={arch!r}")
-        flat = {**ARCH_KEYS[arch], **flat}
+        if arch not in ARCHITECTURES:
+            raise ConfigError(f"arch={arch!r} is not a registered architecture; choose from {', '.join(ARCHITECTURES)}")
+        for key in flat:
+            owner = key_owner(key)
+            if owner is not None and owner != arch:
+                raise ConfigError(f"{key!r} applies only to arch={owner!r}, not arch={arch!r}")
+        spec = ARCHITECTURES[arch]
+        flat = {**spec.defaults, **flat}
         dataset = flat.get("dataset", DataConfig.dataset)
         if dataset not in DATASETS:
             raise ConfigError(f"dataset={dataset!r} is unknown; choose from {', '.join(DATASETS)}")
         flat.setdefault("image_size", DATASETS[dataset].default_image_size)
         sections = {
-            name: section_cls(**{k: _coerce(section_cls, k, v) for k, v in flat.items() if _KEY_SECTION.get(k) == name})
-            for name, section_cls in _SECTIONS.items()
+            name: {k: _coerce(k, v) for k, v in flat.items() if _KEY_SECTION.get(k) == name} for name in _SECTIONS
         }
-        config = cls(**sections, seed=_coerce_int("seed", flat.get("seed", 0)))
+        sections["model"]["options"] = tuple((key, _coerce(key, flat[key])) for key in spec.key_names)
+        config = cls(
+            **{name: _SECTIONS[name](**values) for name, values in sections.items()},
+            seed=_coerce_int("seed", flat.get("seed", 0)),
+        )
         config._validate()
         return config
 
     def to_dict(self) -> dict[str, Any]:
-        """The flat keys, without the ones that do not apply to this architecture."""
+        """The flat keys, in CONFIG_KEYS order, with only this architecture's own keys."""
         flat: dict[str, Any] = {}
         for section in (self.model, self.train, self.data):
             flat.update(dataclasses.asdict(section))
+        flat.update(flat.pop("options"))
         flat["seed"] = self.seed
-        for keys in ARCH_KEYS.values():
-            for key in keys:
-                if key not in ARCH_KEYS[self.model.arch]:
-                    flat.pop(key)
-        return flat
+        return {key: flat[key] for key in CONFIG_KEYS if key in flat}
 
     def replace(self, **changes: Any) -> TrialConfig:
         """A copy with some flat keys changed, validated again."""
@@ -133,9 +160,12 @@ class TrialConfig:
         _check(m.latent_dim >= 1, "latent_dim", m.latent_dim, "an integer >= 1")
         _check(m.beta >= 0 and math.isfinite(m.beta), "beta", m.beta, "a finite float >= 0")
         _check(m.recon in RECONS, "recon", m.recon, f"one of {', '.join(RECONS)}")
-        if m.arch == "branched":
-            _check(m.classifier_weight > 0, "classifier_weight", m.classifier_weight, "a float > 0")
-            _check(m.classifier_on in CLASSIFIER_ON, "classifier_on", m.classifier_on, " or ".join(CLASSIFIER_ON))
+        for key in ARCHITECTURES[m.arch].keys:
+            value = getattr(m, key.name)
+            if key.choices:
+                _check(value in key.choices, key.name, value, f"one of {', '.join(map(str, key.choices))}")
+            if key.positive:
+                _check(value > 0 and math.isfinite(value), key.name, value, f"a finite {key.kind.__name__} > 0")
         _check(t.lr > 0 and math.isfinite(t.lr), "lr", t.lr, "a float > 0")
         _check(t.batch_size >= 1, "batch_size", t.batch_size, "an integer >= 1")
         _check(t.epochs >= 1, "epochs", t.epochs, "an integer >= 1")
@@ -148,6 +178,7 @@ class TrialConfig:
             )
         _check(d.n_samples is None or d.n_samples >= 10, "n_samples", d.n_samples, "an integer >= 10")
         _check(d.embed_samples >= 0, "embed_samples", d.embed_samples, "an integer >= 0 (0 = all)")
+        _check(d.data_seed >= 0, "data_seed", d.data_seed, "an integer >= 0")
 
 
 def _is_missing(value: Any) -> bool:
@@ -166,22 +197,28 @@ def _coerce_int(key: str, value: Any) -> int:
     return int(value)
 
 
-def _coerce(section_cls: type, key: str, value: Any) -> Any:
-    """Turn JSON/Parquet/CLI scalars into the field's type, naming the key on failure."""
-    kind = {f.name: f.type for f in dataclasses.fields(section_cls)}[key]
+def _coerce(key: str, value: Any) -> Any:
+    """Turn JSON/Parquet/CLI scalars into the key's kind, naming the key on failure."""
+    kind = _KINDS[key]
     try:
-        if kind.startswith("bool"):
+        if kind == "bool":
             if isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(value)
                 return value.lower() in ("true", "1")
             return bool(value)
-        if kind.startswith("int"):
+        if kind == "int":
             return _coerce_int(key, value)
-        if kind.startswith("float"):
+        if kind == "float":
             return float(value)
         return str(value)
     except ConfigError:
         raise
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{key}={value!r} is invalid: expected {kind}") from error
+
+
+# Here, once TrialConfig exists: a plugin's module may import it.
+load_plugins(shared_keys=(*_KEY_SECTION, "seed"))
+load_dataset_plugins()
+CONFIG_KEYS = _config_keys()

@@ -16,6 +16,7 @@ from vaemodels.config import SCHEMA_VERSION, TrialConfig
 from vaemodels.datasets import Dataset
 from vaemodels.losses import reconstruction_per_sample
 from vaemodels.models import VAE
+from vaemodels.shapes import STREAM_EMBED, seeded_rng
 
 ENCODE_BATCH = 1024
 
@@ -30,16 +31,22 @@ def logvar_columns(latent_dim: int) -> list[str]:
     return [f"logvar_{i}" for i in range(latent_dim)]
 
 
-def embedding_rows(data: Dataset, max_samples: int) -> torch.Tensor:
-    """The validation rows that get encoded: the first `max_samples` of the (already shuffled) split; 0 = all."""
-    return data.val_idx if max_samples <= 0 else data.val_idx[:max_samples]
+def embedding_rows(data: Dataset, max_samples: int, data_seed: int) -> torch.Tensor:
+    """The validation rows that get encoded: a seeded random `max_samples` of them (0 = all), in sample order."""
+    n_val = len(data.val_idx)
+    if max_samples <= 0 or max_samples >= n_val:
+        return data.val_idx
+    # A random subset, not the first rows: val_idx is sorted, so on class-sorted data a prefix misses whole classes.
+    # Drawn from the data seed, so trials that differ only in `seed` encode the same samples.
+    chosen = np.sort(seeded_rng(data_seed, STREAM_EMBED).choice(n_val, max_samples, replace=False))
+    return data.val_idx[torch.from_numpy(chosen).to(data.val_idx.device)]
 
 
 @torch.no_grad()
 def encode(model: VAE, data: Dataset, rows: torch.Tensor | None = None) -> pd.DataFrame:
     """Encode rows of a dataset (default: the validation rows kept by `embed_samples`) into the latents table."""
     config = model.config
-    rows = embedding_rows(data, config.data.embed_samples) if rows is None else rows
+    rows = embedding_rows(data, config.data.embed_samples, config.data.data_seed) if rows is None else rows
     device = next(model.parameters()).device
     model.eval()
     mus, logvars, errors = [], [], []

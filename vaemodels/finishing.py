@@ -16,12 +16,9 @@ import pyarrow.parquet as pq
 
 from vaemodels import trial_folder as tf
 from vaemodels.datasets import DATASETS
+from vaemodels.metric_names import DCI_KEYS, DCI_REGRESSOR, DCI_SAMPLES, KEEP_POLICIES
 from vaemodels.storage import Location
 from vaemodels.trials_table import PATH_COLUMNS
-
-KEEP_POLICIES = ("best-and-last", "best")
-DCI_REGRESSOR = "random_forest"  # seconds a trial; `latentsweep metrics --regressor gradient_boosting`: the reference
-DCI_SAMPLES = 10_000
 
 
 class TrialDamaged(RuntimeError):
@@ -43,7 +40,7 @@ def trial_dci(sweep: Location, row: dict[str, Any], regressor: str, max_samples:
     try:
         cached = cache.read_json()
         if all(cached.get(k) == v for k, v in key.items()):
-            return {k: cached[k] for k in tf.TRIAL_METRICS}
+            return {k: cached[k] for k in DCI_KEYS}
     except (OSError, ValueError, KeyError):
         pass  # not computed yet (or a damaged cache): compute it again
     mu = [f"mu_{i}" for i in range(int(row["latent_dim"]))]

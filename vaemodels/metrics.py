@@ -12,9 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mutual_info_score
 from sklearn.preprocessing import StandardScaler
 
-DCI_REGRESSORS = ("random_forest", "gradient_boosting")
-DCI_KEYS = ("dci_disentanglement", "dci_completeness", "dci_informativeness")
-LATENT_KEYS = ("active_units", "probe_accuracy", "mig", "gaussian_tc")
+from vaemodels.metric_names import ACTIVE_VARIANCE, DCI_KEYS, DCI_REGRESSOR, DCI_REGRESSORS, DCI_SAMPLES, LATENT_KEYS
 
 
 def _as_codes(codes: np.ndarray) -> np.ndarray:
@@ -37,13 +35,13 @@ def _as_factors(factors: np.ndarray, n: int) -> np.ndarray:
     return factors.astype(np.int64)
 
 
-def active_mask(codes: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+def active_mask(codes: np.ndarray, threshold: float = ACTIVE_VARIANCE) -> np.ndarray:
     """Dimensions whose posterior mean varies over the data: Var_x[E_q(z|x)[z_i]] > threshold (Burda et al. 2015)."""
     # (d,) bool; a collapsed dimension's mean is (nearly) the same for every input.
     return _as_codes(codes).var(axis=0) > threshold
 
 
-def active_units(codes: np.ndarray, threshold: float = 0.01) -> int:
+def active_units(codes: np.ndarray, threshold: float = ACTIVE_VARIANCE) -> int:
     """Number of active units, dims with Var_x[E_q(z|x)[z_i]] > threshold (Burda et al. 2015)."""
     return int(active_mask(codes, threshold).sum())
 
@@ -199,7 +197,11 @@ def latent_metrics(
 
 
 def dci_metrics(
-    mu: np.ndarray, factors: np.ndarray, regressor: str = "random_forest", max_samples: int = 10_000, seed: int = 0
+    mu: np.ndarray,
+    factors: np.ndarray,
+    regressor: str = DCI_REGRESSOR,
+    max_samples: int = DCI_SAMPLES,
+    seed: int = 0,
 ) -> dict[str, float]:
     """DCI (Eastwood & Williams 2018) on at most max_samples rows drawn without replacement (seeded)."""
     mu = _as_codes(mu)

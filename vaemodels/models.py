@@ -1,4 +1,4 @@
-"""The three architectures: beta-VAE, conditional VAE, VAE with a classifier branch.
+"""The built-in architectures (beta-VAE, conditional VAE, VAE with a classifier branch) and `create_model`.
 
 All three share one forward signature and one output type, so the loss, the training loop,
 the trial adapter and the explorer never branch on the architecture.
@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaemodels.architectures import ARCHITECTURES
 from vaemodels.config import TrialConfig
 from vaemodels.networks import build_body, classifier_head, glorot_init, tile_labels
 
@@ -122,3 +123,15 @@ class BranchedVAE(VAE):
 def output_to_image(output: torch.Tensor, recon: str) -> torch.Tensor:
     """Decoder output -> pixel intensities in [0, 1]: sigmoid for Bernoulli logits, clamp for `gaussian`."""
     return torch.sigmoid(output) if recon == "bernoulli" else output.clamp(0.0, 1.0)
+
+
+def create_model(config: TrialConfig | dict) -> VAE:
+    """Build the model a config describes (a flat dict is validated first)."""
+    if not isinstance(config, TrialConfig):
+        config = TrialConfig.from_dict(config)
+    return ARCHITECTURES[config.model.arch].model_class()(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

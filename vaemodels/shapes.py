@@ -20,8 +20,9 @@ _HEART_CENTRE_Y, _HEART_RADIUS = 0.25, 1.25
 
 _CHUNK_PIXELS = 1 << 21  # ~8 MB float32 temporaries a chunk: large enough to amortise numpy overhead, cache-friendly
 
-# Seed streams: independent draws for the sprites, the split and the subset, so one never shifts another.
-STREAM_SHAPES, STREAM_SPLIT, STREAM_SUBSET = 0, 1, 2
+# Seed streams of the data seed: independent draws for the sprites, the split, the subset and the embedded
+# validation rows, so one never shifts another.
+STREAM_SHAPES, STREAM_SPLIT, STREAM_SUBSET, STREAM_EMBED = 0, 1, 2, 3
 
 
 def seeded_rng(seed: int, stream: int) -> np.random.Generator:

@@ -18,8 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from vaemodels.errors import UserError
 
-class StorageError(ValueError):
+
+class StorageError(UserError, ValueError):
     """A storage path or URI that cannot be used; the message names it."""
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
+from vaemodels.architectures import ARCHITECTURES
 from vaemodels.config import TrialConfig
 from vaemodels.datasets import Dataset
 from vaemodels.losses import vae_loss
-from vaemodels.models import VAE
-from vaemodels.registry import create_model
+from vaemodels.models import VAE, create_model
 
 EVAL_BATCH = 1024
 PLATEAU_PATIENCE = 4  # epochs compared by the original's plateau rule
@@ -194,9 +194,7 @@ class PlateauRule:
     def __init__(self, config: TrialConfig, state: TrainState) -> None:
         self.enabled = config.train.plateau_stop
         self.state = state
-        arch = config.model.arch
-        # The original monitored the classifier loss (branched) or the KL (conditional).
-        self.monitor = {"branched": "val_classifier", "conditional": "val_kl"}.get(arch, "loss")
+        self.monitor = ARCHITECTURES[config.model.arch].plateau_monitor
         self.stopped = self.enabled and state.lr_reductions >= PLATEAU_MAX_REDUCTIONS
 
     def update(self) -> None:

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from vaemodels.config import CONFIG_KEYS, SCHEMA_VERSION
+from vaemodels.metric_names import LATENT_METRICS
 
 CHECKPOINT_PREFIX = "checkpoint_"
 CONFIG_FILE = "config.json"
@@ -25,16 +26,6 @@ ABANDONED_FILE = "abandoned.json"  # a trial folder set aside on resume: Tune ne
 RAY_ERROR_FILE, RAY_PARAMS_FILE = "error.txt", "params.json"  # what Ray leaves in a trial folder
 SUMMARY_SCHEMA = 2  # the first schema version whose checkpoints carry summary.json
 
-LATENT_METRICS = (
-    "active_units",
-    "probe_accuracy",
-    "mig",
-    "gaussian_tc",
-    "dci_disentanglement",
-    "dci_completeness",
-    "dci_informativeness",
-)
-TRIAL_METRICS = ("dci_disentanglement", "dci_completeness", "dci_informativeness")  # need the finished trial
 # Columns of a row that are not the last epoch's metrics.
 _NOT_LAST = {"val_kl_per_dim", "node", "device", "diverged", "lr", *LATENT_METRICS}
 

@@ -16,7 +16,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from vaemodels import trial_folder as tf
-from vaemodels.config import CONFIG_KEYS, SCHEMA_VERSION
+from vaemodels.config import CONFIG_KEYS, DATA_SEED_SCHEMA, SCHEMA_VERSION
+from vaemodels.metric_names import LATENT_METRICS
 from vaemodels.storage import Location
 from vaemodels.tune_state import SchedulerState, scheduler_states
 
@@ -29,7 +30,7 @@ REQUIRED_COLUMNS = (
     "epochs_trained",
     "loss",
     "val_kl_per_dim",
-    *tf.LATENT_METRICS,
+    *LATENT_METRICS,
     "node",
     "device",
     "checkpoint_path",
@@ -51,6 +52,8 @@ class TableDamaged(ValueError):
 def row_from_summary(trial_id: str, summary: dict[str, Any]) -> dict[str, Any]:
     """A trials.parquet row from a checkpoint's summary: its paths made relative to the sweep folder."""
     row = {key: value for key, value in summary.items() if key not in _ROW_KEYS}
+    if summary.get("schema_version", 1) < DATA_SEED_SCHEMA and "seed" in row:
+        row.setdefault("data_seed", row["seed"])  # made before data_seed: its data came from `seed`
     row["trial_id"] = trial_id
     for column in PATH_COLUMNS:
         if isinstance(row.get(column), str):
@@ -108,6 +111,8 @@ def read_trials_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
     for column in ("problem", "error"):
         if column not in frame.columns:
             frame[column] = None
+    if "data_seed" not in frame.columns and "seed" in frame.columns:
+        frame["data_seed"] = frame["seed"]  # a table made before data_seed: each trial drew its data from `seed`
     return frame, metadata
 
 

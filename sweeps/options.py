@@ -1,0 +1,23 @@
+"""RunOptions: how and where a sweep runs. Unlike SweepSettings these may change between a run and its resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vaemodels import DCI_SAMPLES
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How and where a sweep runs (the flags of `latentsweep sweep` that are not SweepSettings)."""
+
+    storage: str = "results"
+    address: str | None = None  # None: RAY_ADDRESS when set, else a fresh local Ray
+    max_concurrent: int | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 0
+    fresh: bool = False
+    verbose: int = 1
+    dci_samples: int = DCI_SAMPLES  # latent rows a trial for DCI, computed as each trial finishes; 0 skips DCI
+    keep: str = "best-and-last"  # checkpoints a finished trial keeps (its optimizer state is dropped either way)

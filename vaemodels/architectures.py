@@ -1,0 +1,196 @@
+"""The architecture registry: one entry per architecture, carrying everything the rest of the code asks about it.
+
+Config validation, the search space, the presets, the trainer, trials.parquet and the explorer read these
+entries; nothing else names an architecture's own keys. A plugin adds an entry through the
+`latentsweep.architectures` entry-point group (vaemodels/plugins.py). This module imports no torch: the model
+class is named as "module:Class" and imported when a model is built, so `latentsweep --help` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vaemodels import plugins
+
+if TYPE_CHECKING:
+    from vaemodels.models import VAE
+
+
+@dataclass(frozen=True)
+class LogRange:
+    """A log-uniform search range for a float key."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class ArchKey:
+    """One config key that exists for one architecture only."""
+
+    name: str
+    kind: type  # bool, int, float or str
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()  # the allowed values; empty: any value of `kind` (and > 0 with `positive`)
+    positive: bool = False  # the value must be finite and > 0
+    search: LogRange | tuple[Any, ...] | None = None  # what a sweep suggests when the key is not fixed
+
+    def suggest(self, trial: Any) -> Any:
+        """Ask an Optuna trial (define-by-run) for this key; None when the key is not searched."""
+        if isinstance(self.search, LogRange):
+            return trial.suggest_float(self.name, self.search.low, self.search.high, log=True)
+        if self.search:
+            return trial.suggest_categorical(self.name, list(self.search))
+        return None
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """An architecture: its model class and all that the config, the sweep, the trainer and the explorer need."""
+
+    name: str
+    model: str | type  # "module:Class" of a vaemodels.models.VAE subclass (imported on first use), or the class
+    summary: str
+    keys: tuple[ArchKey, ...] = ()
+    plateau_monitor: str = "loss"  # the metric the original's plateau rule watches (train.plateau_stop)
+    loss_terms: tuple[str, ...] = ()  # terms beyond recon, kl and total; each is logged as train_<term>, val_<term>
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(key.name for key in self.keys)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {key.name: key.default for key in self.keys}
+
+    def model_class(self) -> type[VAE]:
+        """The model class, imported now if it was named as a string."""
+        if isinstance(self.model, str):
+            module, _, name = self.model.partition(":")
+            return getattr(importlib.import_module(module), name)
+        return self.model
+
+
+class RegistryError(ValueError):
+    """An architecture entry clashes with one already registered."""
+
+
+ARCHITECTURES: dict[str, ArchSpec] = {}
+
+
+def register_architecture(spec: ArchSpec, shared_keys: Collection[str] = ()) -> ArchSpec:
+    """Add an entry; its name and each of its keys must be new (trials.parquet has one column per key)."""
+    if spec.name in ARCHITECTURES:
+        raise RegistryError(f"architecture {spec.name!r} is already registered")
+    owners = {key: other.name for other in ARCHITECTURES.values() for key in other.key_names}
+    owners.update(dict.fromkeys(shared_keys, "every architecture"))
+    for key in spec.key_names:
+        if key in owners:
+            raise RegistryError(f"architecture {spec.name!r}: key {key!r} already belongs to {owners[key]!r}")
+    ARCHITECTURES[spec.name] = spec
+    return spec
+
+
+def architecture(name: str) -> ArchSpec:
+    """The entry of a registered architecture (KeyError for an unknown name; config validation names it first)."""
+    return ARCHITECTURES[name]
+
+
+def key_owner(key: str) -> str | None:
+    """The architecture that owns an architecture-only key, or None for a key every architecture shares."""
+    return next((spec.name for spec in ARCHITECTURES.values() if key in spec.key_names), None)
+
+
+def arch_keys() -> list[ArchKey]:
+    """Every architecture-only key, in registry order."""
+    return [key for spec in ARCHITECTURES.values() for key in spec.keys]
+
+
+def loss_terms() -> tuple[str, ...]:
+    """Every loss term any architecture reports: the shared ones, then each entry's own."""
+    extra = dict.fromkeys(term for spec in ARCHITECTURES.values() for term in spec.loss_terms)
+    return ("total", "recon", "kl", *extra)
+
+
+def list_models() -> list[str]:
+    """Names of every registered architecture."""
+    return list(ARCHITECTURES)
+
+
+register_architecture(
+    ArchSpec(
+        "vae",
+        "vaemodels.models:VAE",
+        "beta-VAE (Higgins et al. 2017): a Gaussian encoder and decoder, a beta-weighted KL",
+    )
+)
+register_architecture(
+    ArchSpec(
+        "conditional",
+        "vaemodels.models:ConditionalVAE",
+        "conditional VAE (Sohn et al. 2015): the label tiled onto the encoder input and, by default, the decoder's",
+        keys=(
+            ArchKey(
+                "decoder_conditioning",
+                bool,
+                True,
+                "feed the label to the decoder too (the original did not: q(z|x,c) but p(x|z))",
+                search=(True, False),
+            ),
+        ),
+        plateau_monitor="val_kl",  # the original's plateau rule watched the KL of its conditional VAE
+    )
+)
+register_architecture(
+    ArchSpec(
+        "branched",
+        "vaemodels.models:BranchedVAE",
+        "VAE with a classifier branch on the conv features (the original) or on z",
+        keys=(
+            ArchKey(
+                "classifier_weight",
+                float,
+                1.0,
+                "weight of the classifier's cross-entropy in the loss",
+                positive=True,
+                search=LogRange(0.1, 10.0),
+            ),
+            ArchKey(
+                "classifier_on",
+                str,
+                "features",
+                "what the classifier branch reads: the conv features (the original) or z",
+                choices=("features", "z"),
+                search=("features", "z"),
+            ),
+        ),
+        plateau_monitor="val_classifier",  # the original watched the classifier loss of its branched VAE
+        loss_terms=("classifier", "accuracy"),
+    )
+)
+
+
+_plugins_loaded = False
+
+
+def load_plugins(shared_keys: Collection[str]) -> None:
+    """Register the entries of installed plugins, once; vaemodels.config calls it when it is first imported.
+
+    Not at this module's import: a plugin's module imports vaemodels.config (for TrialConfig), which must be whole
+    by then. One that clashes or fails is skipped with a warning, never breaking the rest.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    import warnings
+
+    for spec in plugins.load_objects(plugins.ARCHITECTURES_GROUP):
+        try:
+            register_architecture(spec, shared_keys)
+        except (RegistryError, AttributeError) as error:
+            warnings.warn(f"architecture plugin {spec!r} is not registered: {error}", stacklevel=2)

@@ -1,0 +1,32 @@
+"""The one list of metric names, thresholds and defaults: what computes, stores, shows or ranks a metric reads it here.
+
+Light on purpose (no numpy, no scikit-learn): the command line's parser and the explorer's labels import it.
+"""
+
+from __future__ import annotations
+
+# Computed on a trial's latents at each new best epoch (cheap: seconds at 10,000 samples).
+LATENT_KEYS = ("active_units", "probe_accuracy", "mig", "gaussian_tc")
+# Computed once the trial has finished, on its best latents (a classifier per factor: the costly one).
+DCI_KEYS = ("dci_disentanglement", "dci_completeness", "dci_informativeness")
+# Every latent-space metric of a trial row, in the order tables show them.
+LATENT_METRICS = (*LATENT_KEYS, *DCI_KEYS)
+
+# Burda et al. 2015: a dimension is active when its posterior mean varies more than this over the data.
+ACTIVE_VARIANCE = 0.01
+DCI_REGRESSORS = ("random_forest", "gradient_boosting")
+DCI_REGRESSOR = "random_forest"  # seconds a trial; `latentsweep metrics --regressor gradient_boosting`: the reference
+DCI_SAMPLES = 10_000  # latent rows a trial for DCI, drawn without replacement (seeded)
+
+KEEP_POLICIES = ("best-and-last", "best")  # checkpoints a finished trial keeps
+
+
+def loss_name(recon: str | None) -> str:
+    """What `loss` and `best_loss` are for a reconstruction: a -ELBO in nats only for the Bernoulli likelihood.
+
+    With `gaussian` the reconstruction term is the original project's 1000 x pixel-mean squared error, which is
+    not a log-likelihood, so the sum with the KL is a scaled objective, not a bound.
+    """
+    if recon == "gaussian":
+        return "validation objective (1000 x MSE + KL, the original's; not a -ELBO)"
+    return "validation -ELBO (nats)"
