@@ -43,7 +43,7 @@ def test_a_mistake_is_one_line_on_stderr_with_exit_2():
         done = subprocess.run([sys.executable, "-m", "vaemodels.cli", *argv], capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 2, (argv, done.stderr)
         lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("latentsweep"), done.stderr
+        assert len(lines) == 1 and lines[0].startswith(f"latentsweep {argv[0]}: "), done.stderr
         assert all(name in lines[0] for name in names), lines[0]
 
 
@@ -156,7 +156,9 @@ def plugin_env(tmp_path_factory):
     info = site / "toy_plugin-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[latentsweep.architectures]\ntoy_vae = toy_arch:SPEC\n")
+    (info / "entry_points.txt").write_text(
+        "[latentsweep.architectures]\ntoy_vae = toy_arch:SPEC\n\n[latentsweep.datasets]\ntoy_noise = toy_data:SPEC\n"
+    )
     path = os.pathsep.join([str(site), str(ROOT / "tests" / "plugin"), str(ROOT)])
     return {**os.environ, "PYTHONPATH": path, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
 
@@ -177,6 +179,14 @@ def test_a_plugin_key_appears_in_train_help_and_in_the_optuna_space(plugin_env):
     )
     params = json.loads(run(plugin_env, "-c", probe).stdout.strip().splitlines()[-1])
     assert params["arch"] == "toy_vae" and params["toy_temperature"] in (0.5, 2.0)
+
+
+def test_a_plugin_dataset_trains_with_no_edit_to_the_project(plugin_env, tmp_path):
+    out = tmp_path / "trial"
+    flags = ["--dataset", "toy_noise", "--latent-dim", "2", "--epochs", "1", "--n-samples", "60", "--out", str(out)]
+    done = run(plugin_env, "-m", "vaemodels.cli", "train", *flags)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "toy_noise: 48 train / 12 val" in done.stdout
 
 
 @pytest.mark.slow

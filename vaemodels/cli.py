@@ -90,9 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `latentsweep` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the subcommand's parser, so the message says which command refused it
+        _subparsers(parser).choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.handler(args)
     except UserError as error:
