@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from sweeps.ranking import explain_empty, healthy, rank
 from vaemodels import (
     TRIALS_FILE,
     Location,
@@ -39,22 +39,6 @@ def load_table(sweep: Location) -> pd.DataFrame:
     return frame
 
 
-def rank(frame: pd.DataFrame, metric: str = "loss", mode: str = "min") -> pd.DataFrame:
-    """Finished, undamaged trials ranked by `best_loss` for `loss`, else by the metric's own column."""
-    column = "best_loss" if metric == "loss" else metric
-    if column not in frame.columns:
-        known = ", ".join(c for c in frame.columns if frame[c].dtype.kind == "f")
-        raise KeyError(f"--metric {metric!r} is not a column of {TRIALS_FILE}; numeric columns: {known}")
-    ranked = frame[(frame["status"] == "TERMINATED") & _healthy(frame)].copy()
-    finite = ranked[column].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v)).astype(bool)
-    ranked = ranked[finite]  # a bool mask even when empty (an empty object Series would select columns)
-    return ranked.sort_values(column, ascending=(mode == "min"), kind="stable")
-
-
-def _healthy(frame: pd.DataFrame) -> pd.Series:
-    return frame["problem"].isna() if "problem" in frame.columns else pd.Series(True, index=frame.index)
-
-
 def rank_checked(sweep: Location, frame: pd.DataFrame, metric: str, mode: str, top: int) -> pd.DataFrame:
     """`rank`, with the files of the trials shown checked first: a damaged one is marked and passed over."""
     frame = frame.copy()
@@ -66,15 +50,6 @@ def rank_checked(sweep: Location, frame: pd.DataFrame, metric: str, mode: str, t
             return frame
         for index, problem in problems.items():
             frame.at[index, "problem"] = problem
-
-
-def explain_empty(frame: pd.DataFrame, metric: str) -> str:
-    """Why no trial ranks, in a sentence."""
-    counts = ", ".join(f"{n} {status}" for status, n in frame["status"].value_counts().items())
-    if not (frame["status"] == "TERMINATED").any():
-        return f"no trial has finished yet ({len(frame)} trials: {counts})"
-    column = "best_loss" if metric == "loss" else metric
-    return f"no finished, undamaged trial has a finite {column} ({len(frame)} trials: {counts})"
 
 
 def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mode: str = "min") -> str:
@@ -105,7 +80,7 @@ def best_command(args: argparse.Namespace) -> int:
     except (StorageError, KeyError) as error:
         print(f"latentsweep best: {error.args[0]}", file=sys.stderr)
         return 2
-    damaged = frame[~_healthy(frame)]
+    damaged = frame[~healthy(frame)]
     for row in damaged.itertuples():
         print(f"damaged trial {row.trial_id}: {row.problem}", file=sys.stderr)
     if ranked.empty:

@@ -63,3 +63,11 @@ def register_metrics(commands: Subcommands) -> None:
         help="random_forest (seconds a trial) or gradient_boosting (the reference; minutes a trial)",
     )
     parser.set_defaults(handler=lazy("sweeps.metrics:metrics_command"))
+
+
+def register_status(commands: Subcommands) -> None:
+    """`latentsweep status`: a sweep's progress from its trials.parquet, no Ray."""
+    parser = commands.add_parser("status", help="trials done, running and failed, the best so far, and an ETA")
+    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
+    parser.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until the sweep ends")
+    parser.set_defaults(handler=lazy("sweeps.status:status_command"))

@@ -222,3 +222,14 @@ def test_a_rerun_lists_the_damaged_trials_it_found(sweep_dir, table, tmp_path, c
     assert f"{victim['trial_id']} is damaged" in captured.out  # and again in the summary
     rows = pd.read_parquet(storage / "tiny" / "trials.parquet").set_index("trial_id")
     assert str(model) in rows.loc[victim["trial_id"], "problem"] and rows["problem"].isna().sum() == len(rows) - 1
+
+
+def test_status_reports_the_finished_sweep_from_its_table(sweep_dir, table, capsys):
+    from vaemodels.cli import main
+
+    assert main(["status", str(sweep_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(table)} trials of 4 planned" in out and "finished 4 · running 0 · errored 0" in out
+    best = table.sort_values("best_loss").iloc[0]
+    assert f"best so far: {best['trial_id']}, best_loss {best['best_loss']:.4g}" in out
+    assert (table["trial_seconds"] > 0).all() and "ETA 0 s for 0 left" in out

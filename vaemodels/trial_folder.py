@@ -65,6 +65,7 @@ def trial_summary(
         "best_loss": best.get("loss"),
         "best_epoch": best.get("epoch"),
         "epochs_trained": epochs_trained,
+        "trial_seconds": sum(h.get("epoch_seconds") or 0.0 for h in history),  # its epochs' wall time so far
         "val_kl_per_dim": last.get("val_kl_per_dim"),
         **{key: best.get(key) for key in LATENT_METRICS},
         "node": last.get("node"),
