@@ -19,6 +19,7 @@ from typing import Any
 import ray
 from ray import tune
 
+from sweeps.console import Console
 from sweeps.space import flatten
 from sweeps.trial import SUMMARY_KEY
 from vaemodels import ABANDONED_FILE, Location, RowTable, finish_trial, pending_row, row_from_summary, trim_trial
@@ -104,8 +105,16 @@ def _outcome(result) -> dict[str, Any]:
 class TrialBook:
     """trials.parquet of a running sweep: one row a trial started, right within one write of every change."""
 
-    def __init__(self, sweep: Location, metadata: dict[str, Any], table: RowTable, finisher: Finisher | None):
+    def __init__(
+        self,
+        sweep: Location,
+        metadata: dict[str, Any],
+        table: RowTable,
+        finisher: Finisher | None,
+        console: Console | None = None,
+    ):
         self.sweep, self.metadata, self.table, self.finisher = sweep, metadata, table, finisher
+        self.console = console  # the progress shown on the terminal (None with --verbose: Tune's reporter)
         self._status_changed = self._results_changed = False
         self._last_write, self._write_seconds = 0.0, 0.0
         self._restore_checked = False
@@ -123,6 +132,8 @@ class TrialBook:
         row = self.table.get(folder) or pending_row(folder, flatten(trial.config))
         self.table.put({**row, "status": "RUNNING", "error": None})
         self._changed(status=True)
+        if self.console is not None:
+            self.console.started(folder)
 
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
         summary = result.get(SUMMARY_KEY)
@@ -143,12 +154,17 @@ class TrialBook:
         if self.finisher is not None and isinstance(row.get("checkpoint_path"), str):
             self.finisher.submit(row)
         self._changed(status=True)
+        if self.console is not None:
+            self.console.finished_trial(row, row.get("trial_seconds"))
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
         folder = _folder(trial)
         row = self.table.get(folder) or pending_row(folder, flatten(trial.config))
-        self.table.put({**row, "status": "ERROR", "error": _error_text(trial)})
+        row = {**row, "status": "ERROR", "error": _error_text(trial)}
+        self.table.put(row)
         self._changed(status=True)
+        if self.console is not None:
+            self.console.errored_trial(row)
 
     def on_trial_recover(self, iteration: int, trials: list, trial, **info) -> None:
         row = self.table.get(_folder(trial))

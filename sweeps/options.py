@@ -18,6 +18,6 @@ class RunOptions:
     gpus_per_trial: float = 0.0
     max_failures: int = 0
     fresh: bool = False
-    verbose: int = 1
+    verbose: int = 0  # Tune's own reporter (its boxes): 1 with --verbose; the console of sweeps/console.py otherwise
     dci_samples: int = DCI_SAMPLES  # latent rows a trial for DCI, computed as each trial finishes; 0 skips DCI
     keep: str = "best-and-last"  # checkpoints a finished trial keeps (its optimizer state is dropped either way)

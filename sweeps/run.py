@@ -60,6 +60,7 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional: 0.25 packs four on a GPU")
     parser.add_argument("--max-failures", type=int, default=0, help="restarts of a crashed trial")
     parser.add_argument("--address", help="local (a fresh Ray), auto, or ray://HOST:PORT (default: $RAY_ADDRESS)")
+    parser.add_argument("--verbose", action="store_true", help="Tune's own reporter: every config and epoch result")
     parser.add_argument("--fresh", action="store_true", help="move an existing sweep of this name aside first")
     parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows a trial for DCI (0: skip)")
     parser.add_argument(
@@ -104,6 +105,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         gpus_per_trial=args.gpus_per_trial,
         max_failures=args.max_failures,
         fresh=args.fresh,
+        verbose=1 if args.verbose else 0,
         dci_samples=args.dci_samples,
         keep=args.keep,
     )

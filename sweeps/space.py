@@ -72,3 +72,8 @@ def flatten(tune_config: dict[str, Any]) -> dict[str, Any]:
 def trial_config(tune_config: dict[str, Any]) -> TrialConfig:
     """Tune's config dict -> TrialConfig: the one boundary where a dict becomes a validated config."""
     return TrialConfig.from_dict(flatten(tune_config))
+
+
+def trial_count(settings: SweepSettings) -> int:
+    """How many trials the sweep trains: every grid combination, or the search's num_samples."""
+    return len(grid_configs(settings)) if settings.is_grid else settings.num_samples

@@ -17,7 +17,7 @@ import pandas as pd
 
 from sweeps.ranking import rank
 from sweeps.settings import SweepSettings
-from sweeps.space import grid_configs
+from sweeps.space import trial_count
 from vaemodels import TRIALS_FILE, Location, StorageError, TableDamaged, loss_name, read_trials_table, resolve
 
 FINISHED, ERRORED, RUNNING = "TERMINATED", "ERROR", ("RUNNING", "PENDING")
@@ -32,7 +32,7 @@ def planned_trials(settings: dict[str, Any] | None) -> int | None:
         parsed = SweepSettings(**fields)
     except TypeError:  # settings of another version: say nothing rather than guess
         return None
-    return len(grid_configs(parsed)) if parsed.is_grid else parsed.num_samples
+    return trial_count(parsed)
 
 
 def trial_durations(frame: pd.DataFrame) -> list[float]:

@@ -20,9 +20,10 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.bookkeeping import BookEvents, Finisher, TrialBook, active
+from sweeps.console import Console, OnceEach
 from sweeps.options import RunOptions
 from sweeps.settings import SweepSettings
-from sweeps.space import SearchSpace, grid_param_space
+from sweeps.space import SearchSpace, grid_param_space, trial_count
 from sweeps.trial import run_trial
 from vaemodels import (
     DATASETS,
@@ -51,8 +52,13 @@ def connect(options: RunOptions) -> bool:
 
     Returns whether this call started the connection (a Ray already initialised in-process is reused).
     """
-    logging.getLogger("ray").setLevel(logging.WARNING)
+    ray_logger = logging.getLogger("ray")
+    ray_logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, OnceEach) for f in ray_logger.filters):
+        ray_logger.addFilter(OnceEach())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Tune's new reporter prints its experiment box even when silent; the old one, at verbose 0, prints nothing.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if options.verbose else "0"
     # Tiny epochs checkpoint often; Tune's advice to checkpoint less is noise for a sweep of small models.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
@@ -184,7 +190,10 @@ def run_sweep(
         resumed = can_restore(sweep)
         table = _stored_table(sweep) if resumed else RowTable()
         finisher = Finisher(sweep, options.dci_samples, DCI_REGRESSOR, with_dci=_has_factors(settings))
-        book = TrialBook(sweep, provenance(settings, options), table, finisher)
+        console = Console(trial_count(settings), settings.metric, settings.mode) if options.verbose == 0 else None
+        book = TrialBook(sweep, provenance(settings, options), table, finisher, console)
+        if console is not None:
+            console.counted([table.get(trial_id) for trial_id in table.ids()])
         print(f"{'resuming' if resumed else 'starting'} sweep {settings.name!r} in {sweep.uri}", flush=True)
         try:
             for row in _unfinalized(table):  # finished before a driver stopped, not yet finished off
@@ -195,6 +204,8 @@ def run_sweep(
                 _finish_off(book, finisher)
                 book.trim_finished(options.keep)
             book.write()
+            if console is not None:
+                console.close()
         except (OSError, pa.ArrowException, TuneError) as error:
             cause = _storage_cause(error)
             if cause is None:

@@ -1,5 +1,7 @@
 """A real sweep on a local Ray: checkpoints, latents, trials.parquet, `best`, and reloading the best trial."""
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -33,12 +35,20 @@ def ray_session():
 
 
 @pytest.fixture(scope="module")
-def sweep_dir(ray_session, tmp_path_factory):
+def console(ray_session, tmp_path_factory):
+    """The sweep, run once for the module through the CLI, and what it printed (stdout and stderr)."""
     from vaemodels.cli import main
 
     storage = tmp_path_factory.mktemp("storage")
-    assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage)]) == 0
-    return storage / "tiny"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage)]) == 0
+    return storage / "tiny", printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(console):
+    return console[0]
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +243,13 @@ def test_status_reports_the_finished_sweep_from_its_table(sweep_dir, table, caps
     best = table.sort_values("best_loss").iloc[0]
     assert f"best so far: {best['trial_id']}, best_loss {best['best_loss']:.4g}" in out
     assert (table["trial_seconds"] > 0).all() and "ETA 0 s for 0 left" in out
+
+
+def test_the_console_is_a_line_a_trial_and_the_summary(console, table):
+    _, printed = console
+    lines = printed.strip().split("\n")
+    assert len(lines) <= 40 and not any("│" in line or "╭" in line for line in lines), printed  # no Tune boxes
+    for trial_id in table["trial_id"]:
+        (line,) = [line for line in lines if line.startswith(f"{trial_id}  ")]
+        assert "best_loss" in line and "(2 epochs in" in line
+    assert f"sweep {console[0]}: 4 trials finished, 0 errored" in printed

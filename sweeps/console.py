@@ -1,0 +1,111 @@
+"""What a sweep prints unless --verbose: one bar of trials, one line a finished or failed trial, and the summary.
+
+Tune's own reporter prints a box of every trial's config and every epoch's result (483 lines for the six trials of
+the quick demo); `--verbose` brings it back. The bar is drawn on a terminal only; logs and CI get the lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from vaemodels import finite
+
+_SHOWN_KEYS = ("arch", "latent_dim", "beta", "lr")
+
+
+class Console:
+    """The sweep's progress: started, finished, errored and the best so far, from the bookkeeping's rows."""
+
+    def __init__(self, planned: int | None, metric: str = "loss", mode: str = "min") -> None:
+        self.column = "best_loss" if metric == "loss" else metric
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.best: tuple[float, str] | None = None
+        self.running: set[str] = set()
+        self.finished = self.errored = 0
+        self.bar = tqdm(total=planned, unit="trial", desc="trials", file=sys.stderr, disable=None, leave=False)
+
+    def counted(self, rows: list[dict[str, Any]]) -> None:
+        """Trials finished or errored before this run (a resume): counted, not printed."""
+        for row in rows:
+            if row["status"] == "TERMINATED":
+                self.finished += 1
+                self._consider(row)
+            elif row["status"] == "ERROR":
+                self.errored += 1
+        self._refresh(self.finished + self.errored)
+
+    def started(self, trial_id: str) -> None:
+        self.running.add(trial_id)
+        self._refresh(0)
+
+    def finished_trial(self, row: dict[str, Any], seconds: float | None) -> None:
+        self.running.discard(row["trial_id"])
+        self.finished += 1
+        self._consider(row)
+        self.bar.write(f"{row['trial_id']}  {_config(row)}  {self._outcome(row)}{_took(row, seconds)}")
+        self._refresh(1)
+
+    def errored_trial(self, row: dict[str, Any]) -> None:
+        self.running.discard(row["trial_id"])
+        self.errored += 1
+        self.bar.write(f"{row['trial_id']}  {_config(row)}  errored: {row.get('error') or 'no error text'}")
+        self._refresh(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def _outcome(self, row: dict[str, Any]) -> str:
+        if row.get("diverged"):
+            return f"diverged after {row.get('epochs_trained') or 0} epochs"
+        value = row.get(self.column)
+        text = f"{self.column} {value:.4g}" if isinstance(value, (int, float)) else f"{self.column} -"
+        if row.get("stopped_early"):
+            text += f", stopped early at epoch {row.get('epochs_trained')} of {row.get('epochs')}"
+        return text
+
+    def _consider(self, row: dict[str, Any]) -> None:
+        value = finite(row.get(self.column)) if not row.get("diverged") else math.inf
+        if math.isfinite(value) and (self.best is None or self.sign * value < self.sign * self.best[0]):
+            self.best = (value, row["trial_id"])
+
+    def _refresh(self, done: int) -> None:
+        postfix = {"running": len(self.running), "errored": self.errored}
+        if self.best is not None:
+            postfix["best"] = f"{self.best[1]} {self.best[0]:.4g}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(done)
+
+
+class OnceEach(logging.Filter):
+    """Let each distinct log message through once: Ray repeats some warnings at every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def _config(row: dict[str, Any]) -> str:
+    parts = []
+    for key in _SHOWN_KEYS:
+        value = row.get(key)
+        if value is not None:
+            parts.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(parts)
+
+
+def _took(row: dict[str, Any], seconds: float | None) -> str:
+    epochs = row.get("epochs_trained") or 0
+    timing = f" in {seconds:.0f} s" if seconds else ""
+    return f"  ({epochs} epoch{'s' if epochs != 1 else ''}{timing})"
