@@ -130,7 +130,8 @@ class TrialBook:
     def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
         folder = _folder(trial)
         row = self.table.get(folder) or pending_row(folder, flatten(trial.config))
-        self.table.put({**row, "status": "RUNNING", "error": None})
+        started = row.get("started_at") if _present(row.get("started_at")) else time.time()  # a restart keeps it
+        self.table.put({**row, "status": "RUNNING", "error": None, "started_at": started})
         self._changed(status=True)
         if self.console is not None:
             self.console.started(folder)
@@ -141,7 +142,8 @@ class TrialBook:
             return
         folder = _folder(trial)
         row = row_from_summary(folder, json.loads(summary))
-        self.table.put({**row, "status": "RUNNING"})  # Tune's word on the end comes with on_trial_complete
+        started = (self.table.get(folder) or {}).get("started_at")  # the driver's own column: not in the summary
+        self.table.put({**row, "status": "RUNNING", "started_at": started})  # Tune's word on the end: on_trial_complete
         self._changed(status=False)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
@@ -319,3 +321,7 @@ def _error_text(trial) -> str:
 def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
     """A row as plain Python values (a pickled numpy scalar would tie the task to this numpy)."""
     return {key: value.item() if hasattr(value, "item") else value for key, value in row.items()}
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, (int, float)) and value == value  # NaN != NaN

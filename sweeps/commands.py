@@ -71,3 +71,13 @@ def register_status(commands: Subcommands) -> None:
     parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
     parser.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until the sweep ends")
     parser.set_defaults(handler=lazy("sweeps.status:status_command"))
+
+
+def register_dashboard(commands: Subcommands) -> None:
+    """`latentsweep dashboard`: optuna-dashboard on a sweep's study, built from its trials.parquet."""
+    parser = commands.add_parser("dashboard", help="optuna-dashboard on a sweep (live), or --export its study")
+    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
+    parser.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--export", metavar="FILE", help="write the study to this SQLite file instead of serving")
+    parser.set_defaults(handler=lazy("sweeps.dashboard:dashboard_command"))

@@ -60,16 +60,16 @@ class Console:
         self.bar.close()
 
     def _outcome(self, row: dict[str, Any]) -> str:
-        if row.get("diverged"):
+        if _flag(row.get("diverged")):
             return f"diverged after {row.get('epochs_trained') or 0} epochs"
         value = row.get(self.column)
         text = f"{self.column} {value:.4g}" if isinstance(value, (int, float)) else f"{self.column} -"
-        if row.get("stopped_early"):
+        if _flag(row.get("stopped_early")):
             text += f", stopped early at epoch {row.get('epochs_trained')} of {row.get('epochs')}"
         return text
 
     def _consider(self, row: dict[str, Any]) -> None:
-        value = finite(row.get(self.column)) if not row.get("diverged") else math.inf
+        value = finite(row.get(self.column)) if not _flag(row.get("diverged")) else math.inf
         if math.isfinite(value) and (self.best is None or self.sign * value < self.sign * self.best[0]):
             self.best = (value, row["trial_id"])
 
@@ -94,6 +94,11 @@ class OnceEach(logging.Filter):
             return False
         self.seen.add(message)
         return True
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no cell: a missing one (None, or NaN from a table) is no."""
+    return value is not None and value == value and bool(value)  # NaN != NaN
 
 
 def _config(row: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ def test_each_trial_gets_one_line_saying_how_it_ended(capsys):
 
 def test_a_resumed_sweep_counts_what_it_had_and_a_max_metric_ranks_upwards():
     console = Console(planned=3, metric="mig", mode="max")
-    console.counted([row("a", mig=0.2), row("b", mig=0.5), row("c", status="ERROR")])
+    console.counted([row("a", mig=0.2, diverged=float("nan")), row("b", mig=0.5), row("c", status="ERROR")])
     assert console.best == (0.5, "b") and (console.finished, console.errored) == (2, 1)
     console.close()
 

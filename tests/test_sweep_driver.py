@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import optuna
 import pandas as pd
 import pytest
 
@@ -86,6 +87,26 @@ def test_driver_killed_with_sigkill_leaves_a_true_table_and_the_same_command_res
         finished = summary is not None and summary["status"] == "TERMINATED"
         assert (row["status"] == "TERMINATED") == finished, (trial_id, row["status"], summary and summary["status"])
     rerun_and_check(tmp_path, finished_histories(tmp_path, table.reset_index()))
+    # The Optuna study after the kill and the resume: every Tune trial once, finished, with its grid params.
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vaemodels.cli",
+            "dashboard",
+            str(tmp_path / "driver"),
+            "--export",
+            str(tmp_path / "s.db"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert exported.returncode == 0, exported.stderr
+    study = optuna.load_study(study_name="driver", storage=f"sqlite:///{tmp_path / 's.db'}")
+    final = pd.read_parquet(tmp_path / "driver" / "trials.parquet")
+    assert sorted(t.user_attrs["trial_id"] for t in study.trials) == sorted(final["trial_id"])
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    assert sorted(t.params["seed"] for t in study.trials) == [0, 1, 2, 3]
 
 
 def test_driver_killed_just_as_a_trial_starts_leaves_no_stray_row(tmp_path):

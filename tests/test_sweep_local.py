@@ -253,3 +253,18 @@ def test_the_console_is_a_line_a_trial_and_the_summary(console, table):
         (line,) = [line for line in lines if line.startswith(f"{trial_id}  ")]
         assert "best_loss" in line and "(2 epochs in" in line
     assert f"sweep {console[0]}: 4 trials finished, 0 errored" in printed
+
+
+def test_the_optuna_study_of_the_sweep_has_every_trial_with_its_params(sweep_dir, table, tmp_path):
+    import optuna
+
+    from vaemodels.cli import main
+
+    assert main(["dashboard", str(sweep_dir), "--export", str(tmp_path / "study.db")]) == 0
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    by_id = {t.user_attrs["trial_id"]: t for t in study.trials}
+    assert sorted(by_id) == sorted(table["trial_id"]) and all(t.state.name == "COMPLETE" for t in study.trials)
+    for row in table.itertuples():
+        trial = by_id[row.trial_id]
+        assert trial.value == row.best_loss and trial.params["arch"] == row.arch
+        assert trial.params["latent_dim"] == row.latent_dim and trial.params["beta"] == row.beta

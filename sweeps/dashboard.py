@@ -1,0 +1,72 @@
+"""`latentsweep dashboard SWEEP`: optuna-dashboard on a sweep, live while it runs; `--export FILE` writes the study.
+
+The study is built from trials.parquet (sweeps/study.py) into a local SQLite file, and brought up to date
+whenever the table changes, so the sweep may live on a local disk, NFS or a bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from sweeps.study import StudyMirror, settings_from_metadata
+from vaemodels import TRIALS_FILE, Location, StorageError, TableDamaged, UserError, read_trials_table, resolve
+
+REFRESH_SECONDS = 5.0
+
+
+def dashboard_command(args: argparse.Namespace) -> int:
+    """Export the study, or serve optuna-dashboard on it (refreshed from the table) until Ctrl-C."""
+    sweep = resolve(args.sweep_dir)
+    frame, metadata, stamp = _read(sweep)
+    settings = settings_from_metadata(metadata)
+    metric, mode = metadata.get("metric", settings.metric), metadata.get("mode", settings.mode)
+    if args.export:
+        target = Path(args.export).expanduser().resolve()
+        if target.exists():
+            raise UserError(f"--export {target} already exists; choose another file")
+        StudyMirror(f"sqlite:///{target}", settings, metric, mode).sync(frame)
+        print(f"wrote study {settings.name!r} ({len(frame)} trials) to {target}")
+        print(f"open it with: optuna-dashboard sqlite:///{target}")
+        return 0
+    try:
+        from optuna_dashboard import run_server
+    except ImportError:
+        raise UserError('optuna-dashboard is not installed: pip install -e ".[dashboard]"') from None
+    folder = tempfile.mkdtemp(prefix="latentsweep-study-")
+    url = f"sqlite:///{folder}/study.db"
+    mirror = StudyMirror(url, settings, metric, mode)
+    mirror.sync(frame)
+    threading.Thread(target=_follow, args=(sweep, mirror, stamp), daemon=True).start()
+    print(f"latentsweep dashboard: {sweep.uri} at http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_server(url, host=args.host, port=args.port)
+    return 0
+
+
+def _read(sweep: Location):
+    """trials.parquet, its metadata and its modification time; missing or damaged: the user's error, named."""
+    try:
+        frame, metadata = read_trials_table(sweep)
+        return frame, metadata, sweep.join(TRIALS_FILE).info().mtime_ns
+    except FileNotFoundError:
+        raise StorageError(f"{sweep.join(TRIALS_FILE).uri} does not exist: no sweep has started there") from None
+    except (TableDamaged, ValueError) as error:
+        raise StorageError(str(error)) from None
+
+
+def _follow(sweep: Location, mirror: StudyMirror, stamp: int) -> None:
+    """Sync the study whenever trials.parquet changes (polled; a bucket has no change notifications)."""
+    while True:
+        time.sleep(REFRESH_SECONDS)
+        try:
+            now = sweep.join(TRIALS_FILE).info().mtime_ns
+            if now != stamp:
+                frame, _, stamp = _read(sweep)
+                mirror.sync(frame)
+        except (OSError, UserError):
+            continue  # mid-write or briefly unreachable: the next poll tries again
