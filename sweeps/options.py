@@ -20,4 +20,5 @@ class RunOptions:
     fresh: bool = False
     verbose: int = 0  # Tune's own reporter (its boxes): 1 with --verbose; the console of sweeps/console.py otherwise
     dci_samples: int = DCI_SAMPLES  # latent rows a trial for DCI, computed as each trial finishes; 0 skips DCI
+    mlflow: str | None = None  # an MLflow tracking URI: one run a trial (sweeps/tracking.py)
     keep: str = "best-and-last"  # checkpoints a finished trial keeps (its optimizer state is dropped either way)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -60,6 +61,7 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional: 0.25 packs four on a GPU")
     parser.add_argument("--max-failures", type=int, default=0, help="restarts of a crashed trial")
     parser.add_argument("--address", help="local (a fresh Ray), auto, or ray://HOST:PORT (default: $RAY_ADDRESS)")
+    parser.add_argument("--mlflow", metavar="URI", help="log each trial as an MLflow run, e.g. sqlite:///mlflow.db")
     parser.add_argument("--verbose", action="store_true", help="Tune's own reporter: every config and epoch result")
     parser.add_argument("--fresh", action="store_true", help="move an existing sweep of this name aside first")
     parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows a trial for DCI (0: skip)")
@@ -95,6 +97,8 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
     for flag, value in (("--cpus-per-trial", args.cpus_per_trial), ("--max-failures", args.max_failures + 1)):
         if value <= 0:
             raise SettingsError(f"{flag} {value}: must be positive")
+    if args.mlflow and importlib.util.find_spec("mlflow") is None:
+        raise SettingsError(f'--mlflow {args.mlflow}: mlflow is not installed (pip install -e ".[mlflow]")')
     if args.gpus_per_trial < 0:
         raise SettingsError(f"--gpus-per-trial {args.gpus_per_trial}: must be >= 0")
     options = RunOptions(
@@ -106,6 +110,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         max_failures=args.max_failures,
         fresh=args.fresh,
         verbose=1 if args.verbose else 0,
+        mlflow=args.mlflow,
         dci_samples=args.dci_samples,
         keep=args.keep,
     )

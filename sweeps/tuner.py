@@ -149,10 +149,22 @@ def build_tuner(
             num_to_keep=2, checkpoint_score_attribute="loss", checkpoint_score_order="min"
         ),
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
-        callbacks=[callback],
+        callbacks=[callback, *_trackers(settings, options)],
         verbose=options.verbose,
     )
     return tune.Tuner(resourced, param_space=param_space, tune_config=tune_config, run_config=run_config)
+
+
+def _trackers(settings: SweepSettings, options: RunOptions) -> list[tune.Callback]:
+    """The opt-in tracking callbacks; TensorBoard needs none (Tune writes its event files into each trial folder).
+
+    Tune pickles its callbacks with the sweep: a resumed sweep keeps the tracking of its first run.
+    """
+    if not options.mlflow:
+        return []
+    from sweeps.tracking import TrialArtifacts  # imports mlflow's integration only when asked for
+
+    return [TrialArtifacts(options.mlflow, experiment_name=settings.name)]
 
 
 def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:

@@ -41,8 +41,9 @@ def console(ray_session, tmp_path_factory):
 
     storage = tmp_path_factory.mktemp("storage")
     printed = io.StringIO()
+    mlflow = f"sqlite:///{storage / 'mlflow.db'}"  # a real MLflow store, read back below
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-        assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage)]) == 0
+        assert main(["sweep", *SWEEP_FLAGS, "--storage", str(storage), "--mlflow", mlflow]) == 0
     return storage / "tiny", printed.getvalue()
 
 
@@ -247,7 +248,7 @@ def test_status_reports_the_finished_sweep_from_its_table(sweep_dir, table, caps
 
 def test_the_console_is_a_line_a_trial_and_the_summary(console, table):
     _, printed = console
-    lines = printed.strip().split("\n")
+    lines = [line for line in printed.strip().split("\n") if "mlflow.store.db" not in line]  # its own setup
     assert len(lines) <= 40 and not any("│" in line or "╭" in line for line in lines), printed  # no Tune boxes
     for trial_id in table["trial_id"]:
         (line,) = [line for line in lines if line.startswith(f"{trial_id}  ")]
@@ -268,3 +269,46 @@ def test_the_optuna_study_of_the_sweep_has_every_trial_with_its_params(sweep_dir
         trial = by_id[row.trial_id]
         assert trial.value == row.best_loss and trial.params["arch"] == row.arch
         assert trial.params["latent_dim"] == row.latent_dim and trial.params["beta"] == row.beta
+
+
+def _events(folder) -> dict[tuple[str, str], list[int]]:
+    """(tag, scalar or histo) -> the steps logged, from a trial folder's TensorBoard event file (TFRecord frames)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    (path,) = folder.glob("events.out.tfevents*")
+    data, position, logged = path.read_bytes(), 0, {}
+    while position < len(data):
+        (length,) = struct.unpack("<Q", data[position : position + 8])  # then a CRC of the length
+        event = event_pb2.Event.FromString(data[position + 12 : position + 12 + length])
+        position += 12 + length + 4  # the record, then its CRC
+        for value in event.summary.value:
+            logged.setdefault((value.tag, "histo" if value.HasField("histo") else "scalar"), []).append(event.step)
+    return logged
+
+
+def test_every_epochs_loss_terms_reach_tensorboard(sweep_dir, table):
+    from vaemodels import ARCHITECTURES
+
+    for row in table.itertuples():
+        logged = _events(sweep_dir / row.trial_id)
+        terms = ("recon", "kl", "total", *ARCHITECTURES[row.arch].loss_terms)
+        for tag in ("loss", *(f"{split}_{term}" for split in ("train", "val") for term in terms)):
+            assert logged[(f"ray/tune/{tag}", "scalar")] == [1, 2], (row.trial_id, tag)
+        assert logged[("ray/tune/val_kl_per_dim", "histo")] == [1, 2]  # the KL of each dimension, every epoch
+
+
+def test_mlflow_gets_a_run_a_trial_with_params_metrics_and_the_best_latents(sweep_dir, table):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{sweep_dir.parent / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("tiny")
+    assert experiment.artifact_location.startswith((sweep_dir.parent / "mlflow-artifacts").as_uri())
+    runs = {run.info.run_name.removeprefix("run_trial_"): run for run in client.search_runs([experiment.experiment_id])}
+    assert sorted(runs) == sorted(table["trial_id"])
+    for row in table.itertuples():
+        run = runs[row.trial_id]
+        assert run.info.status == "FINISHED" and run.data.params["arch"] == row.arch
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2]
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"config.json", "latents.parquet"}
