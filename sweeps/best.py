@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.ranking import explain_empty, healthy, rank
+from sweeps.ranking import explain_empty, healthy, pareto_front, rank
+from sweeps.settings import SettingsError
 from vaemodels import (
     TRIALS_FILE,
     Location,
@@ -73,6 +74,8 @@ def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mo
 def best_command(args: argparse.Namespace) -> int:
     """Print the top trials and the best one; optionally copy its checkpoint out."""
     sweep = resolve(args.sweep_dir)
+    if args.pareto:
+        return pareto_command(sweep, args)
     try:
         frame = load_table(sweep)
         frame = rank_checked(sweep, frame, args.metric, args.mode, args.top)
@@ -93,6 +96,35 @@ def best_command(args: argparse.Namespace) -> int:
     print(describe_best(frame, sweep, args.metric, args.mode))
     if args.export:
         return export_best(sweep.join(ranked.iloc[0]["checkpoint_path"]), Path(args.export).resolve())
+    return 0
+
+
+def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
+    """`best --pareto`: the trials no other beats on every objective (the sweep's own, or --metrics/--modes)."""
+    if not sweep.exists():
+        raise StorageError(f"{sweep.uri} does not exist")
+    frame, metadata = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    stored = metadata.get("settings") or {}
+    metrics = args.metrics or tuple(stored.get("metrics") or ())
+    modes = args.modes or tuple(stored.get("modes") or ())
+    if len(metrics) < 2 or len(modes) != len(metrics):
+        raise SettingsError(
+            "--pareto needs two or more objectives: this sweep has one, so give --metrics (e.g. loss,mig) and "
+            "--modes (e.g. min,max)"
+        )
+    try:
+        front = pareto_front(frame, list(zip(metrics, modes)))
+    except KeyError as error:
+        raise SettingsError(error.args[0]) from None
+    if front.empty:
+        print(f"latentsweep best: {explain_empty(frame, metrics[0])}", file=sys.stderr)
+        return 1
+    columns = ["best_loss" if metric == "loss" else metric for metric in metrics]
+    shown = [c for c in dict.fromkeys(["trial_id", "arch", "latent_dim", "beta", *columns]) if c in front.columns]
+    objectives = ", ".join(f"{column} ({mode})" for column, mode in zip(columns, modes))
+    print(f"Pareto front of {len(front)} of {len(frame)} trials on {objectives}:")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(front[shown].to_string(index=False))
     return 0
 
 

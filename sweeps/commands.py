@@ -47,7 +47,14 @@ def register_best(commands: Subcommands) -> None:
     parser.add_argument("--mode", choices=("min", "max"), default="min")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--export", help="copy the best checkpoint folder here")
+    parser.add_argument("--pareto", action="store_true", help="the Pareto front of the sweep's objectives instead")
+    parser.add_argument("--metrics", type=_names, help="objectives for --pareto, e.g. loss,mig (default: the sweep's)")
+    parser.add_argument("--modes", type=_names, help="min or max for each of --metrics, e.g. min,max")
     parser.set_defaults(handler=lazy("sweeps.best:best_command"))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name for name in text.split(",") if name)
 
 
 def register_metrics(commands: Subcommands) -> None:

@@ -24,12 +24,11 @@ def dashboard_command(args: argparse.Namespace) -> int:
     sweep = resolve(args.sweep_dir)
     frame, metadata, stamp = _read(sweep)
     settings = settings_from_metadata(metadata)
-    metric, mode = metadata.get("metric", settings.metric), metadata.get("mode", settings.mode)
     if args.export:
         target = Path(args.export).expanduser().resolve()
         if target.exists():
             raise UserError(f"--export {target} already exists; choose another file")
-        StudyMirror(f"sqlite:///{target}", settings, metric, mode).sync(frame)
+        StudyMirror(f"sqlite:///{target}", settings).sync(frame)
         print(f"wrote study {settings.name!r} ({len(frame)} trials) to {target}")
         print(f"open it with: optuna-dashboard sqlite:///{target}")
         return 0
@@ -39,7 +38,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
         raise UserError('optuna-dashboard is not installed: pip install -e ".[dashboard]"') from None
     folder = tempfile.mkdtemp(prefix="latentsweep-study-")
     url = f"sqlite:///{folder}/study.db"
-    mirror = StudyMirror(url, settings, metric, mode)
+    mirror = StudyMirror(url, settings)
     mirror.sync(frame)
     threading.Thread(target=_follow, args=(sweep, mirror, stamp), daemon=True).start()
     print(f"latentsweep dashboard: {sweep.uri} at http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)

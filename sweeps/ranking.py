@@ -33,3 +33,26 @@ def explain_empty(frame: pd.DataFrame, metric: str) -> str:
         return f"no trial has finished yet ({len(frame)} trials: {counts})"
     column = "best_loss" if metric == "loss" else metric
     return f"no finished, undamaged trial has a finite {column} ({len(frame)} trials: {counts})"
+
+
+def pareto_front(frame: pd.DataFrame, objectives: list[tuple[str, str]]) -> pd.DataFrame:
+    """The finished, undamaged trials no other trial beats on every objective (ties allowed), by the first one.
+
+    `objectives`: (metric, mode) pairs; `loss` ranks by `best_loss`. A trial is dominated when another is at
+    least as good on every objective and better on one.
+    """
+    columns = ["best_loss" if metric == "loss" else metric for metric, _ in objectives]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"--metrics {missing[0]!r} is not a column of {TRIALS_FILE}")
+    rows = frame[(frame["status"] == "TERMINATED") & healthy(frame)]
+    values = rows[columns].apply(pd.to_numeric, errors="coerce")
+    rows, values = rows[values.notna().all(axis=1)], values[values.notna().all(axis=1)]
+    signs = [1.0 if mode == "min" else -1.0 for _, mode in objectives]
+    scores = values.to_numpy() * signs  # lower is better on every column now
+    front = [
+        i
+        for i, score in enumerate(scores)
+        if not any((other <= score).all() and (other < score).any() for other in scores)
+    ]
+    return rows.iloc[front].sort_values(columns[0], ascending=objectives[0][1] == "min", kind="stable")

@@ -55,6 +55,8 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", choices=("asha", "none"), help="early stopping (default: asha for search)")
     parser.add_argument("--metric", help="metric to rank trials by (default loss)")
     parser.add_argument("--mode", choices=("min", "max"), help="min or max (default min)")
+    parser.add_argument("--metrics", type=strings, help="two or more objectives, e.g. loss,mig: multi-objective TPE")
+    parser.add_argument("--modes", type=strings, help="min or max for each of --metrics, e.g. min,max")
     parser.add_argument("--seed", type=int, help="the searcher's seed")
     parser.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as resources allow)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -91,6 +93,8 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         "scheduler": args.scheduler,
         "metric": args.metric,
         "mode": args.mode,
+        "metrics": args.metrics,
+        "modes": args.modes,
         "seed": args.seed,
     }
     settings = make_settings(args.preset, overrides, fixed)
@@ -155,8 +159,11 @@ def _check_writable(path: Path) -> None:
 
 
 def _differences(stored: dict, current: dict) -> list[str]:
+    """Settings that differ; a key a sweep of an older version did not store counts as its default."""
+    defaults = SweepSettings().to_json()
     keys = sorted(set(stored) | set(current))
-    return [f"{k}: stored {stored.get(k)!r}, now {current.get(k)!r}" for k in keys if stored.get(k) != current.get(k)]
+    before = {k: stored.get(k, defaults.get(k)) for k in keys}
+    return [f"{k}: stored {before[k]!r}, now {current.get(k)!r}" for k in keys if before[k] != current.get(k)]
 
 
 def sweep_command(args: argparse.Namespace) -> int:

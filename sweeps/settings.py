@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaemodels import ARCHITECTURES, ConfigError, TrialConfig, UserError, key_owner
+from vaemodels import ARCHITECTURES, DATASETS, ConfigError, TrialConfig, UserError, key_owner
 
 SCHEDULERS = ("asha", "none")
 
@@ -31,12 +31,20 @@ class SweepSettings:
     scheduler: str = "none"
     metric: str = "loss"
     mode: str = "min"
+    # Two or more: a multi-objective Optuna search (multi-objective TPE); the single metric/mode are then unused.
+    metrics: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
     seed: int = 0  # the searcher's seed
     fixed: dict[str, Any] = field(default_factory=dict)  # flat config keys every trial shares
 
     @property
     def is_grid(self) -> bool:
         return bool(self.betas)
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """(metric, mode) of each objective: --metrics/--modes, or the one --metric/--mode."""
+        return list(zip(self.metrics, self.modes)) if self.metrics else [(self.metric, self.mode)]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict, the form stored beside the sweep and compared on resume."""
@@ -126,11 +134,41 @@ def validate(settings: SweepSettings) -> None:
         raise SettingsError(f"--mode {settings.mode!r}: choose min or max")
     if settings.num_samples < 1:
         raise SettingsError(f"--num-samples {settings.num_samples}: must be >= 1")
+    if settings.metrics:
+        _validate_objectives(settings)
     for arch in settings.archs:  # every architecture must accept the shared keys
         try:
             TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
         except ConfigError as error:
             raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from error
+
+
+# What every epoch's report carries (sweeps/trial.py fills the latent metrics of the best epoch so far in).
+_EPOCH_METRICS = ("loss", "active_units", "probe_accuracy", "mig", "gaussian_tc")
+
+
+def _validate_objectives(settings: SweepSettings) -> None:
+    """--metrics/--modes: combinations that cannot work are refused here, before Ray starts."""
+    metrics, modes = settings.metrics, settings.modes
+    if len(metrics) < 2:
+        raise SettingsError(f"--metrics {','.join(metrics)}: give two or more (one metric: --metric)")
+    if len(modes) != len(metrics) or any(mode not in ("min", "max") for mode in modes):
+        raise SettingsError(f"--modes {','.join(modes)}: give min or max for each of --metrics {','.join(metrics)}")
+    if settings.metric != "loss" or settings.mode != "min":
+        raise SettingsError("--metric/--mode conflict with --metrics/--modes: give one or the other")
+    if settings.is_grid:
+        raise SettingsError("--metrics conflicts with a grid (--betas): a grid has no searcher to guide")
+    if settings.scheduler == "asha":
+        raise SettingsError("--metrics conflicts with --scheduler asha: ASHA stops trials by one metric")
+    for metric in metrics:
+        if metric not in _EPOCH_METRICS and not metric.startswith(("val_", "train_")):
+            raise SettingsError(
+                f"--metrics {metric}: not in every epoch's report; choose from {', '.join(_EPOCH_METRICS)} "
+                "or a train_/val_ loss term (DCI is computed only once a trial has finished)"
+            )
+    dataset = TrialConfig.from_dict({k: v for k, v in settings.fixed.items() if k == "dataset"}).data.dataset
+    if "mig" in metrics and not DATASETS[dataset].factor_names:
+        raise SettingsError(f"--metrics mig: dataset {dataset!r} has no ground-truth factors (shapes has)")
 
 
 def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def settings_from_metadata(metadata: dict[str, Any]) -> SweepSettings:
         raise SettingsError(f"trials.parquet's sweep settings are of another version: {error}") from None
 
 
-def frozen_trial(row: dict[str, Any], distributions: dict[str, BaseDistribution], column: str) -> FrozenTrial:
+def frozen_trial(row: dict[str, Any], distributions: dict[str, BaseDistribution], columns: list[str]) -> FrozenTrial:
     """One table row as an Optuna trial (not yet numbered)."""
     params, used = {}, {}
     for name, distribution in distributions.items():
@@ -85,12 +85,12 @@ def frozen_trial(row: dict[str, Any], distributions: dict[str, BaseDistribution]
             continue  # a key of another architecture
         if _admits(distribution, value):  # a value outside its range (the flags changed) is left out, not forced
             params[name], used[name] = value, distribution
-    state, value = _state(row, column)
+    state, values = _state(row, columns)
     attrs = {"trial_id": str(row["trial_id"])}
     attrs.update({key: _plain(row[key]) for key in USER_ATTRS if _finite(row.get(key))})
     if isinstance(row.get("error"), str):
         attrs["error"] = row["error"]
-    trial = optuna.trial.create_trial(state=state, value=value, params=params, distributions=used, user_attrs=attrs)
+    trial = optuna.trial.create_trial(state=state, values=values, params=params, distributions=used, user_attrs=attrs)
     started, seconds = _plain(row.get("started_at")), _plain(row.get("trial_seconds"))
     if isinstance(started, (int, float)):  # Optuna's history and timeline then show the sweep's own times
         trial.datetime_start = datetime.fromtimestamp(started)
@@ -99,31 +99,33 @@ def frozen_trial(row: dict[str, Any], distributions: dict[str, BaseDistribution]
     return trial
 
 
-def _state(row: dict[str, Any], column: str) -> tuple[TrialState, float | None]:
+def _state(row: dict[str, Any], columns: list[str]) -> tuple[TrialState, list[float] | None]:
     status = row.get("status")
     if status == "ERROR":
         return TrialState.FAIL, None
     if status != "TERMINATED":
         return TrialState.RUNNING, None
-    value = row.get(column)
-    if _plain(row.get("diverged")) or not _finite(value):  # _plain: a missing cell is NaN, which is truthy
+    values = [row.get(column) for column in columns]
+    if _plain(row.get("diverged")) or not all(map(_finite, values)):  # _plain: a missing cell is NaN, truthy
         return TrialState.FAIL, None
-    return (TrialState.PRUNED if _plain(row.get("stopped_early")) else TrialState.COMPLETE), float(value)
+    state = TrialState.PRUNED if _plain(row.get("stopped_early")) else TrialState.COMPLETE
+    return state, [float(value) for value in values]
 
 
 class StudyMirror:
     """A study in an Optuna storage that follows a sweep's table: new trials added, running ones finished."""
 
-    def __init__(self, storage_url: str, settings: SweepSettings, metric: str, mode: str) -> None:
+    def __init__(self, storage_url: str, settings: SweepSettings) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.storage = optuna.storages.RDBStorage(storage_url)
-        self.settings, self.column = settings, "best_loss" if metric == "loss" else metric
+        self.settings = settings
+        self.columns = ["best_loss" if metric == "loss" else metric for metric, _ in settings.objectives]
         self.distributions = search_distributions(settings)
-        direction = "minimize" if mode == "min" else "maximize"
-        study = optuna.create_study(storage=self.storage, study_name=settings.name, direction=direction)
+        directions = ["minimize" if mode == "min" else "maximize" for _, mode in settings.objectives]
+        study = optuna.create_study(storage=self.storage, study_name=settings.name, directions=directions)
         with warnings.catch_warnings():  # experimental since Optuna 3.2, and what the dashboard labels its axis by
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([self.column])
+            study.set_metric_names(self.columns)
         self.study_id = study._study_id
         self.numbers: dict[str, int] = {}  # Tune trial id -> the storage's trial id
         self.states: dict[str, TrialState] = {}
@@ -135,14 +137,13 @@ class StudyMirror:
             frame = frame.sort_values("started_at", na_position="last", kind="stable")
         for row in frame.to_dict("records"):
             trial_id = str(row["trial_id"])
-            trial = frozen_trial(row, self.distributions, self.column)
+            trial = frozen_trial(row, self.distributions, self.columns)
             if trial_id not in self.numbers:
                 self.numbers[trial_id] = self.storage.create_new_trial(self.study_id, template_trial=trial)
             elif self.states[trial_id] == TrialState.RUNNING and trial.state != TrialState.RUNNING:
                 for key, value in trial.user_attrs.items():
                     self.storage.set_trial_user_attr(self.numbers[trial_id], key, value)
-                values = None if trial.value is None else [trial.value]
-                self.storage.set_trial_state_values(self.numbers[trial_id], trial.state, values)
+                self.storage.set_trial_state_values(self.numbers[trial_id], trial.state, trial.values)
             else:
                 continue  # unchanged, or finished already (an Optuna trial cannot leave a finished state)
             self.states[trial_id] = trial.state

@@ -18,6 +18,7 @@ from vaemodels import (
     CONFIG_FILE,
     DIVERGED_FILE,
     HISTORY_FILE,
+    LATENT_KEYS,
     SCHEMA_VERSION,
     SUMMARY_FILE,
     Dataset,
@@ -97,7 +98,7 @@ def run_trial(
         with tempfile.TemporaryDirectory(prefix="ls-ckpt-") as directory:
             write_epoch_checkpoint(directory, event)
             summary = Path(directory, SUMMARY_FILE).read_text()  # the row the driver keeps: no storage read
-            metrics = {**_reportable(event.metrics), SUMMARY_KEY: summary}
+            metrics = {**_best_latent_metrics(summary), **_reportable(event.metrics), SUMMARY_KEY: summary}
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
     try:
@@ -154,7 +155,15 @@ def _report_again(checkpoint: Location) -> None:
     """Report a finished trial's last epoch once more, without training: Tune then records it as done."""
     history = checkpoint.join(HISTORY_FILE).read_json()
     last = dict(history[-1]) if history else {"loss": float("inf")}
-    tune.report({**_reportable(last), SUMMARY_KEY: checkpoint.join(SUMMARY_FILE).read_text()})
+    summary = checkpoint.join(SUMMARY_FILE).read_text()
+    tune.report({**_best_latent_metrics(summary), **_reportable(last), SUMMARY_KEY: summary})
+
+
+def _best_latent_metrics(summary: str) -> dict[str, float]:
+    """The latent metrics of the best epoch so far, for the epochs that encode no latents: every report then
+    carries each one (a multi-objective search may optimise `mig`); this epoch's own values override them."""
+    row = json.loads(summary)
+    return {key: row[key] for key in LATENT_KEYS if isinstance(row.get(key), (int, float))}
 
 
 def _reportable(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -125,15 +125,18 @@ def build_tuner(
     if not settings.is_grid:
         from optuna.samplers import TPESampler
 
+        metrics, modes = zip(*settings.objectives)
         search = SweepSearch(
             space=SearchSpace(settings),
-            metric=settings.metric,  # a define-by-run space ignores TuneConfig's metric and mode
-            mode=settings.mode,
+            # A define-by-run space ignores TuneConfig's metric and mode; lists: multi-objective TPE.
+            metric=list(metrics) if len(metrics) > 1 else metrics[0],
+            mode=list(modes) if len(modes) > 1 else modes[0],
             sampler=TPESampler(seed=settings.seed),
         )
+    single = len(settings.objectives) == 1  # Tune's own metric is one name; a multi-objective one lives in Optuna
     tune_config = tune.TuneConfig(
-        metric=settings.metric,
-        mode=settings.mode,
+        metric=settings.metric if single else None,
+        mode=settings.mode if single else None,
         search_alg=search,
         scheduler=scheduler,
         num_samples=1 if settings.is_grid else settings.num_samples,

@@ -69,7 +69,7 @@ def test_the_distributions_come_from_the_search_space_and_a_grids_axes():
 
 
 def test_a_mirror_adds_new_trials_and_finishes_running_ones(tmp_path):
-    mirror = StudyMirror(f"sqlite:///{tmp_path / 'live.db'}", SETTINGS, "loss", "min")
+    mirror = StudyMirror(f"sqlite:///{tmp_path / 'live.db'}", SETTINGS)
     assert mirror.sync(frame_from_rows(ROWS)) == len(ROWS)
     assert mirror.sync(frame_from_rows(ROWS)) == 0  # nothing changed
     later = [r for r in ROWS if r["trial_id"] != "running"] + [row("running", best_loss=120.0), row("new")]

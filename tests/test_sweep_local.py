@@ -312,3 +312,23 @@ def test_mlflow_gets_a_run_a_trial_with_params_metrics_and_the_best_latents(swee
         assert run.info.status == "FINISHED" and run.data.params["arch"] == row.arch
         assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2]
         assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"config.json", "latents.parquet"}
+
+
+def test_a_multi_objective_search_reports_both_objectives_every_epoch(ray_session, tmp_path, capsys):
+    import optuna
+
+    from vaemodels.cli import main
+
+    flags = ["--name", "multi", "--dataset", "shapes", "--image-size", "32", "--n-samples", "400", "--epochs", "3"]
+    flags += ["--num-samples", "2", "--latent-dims", "2", "--metrics", "loss,mig", "--modes", "min,max"]
+    assert main(["sweep", *flags, "--dci-samples", "0", "--storage", str(tmp_path)]) == 0
+    table = pd.read_parquet(tmp_path / "multi" / "trials.parquet")
+    assert len(table) == 2 and (table["status"] == "TERMINATED").all()
+    for trial_id in table["trial_id"]:  # what Tune (and so Optuna) got from each epoch
+        progress = pd.read_csv(tmp_path / "multi" / trial_id / "progress.csv")
+        assert len(progress) == 3 and progress["loss"].notna().all() and progress["mig"].notna().all()
+    assert main(["best", str(tmp_path / "multi"), "--pareto"]) == 0
+    assert "Pareto front of" in capsys.readouterr().out
+    assert main(["dashboard", str(tmp_path / "multi"), "--export", str(tmp_path / "s.db")]) == 0
+    study = optuna.load_study(study_name="multi", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert len(study.directions) == 2 and all(len(t.values) == 2 for t in study.trials)
