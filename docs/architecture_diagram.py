@@ -62,8 +62,8 @@ def main() -> None:
         [
             "Ray Tune + Optuna: the only package",
             "that imports ray",
-            "registers train, models, sweep,",
-            "best, metrics (sweeps.commands)",
+            "registers train, models, sweep, best,",
+            "metrics, status, dashboard (sweeps.commands)",
         ],
         GREEN,
     )
