@@ -62,11 +62,13 @@ def report(sweep: Location, frame: pd.DataFrame, metadata: dict[str, Any]) -> tu
         best = ranked.iloc[0]
         column = "best_loss" if metric == "loss" else metric
         what = f" ({loss_name(best.get('recon'))})" if metric == "loss" else ""
-        config = ", ".join(f"{k}={best[k]}" for k in ("arch", "latent_dim", "beta") if k in best)
+        config = ", ".join(f"{k}={_short(best[k])}" for k in ("arch", "latent_dim", "beta") if k in best)
         lines.append(f"  best so far: {best['trial_id']}, {column} {best[column]:.4g}{what}; {config}")
     durations = trial_durations(frame)
     left = max(0, (planned or len(frame)) - finished - errored)
-    if durations:
+    if planned is not None and left == 0:
+        lines.append("  every planned trial has ended")
+    elif durations:
         median = statistics.median(durations)
         at_a_time = max(1, running)
         eta = math.ceil(left / at_a_time) * median
@@ -104,6 +106,10 @@ def _read(sweep: Location, given: str) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise StorageError(f"{sweep.join(TRIALS_FILE).uri} does not exist: no sweep has started there") from None
     except TableDamaged as error:
         raise StorageError(f"{error}; `latentsweep best {given}` rebuilds it from the trial folders") from None
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _duration(seconds: float) -> str:

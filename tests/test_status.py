@@ -37,7 +37,7 @@ def test_a_grid_counts_its_combinations_and_watch_ends_when_every_trial_is_done(
     write_sweep(tmp_path, [row("a", "TERMINATED", 100.0, 5.0), row("b", "ERROR")], grid)
     assert main(["status", str(tmp_path), "--watch", "3600"]) == 0  # would sleep an hour if it did not stop
     out = capsys.readouterr().out
-    assert "2 trials of 2 planned" in out and "ETA 0 s for 0 left" in out
+    assert "2 trials of 2 planned" in out and "every planned trial has ended" in out
 
 
 def test_a_sweep_without_a_finished_trial_has_no_eta(tmp_path, capsys):
