@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.ranking import explain_empty, healthy, pareto_front, rank
+from sweeps.ranking import explain_empty, healthy, metric_column, pareto_front, rank
 from sweeps.settings import SettingsError
 from vaemodels import (
     TRIALS_FILE,
@@ -59,7 +59,7 @@ def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mo
     if ranked.empty:
         return explain_empty(frame, metric)
     best = ranked.iloc[0]
-    column = "best_loss" if metric == "loss" else metric
+    column = metric_column(metric)
     config = {key: _plain(best[key]) for key in ("arch", "latent_dim", "beta", "lr", "dataset") if key in best}
     what = f", the {loss_name(best.get('recon'))}" if metric == "loss" else ""
     lines = [f"best trial {best['trial_id']} ({column} = {best[column]:.4f}{what}): {config}"]
@@ -89,7 +89,7 @@ def best_command(args: argparse.Namespace) -> int:
     if ranked.empty:
         print(f"latentsweep best: {explain_empty(frame, args.metric)}", file=sys.stderr)
         return 1
-    column = "best_loss" if args.metric == "loss" else args.metric
+    column = metric_column(args.metric)
     columns = [c for c in dict.fromkeys([*TABLE_COLUMNS, column]) if c in ranked.columns]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(ranked[columns].head(args.top).to_string(index=False))
@@ -119,7 +119,7 @@ def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
     if front.empty:
         print(f"latentsweep best: {explain_empty(frame, metrics[0])}", file=sys.stderr)
         return 1
-    columns = ["best_loss" if metric == "loss" else metric for metric in metrics]
+    columns = [metric_column(metric) for metric in metrics]
     shown = [c for c in dict.fromkeys(["trial_id", "arch", "latent_dim", "beta", *columns]) if c in front.columns]
     objectives = ", ".join(f"{column} ({mode})" for column, mode in zip(columns, modes))
     print(f"Pareto front of {len(front)} of {len(frame)} trials on {objectives}:")

@@ -22,7 +22,16 @@ from ray import tune
 from sweeps.console import Console
 from sweeps.space import flatten
 from sweeps.trial import SUMMARY_KEY
-from vaemodels import ABANDONED_FILE, Location, RowTable, finish_trial, pending_row, row_from_summary, trim_trial
+from vaemodels import (
+    ABANDONED_FILE,
+    Location,
+    RowTable,
+    finish_trial,
+    is_missing,
+    pending_row,
+    row_from_summary,
+    trim_trial,
+)
 
 WRITE_SHARE = 0.05  # at most this share of the driver's time goes to writing trials.parquet
 MAX_WRITE_INTERVAL_S = 5.0  # a status change reaches storage within this, however large the table
@@ -130,7 +139,7 @@ class TrialBook:
     def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
         folder = _folder(trial)
         row = self.table.get(folder) or pending_row(folder, flatten(trial.config))
-        started = row.get("started_at") if _present(row.get("started_at")) else time.time()  # a restart keeps it
+        started = time.time() if is_missing(row.get("started_at")) else row["started_at"]  # a restart keeps it
         self.table.put({**row, "status": "RUNNING", "error": None, "started_at": started})
         self._changed(status=True)
         if self.console is not None:
@@ -321,7 +330,3 @@ def _error_text(trial) -> str:
 def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
     """A row as plain Python values (a pickled numpy scalar would tie the task to this numpy)."""
     return {key: value.item() if hasattr(value, "item") else value for key, value in row.items()}
-
-
-def _present(value: Any) -> bool:
-    return isinstance(value, (int, float)) and value == value  # NaN != NaN

@@ -13,7 +13,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from vaemodels import finite
+from sweeps.ranking import metric_column
+from vaemodels import finite, is_missing
 
 _SHOWN_KEYS = ("arch", "latent_dim", "beta", "lr")
 
@@ -22,7 +23,7 @@ class Console:
     """The sweep's progress: started, finished, errored and the best so far, from the bookkeeping's rows."""
 
     def __init__(self, planned: int | None, metric: str = "loss", mode: str = "min") -> None:
-        self.column = "best_loss" if metric == "loss" else metric
+        self.column = metric_column(metric)
         self.sign = 1.0 if mode == "min" else -1.0
         self.best: tuple[float, str] | None = None
         self.running: set[str] = set()
@@ -98,7 +99,7 @@ class OnceEach(logging.Filter):
 
 def _flag(value: Any) -> bool:
     """A yes/no cell: a missing one (None, or NaN from a table) is no."""
-    return value is not None and value == value and bool(value)  # NaN != NaN
+    return not is_missing(value) and bool(value)
 
 
 def _config(row: dict[str, Any]) -> str:

@@ -13,8 +13,10 @@ import threading
 import time
 from pathlib import Path
 
-from sweeps.study import StudyMirror, settings_from_metadata
-from vaemodels import TRIALS_FILE, Location, StorageError, TableDamaged, UserError, read_trials_table, resolve
+from sweeps.settings import SweepSettings
+from sweeps.status import read_table
+from sweeps.study import StudyMirror
+from vaemodels import TRIALS_FILE, Location, UserError, resolve
 
 REFRESH_SECONDS = 5.0
 
@@ -23,7 +25,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
     """Export the study, or serve optuna-dashboard on it (refreshed from the table) until Ctrl-C."""
     sweep = resolve(args.sweep_dir)
     frame, metadata, stamp = _read(sweep)
-    settings = settings_from_metadata(metadata)
+    settings = SweepSettings.from_json(metadata.get("settings"))
     if args.export:
         target = Path(args.export).expanduser().resolve()
         if target.exists():
@@ -48,14 +50,9 @@ def dashboard_command(args: argparse.Namespace) -> int:
 
 
 def _read(sweep: Location):
-    """trials.parquet, its metadata and its modification time; missing or damaged: the user's error, named."""
-    try:
-        frame, metadata = read_trials_table(sweep)
-        return frame, metadata, sweep.join(TRIALS_FILE).info().mtime_ns
-    except FileNotFoundError:
-        raise StorageError(f"{sweep.join(TRIALS_FILE).uri} does not exist: no sweep has started there") from None
-    except (TableDamaged, ValueError) as error:
-        raise StorageError(str(error)) from None
+    """trials.parquet, its metadata and the modification time the table was read at."""
+    stamp = sweep.join(TRIALS_FILE).info().mtime_ns
+    return (*read_table(sweep), stamp)
 
 
 def _follow(sweep: Location, mirror: StudyMirror, stamp: int) -> None:

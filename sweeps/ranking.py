@@ -9,9 +9,14 @@ import pandas as pd
 from vaemodels import TRIALS_FILE
 
 
+def metric_column(metric: str) -> str:
+    """The trials.parquet column a metric ranks by: `best_loss` for `loss`, else the metric's own."""
+    return "best_loss" if metric == "loss" else metric
+
+
 def rank(frame: pd.DataFrame, metric: str = "loss", mode: str = "min") -> pd.DataFrame:
     """Finished, undamaged trials ranked by `best_loss` for `loss`, else by the metric's own column."""
-    column = "best_loss" if metric == "loss" else metric
+    column = metric_column(metric)
     if column not in frame.columns:
         known = ", ".join(c for c in frame.columns if frame[c].dtype.kind == "f")
         raise KeyError(f"--metric {metric!r} is not a column of {TRIALS_FILE}; numeric columns: {known}")
@@ -31,7 +36,7 @@ def explain_empty(frame: pd.DataFrame, metric: str) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in frame["status"].value_counts().items())
     if not (frame["status"] == "TERMINATED").any():
         return f"no trial has finished yet ({len(frame)} trials: {counts})"
-    column = "best_loss" if metric == "loss" else metric
+    column = metric_column(metric)
     return f"no finished, undamaged trial has a finite {column} ({len(frame)} trials: {counts})"
 
 
@@ -41,7 +46,7 @@ def pareto_front(frame: pd.DataFrame, objectives: list[tuple[str, str]]) -> pd.D
     `objectives`: (metric, mode) pairs; `loss` ranks by `best_loss`. A trial is dominated when another is at
     least as good on every objective and better on one.
     """
-    columns = ["best_loss" if metric == "loss" else metric for metric, _ in objectives]
+    columns = [metric_column(metric) for metric, _ in objectives]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise KeyError(f"--metrics {missing[0]!r} is not a column of {TRIALS_FILE}")

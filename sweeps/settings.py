@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaemodels import ARCHITECTURES, DATASETS, ConfigError, TrialConfig, UserError, key_owner
+from vaemodels import ARCHITECTURES, DATASETS, LATENT_KEYS, ConfigError, TrialConfig, UserError, key_owner
 
 SCHEDULERS = ("asha", "none")
 
@@ -49,6 +49,21 @@ class SweepSettings:
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict, the form stored beside the sweep and compared on resume."""
         return {key: list(v) if isinstance(v, tuple) else v for key, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, stored: Any) -> SweepSettings:
+        """Settings as `to_json` stored them (sweep.json, trials.parquet's metadata); SettingsError when unusable."""
+        if not isinstance(stored, dict):
+            raise SettingsError("no sweep settings are stored (made by an older version?)")
+        try:
+            return cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in stored.items()})
+        except TypeError as error:
+            raise SettingsError(f"the stored sweep settings are of another version: {error}") from None
+
+    @property
+    def dataset(self) -> str:
+        """The dataset every trial trains on (the fixed one, or the config's default)."""
+        return TrialConfig.from_dict({k: v for k, v in self.fixed.items() if k == "dataset"}).data.dataset
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -144,7 +159,7 @@ def validate(settings: SweepSettings) -> None:
 
 
 # What every epoch's report carries (sweeps/trial.py fills the latent metrics of the best epoch so far in).
-_EPOCH_METRICS = ("loss", "active_units", "probe_accuracy", "mig", "gaussian_tc")
+_EPOCH_METRICS = ("loss", *LATENT_KEYS)
 
 
 def _validate_objectives(settings: SweepSettings) -> None:
@@ -166,9 +181,8 @@ def _validate_objectives(settings: SweepSettings) -> None:
                 f"--metrics {metric}: not in every epoch's report; choose from {', '.join(_EPOCH_METRICS)} "
                 "or a train_/val_ loss term (DCI is computed only once a trial has finished)"
             )
-    dataset = TrialConfig.from_dict({k: v for k, v in settings.fixed.items() if k == "dataset"}).data.dataset
-    if "mig" in metrics and not DATASETS[dataset].factor_names:
-        raise SettingsError(f"--metrics mig: dataset {dataset!r} has no ground-truth factors (shapes has)")
+    if "mig" in metrics and not DATASETS[settings.dataset].factor_names:
+        raise SettingsError(f"--metrics mig: dataset {settings.dataset!r} has no ground-truth factors (shapes has)")
 
 
 def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from sweeps.ranking import rank
-from sweeps.settings import SweepSettings
+from sweeps.ranking import metric_column, rank
+from sweeps.settings import SettingsError, SweepSettings
 from sweeps.space import trial_count
 from vaemodels import TRIALS_FILE, Location, StorageError, TableDamaged, loss_name, read_trials_table, resolve
 
@@ -25,14 +25,10 @@ FINISHED, ERRORED, RUNNING = "TERMINATED", "ERROR", ("RUNNING", "PENDING")
 
 def planned_trials(settings: dict[str, Any] | None) -> int | None:
     """How many trials the sweep's settings ask for: the grid's size, or the search's num_samples."""
-    if not settings:
-        return None
-    fields = {key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()}
     try:
-        parsed = SweepSettings(**fields)
-    except TypeError:  # settings of another version: say nothing rather than guess
+        return trial_count(SweepSettings.from_json(settings))
+    except SettingsError:  # none stored, or of another version: say nothing rather than guess
         return None
-    return trial_count(parsed)
 
 
 def trial_durations(frame: pd.DataFrame) -> list[float]:
@@ -60,7 +56,7 @@ def report(sweep: Location, frame: pd.DataFrame, metadata: dict[str, Any]) -> tu
     ranked = rank(frame, metric, mode) if metric == "loss" or metric in frame else frame.iloc[:0]
     if not ranked.empty:
         best = ranked.iloc[0]
-        column = "best_loss" if metric == "loss" else metric
+        column = metric_column(metric)
         what = f" ({loss_name(best.get('recon'))})" if metric == "loss" else ""
         config = ", ".join(f"{k}={_short(best[k])}" for k in ("arch", "latent_dim", "beta") if k in best)
         lines.append(f"  best so far: {best['trial_id']}, {column} {best[column]:.4g}{what}; {config}")
@@ -88,7 +84,7 @@ def status_command(args: argparse.Namespace) -> int:
     sweep = resolve(args.sweep_dir)
     try:
         while True:
-            text, complete = report(sweep, *_read(sweep, args.sweep_dir))
+            text, complete = report(sweep, *read_table(sweep))
             print(text, flush=True)
             if args.watch is None or complete:
                 return 0
@@ -98,14 +94,15 @@ def status_command(args: argparse.Namespace) -> int:
         return 130
 
 
-def _read(sweep: Location, given: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """trials.parquet and its metadata; a missing or damaged table is the user's error, named."""
+def read_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """trials.parquet and its metadata, for the commands that read the table alone (status, dashboard);
+    a missing or damaged table is the user's error, named."""
     try:
         return read_trials_table(sweep)
     except FileNotFoundError:
         raise StorageError(f"{sweep.join(TRIALS_FILE).uri} does not exist: no sweep has started there") from None
     except TableDamaged as error:
-        raise StorageError(f"{error}; `latentsweep best {given}` rebuilds it from the trial folders") from None
+        raise StorageError(f"{error}; `latentsweep best {sweep.uri}` rebuilds it from the trial folders") from None
 
 
 def _short(value: Any) -> str:

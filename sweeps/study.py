@@ -23,11 +23,12 @@ import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.settings import SettingsError, SweepSettings
+from sweeps.ranking import metric_column
+from sweeps.settings import SweepSettings
 from sweeps.space import SearchSpace, grid_axes
+from vaemodels import LATENT_METRICS, is_missing
 
-USER_ATTRS = ("epochs_trained", "best_epoch", "val_recon", "val_kl", "active_units", "probe_accuracy", "mig")
-USER_ATTRS += ("gaussian_tc", "dci_disentanglement", "dci_completeness", "dci_informativeness", "trial_seconds")
+USER_ATTRS = ("epochs_trained", "best_epoch", "val_recon", "val_kl", *LATENT_METRICS, "trial_seconds")
 
 
 class _Recorder:
@@ -63,17 +64,6 @@ def search_distributions(settings: SweepSettings) -> dict[str, BaseDistribution]
         SearchSpace(settings)(recorder)
         found.update(recorder.distributions)
     return found
-
-
-def settings_from_metadata(metadata: dict[str, Any]) -> SweepSettings:
-    """The SweepSettings stored in trials.parquet's metadata."""
-    stored = metadata.get("settings")
-    if not isinstance(stored, dict):
-        raise SettingsError("trials.parquet has no sweep settings in its metadata (made by an older version?)")
-    try:
-        return SweepSettings(**{key: tuple(v) if isinstance(v, list) else v for key, v in stored.items()})
-    except TypeError as error:
-        raise SettingsError(f"trials.parquet's sweep settings are of another version: {error}") from None
 
 
 def frozen_trial(row: dict[str, Any], distributions: dict[str, BaseDistribution], columns: list[str]) -> FrozenTrial:
@@ -119,7 +109,7 @@ class StudyMirror:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.storage = optuna.storages.RDBStorage(storage_url)
         self.settings = settings
-        self.columns = ["best_loss" if metric == "loss" else metric for metric, _ in settings.objectives]
+        self.columns = [metric_column(metric) for metric, _ in settings.objectives]
         self.distributions = search_distributions(settings)
         directions = ["minimize" if mode == "min" else "maximize" for _, mode in settings.objectives]
         study = optuna.create_study(storage=self.storage, study_name=settings.name, directions=directions)
@@ -158,11 +148,10 @@ def _admits(distribution: BaseDistribution, value: Any) -> bool:
 
 
 def _plain(value: Any) -> Any:
+    """A table cell as a plain Python value; a missing one (None or NaN) as None."""
     if hasattr(value, "item"):
         value = value.item()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
+    return None if is_missing(value) else value
 
 
 def _finite(value: Any) -> bool:

@@ -31,7 +31,6 @@ from vaemodels import (
     TRIALS_FILE,
     Location,
     RowTable,
-    TrialConfig,
     checkpoint_problem,
     human_bytes,
     load_or_rebuild,
@@ -237,8 +236,7 @@ def run_sweep(
 
 def _has_factors(settings: SweepSettings) -> bool:
     """Whether the sweep's dataset has ground-truth factors (what DCI needs)."""
-    dataset = TrialConfig.from_dict({k: v for k, v in settings.fixed.items() if k == "dataset"}).data.dataset
-    return bool(DATASETS[dataset].factor_names)
+    return bool(DATASETS[settings.dataset].factor_names)
 
 
 def _stored_table(sweep: Location) -> RowTable:

@@ -20,7 +20,16 @@ NETS = ("conv", "original")
 RECONS = ("bernoulli", "gaussian")
 PRECISIONS = ("fp32", "bf16")
 
-__all__ = ["CONFIG_KEYS", "ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "TrialConfig", "key_kind"]
+__all__ = [
+    "CONFIG_KEYS",
+    "ConfigError",
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "TrialConfig",
+    "is_missing",
+    "key_kind",
+]
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,7 @@ class TrialConfig:
     def from_dict(cls, flat: dict[str, Any]) -> TrialConfig:
         """Validate a flat dict (CLI, Tune, config.json) into a TrialConfig."""
         schema = flat.get("schema_version")
-        flat = {k: v for k, v in flat.items() if k != "schema_version" and not _is_missing(v)}
+        flat = {k: v for k, v in flat.items() if k != "schema_version" and not is_missing(v)}
         if schema is not None and int(schema) < DATA_SEED_SCHEMA and "data_seed" not in flat:
             flat["data_seed"] = flat.get("seed", 0)  # results made before data_seed load unchanged
         unknown = sorted(set(flat) - set(CONFIG_KEYS))
@@ -181,8 +190,8 @@ class TrialConfig:
         _check(d.data_seed >= 0, "data_seed", d.data_seed, "an integer >= 0")
 
 
-def _is_missing(value: Any) -> bool:
-    """None and NaN (a missing cell in trials.parquet) both mean 'not set'."""
+def is_missing(value: Any) -> bool:
+    """None and NaN (a missing cell in trials.parquet) both mean 'not set'; what reads a table row asks this."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
