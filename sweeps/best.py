@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweeps.ranking import explain_empty, healthy, metric_column, pareto_front, rank
-from sweeps.settings import SettingsError
+from sweeps.settings import SettingsError, SweepSettings
 from vaemodels import (
     TRIALS_FILE,
     Location,
@@ -104,9 +105,10 @@ def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
     if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
     frame, metadata = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
-    stored = metadata.get("settings") or {}
-    metrics = args.metrics or tuple(stored.get("metrics") or ())
-    modes = args.modes or tuple(stored.get("modes") or ())
+    metrics, modes = args.metrics or (), args.modes or ()
+    if not metrics:
+        with contextlib.suppress(SettingsError):  # a table without usable settings: only --metrics/--modes can say
+            metrics, modes = zip(*SweepSettings.from_json(metadata.get("settings")).objectives)
     if len(metrics) < 2 or len(modes) != len(metrics):
         raise SettingsError(
             "--pareto needs two or more objectives: this sweep has one, so give --metrics (e.g. loss,mig) and "

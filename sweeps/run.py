@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (None, ""):  # run as a plain script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sweeps import auth
+from sweeps import auth, sweep_file
 from sweeps.options import RunOptions
-from sweeps.settings import PRESETS, SettingsError, SweepSettings, make_settings
+from sweeps.settings import SettingsError, SweepSettings, make_settings
 from vaemodels import DCI_SAMPLES, KEEP_POLICIES, CommandParser, UserError, add_config_flags, arch_keys
 
 if TYPE_CHECKING:
     from vaemodels import Location
 
-SETTINGS_FILE = "sweep.json"
+SETTINGS_FILE = "sweep.yaml"  # the resolved sweep file (sweeps/sweep_file.py)
+OLD_SETTINGS_FILE = "sweep.json"  # what versions before sweep files stored
 # Config keys a sweep can fix for every trial (the searched ones have their own flags).
 FIXED_KEYS = ("net", "recon", "lr", "batch_size", "epochs", "plateau_stop", "precision")
 FIXED_KEYS += ("dataset", "image_size", "data_dir", "n_samples", "embed_samples", "data_seed")
@@ -43,14 +43,17 @@ floats, ints, strings = _comma_list(float), _comma_list(int), _comma_list(str)
 
 def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of `latentsweep sweep` (CONTRACT.md), also used by `python sweeps/run.py`."""
-    parser.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)} (default quick)")
-    parser.add_argument("--name", help="sweep name (default: the preset's); the same name again resumes")
+    parser.add_argument("--preset", help=f"one of {', '.join(sweep_file.preset_names())} (default quick)")
+    parser.add_argument("--config", metavar="SWEEP.yaml", help="a sweep file (README: Sweep files); flags override it")
+    parser.add_argument("--name", help="sweep name (default: the preset's or file's); the same name again resumes")
     parser.add_argument("--storage", default="results", help="storage root: absolute path, NFS path, s3://, gs://")
     parser.add_argument("--archs", type=strings, help="comma-separated architectures")
     parser.add_argument("--beta-range", type=float, nargs=2, metavar=("LO", "HI"), help="log-uniform beta range")
     parser.add_argument("--betas", type=floats, help="grid of betas, e.g. 1,4,16 (a grid instead of Optuna)")
     parser.add_argument("--latent-dims", type=ints, help="latent sizes, e.g. 2,4,8,16,32")
     parser.add_argument("--seeds", type=ints, help="repeat each grid configuration with each seed, e.g. 0,1")
+    searches = "Optuna's tpe (default), random or nsga2, or grid (every combination)"
+    parser.add_argument("--search", choices=sweep_file.SEARCHES, help=searches)
     parser.add_argument("--num-samples", type=int, help="trials of an Optuna search")
     parser.add_argument("--scheduler", choices=("asha", "none"), help="early stopping (default: asha for search)")
     parser.add_argument("--metric", help="metric to rank trials by (default loss)")
@@ -84,6 +87,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         fixed["data_dir"] = str(Path(fixed["data_dir"]).expanduser().resolve())  # Tune moves the working directory
     overrides = {
         "name": args.name,
+        "search": args.search,
         "archs": args.archs,
         "beta_range": tuple(args.beta_range) if args.beta_range else None,
         "betas": args.betas,
@@ -97,7 +101,9 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         "modes": args.modes,
         "seed": args.seed,
     }
-    settings = make_settings(args.preset, overrides, fixed)
+    if args.config and args.preset:
+        raise SettingsError(f"--preset {args.preset} and --config {args.config}: give one (a preset is a sweep file)")
+    settings = make_settings(args.preset, overrides, fixed, config=args.config)
     for flag, value in (("--cpus-per-trial", args.cpus_per_trial), ("--max-failures", args.max_failures + 1)):
         if value <= 0:
             raise SettingsError(f"{flag} {value}: must be positive")
@@ -129,21 +135,31 @@ def prepare_storage(settings: SweepSettings, options: RunOptions) -> Location:
     if root.is_local:
         _check_writable(Path(root.path))
     sweep = root.join(settings.name)
-    stored = sweep.join(SETTINGS_FILE)
     if options.fresh and sweep.exists():
         aside = root.join(f"{settings.name}.moved-{time.strftime('%Y%m%d-%H%M%S')}")
         sweep.fs.move(sweep.path, aside.path)
         print(f"moved the old sweep aside to {aside.uri}")
-    elif stored.exists():
-        differences = _differences(stored.read_json(), settings.to_json())
+    else:
+        stored = stored_settings(sweep)
+        differences = _differences(stored.to_document(), settings.to_document()) if stored else []
         if differences:
             raise SettingsError(
                 f"a sweep named {settings.name!r} already exists in {root.uri} with other settings "
-                f"({'; '.join(differences)}): resume it with the same flags, choose another --name, "
+                f"({'; '.join(differences)}): resume it with the same file and flags, choose another --name, "
                 "or pass --fresh to move the old sweep aside"
             )
-    stored.write_text(json.dumps(settings.to_json(), indent=1))
+    sweep.join(SETTINGS_FILE).write_text(sweep_file.render(settings.to_document()))
     return sweep
+
+
+def stored_settings(sweep: Location) -> SweepSettings | None:
+    """The settings a sweep folder keeps (sweep.yaml, or an older version's sweep.json); None for a new sweep."""
+    stored = sweep.join(SETTINGS_FILE)
+    if stored.exists():
+        parsed = sweep_file.parse_text(stored.read_text(), stored.uri)
+        return SweepSettings.from_file(parsed, stored.uri)
+    old = sweep.join(OLD_SETTINGS_FILE)
+    return SweepSettings.from_json(old.read_json()) if old.exists() else None
 
 
 def _check_writable(path: Path) -> None:
@@ -158,12 +174,18 @@ def _check_writable(path: Path) -> None:
         raise StorageError(f"--storage {path}: not writable ({error.strerror or error})") from error
 
 
-def _differences(stored: dict, current: dict) -> list[str]:
-    """Settings that differ; a key a sweep of an older version did not store counts as its default."""
-    defaults = SweepSettings().to_json()
-    keys = sorted(set(stored) | set(current))
-    before = {k: stored.get(k, defaults.get(k)) for k in keys}
-    return [f"{k}: stored {before[k]!r}, now {current.get(k)!r}" for k in keys if before[k] != current.get(k)]
+def _differences(stored: Any, current: Any, path: str = "") -> list[str]:
+    """Where two sweep documents differ, by dotted key ("parameters.beta.max: stored 8.0, now 16.0")."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        keys = [k for k in dict.fromkeys([*stored, *current]) if k != "description"]
+        return [line for k in keys for line in _differences(stored.get(k), current.get(k), f"{path}{k}.")]
+    if stored == current:
+        return []
+    return [f"{path.rstrip('.') or 'settings'}: stored {_shown(stored)}, now {_shown(current)}"]
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is None else repr(value)
 
 
 def sweep_command(args: argparse.Namespace) -> int:

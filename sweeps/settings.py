@@ -1,34 +1,37 @@
-"""Sweep settings and presets: a preset sets defaults, explicit flags override them, validated before Ray starts."""
+"""Sweep settings: a preset or a sweep file sets them, explicit flags override them, validated before Ray starts."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from vaemodels import ARCHITECTURES, DATASETS, LATENT_KEYS, ConfigError, TrialConfig, UserError, key_owner
+from sweeps import sweep_file
+from sweeps.parameters import SHARED_SEARCH, Choice, Parameter, Range, SettingsError, from_registry
+from vaemodels import ARCHITECTURES, DATASETS, LATENT_KEYS, ConfigError, TrialConfig, key_owner
 
 SCHEDULERS = ("asha", "none")
-
-
-class SettingsError(UserError, ValueError):
-    """A sweep flag with an impossible value; the message names the flag."""
+__all__ = ["SettingsError", "SweepSettings", "fixed_for", "make_settings", "shared_fixed", "validate"]
 
 
 @dataclass(frozen=True)
 class SweepSettings:
-    """Everything that defines a sweep. Saved beside trials.parquet; a resume must match it."""
+    """Everything that defines a sweep. Saved in the sweep folder as sweep.yaml; a resume must match it."""
 
-    preset: str = "quick"
+    preset: str = "quick"  # where the settings came from: a preset's name or a sweep file's path (not compared)
     name: str = ""
+    description: str = ""
+    search: str = "tpe"  # tpe, random, nsga2 (Optuna samplers, num_samples trials) or grid (every combination)
     archs: tuple[str, ...] = field(default_factory=lambda: tuple(ARCHITECTURES))  # every registered one
-    beta_range: tuple[float, float] = (0.1, 16.0)
-    betas: tuple[float, ...] = ()  # non-empty: a grid instead of an Optuna search
-    latent_dims: tuple[int, ...] = (2, 4, 8, 16, 32)
-    seeds: tuple[int, ...] = ()  # non-empty: every configuration once per seed (a grid)
-    lr_range: tuple[float, float] = (1e-4, 3e-3)
+    # Every searched key and what it takes, resolved: the file's and the flags' own, then for a search the shared
+    # defaults (SHARED_SEARCH) and each swept architecture's registry ranges; a fixed key is never searched.
+    parameters: dict[str, Parameter] = field(default_factory=dict)
     num_samples: int = 8
     scheduler: str = "none"
+    grace_period: int = 2  # ASHA: epochs every trial trains before it can be stopped
+    reduction_factor: int = 4  # ASHA: 1/reduction_factor of the trials go on at each rung
     metric: str = "loss"
     mode: str = "min"
     # Two or more: a multi-objective Optuna search (multi-objective TPE); the single metric/mode are then unused.
@@ -39,26 +42,35 @@ class SweepSettings:
 
     @property
     def is_grid(self) -> bool:
-        return bool(self.betas)
+        return self.search == "grid"
 
     @property
     def objectives(self) -> list[tuple[str, str]]:
         """(metric, mode) of each objective: --metrics/--modes, or the one --metric/--mode."""
         return list(zip(self.metrics, self.modes)) if self.metrics else [(self.metric, self.mode)]
 
+    def to_document(self) -> dict[str, Any]:
+        """The settings as a sweep file's document (sweeps/sweep_file.py), every default written out."""
+        return sweep_file.to_document({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict, the form stored beside the sweep and compared on resume."""
-        return {key: list(v) if isinstance(v, tuple) else v for key, v in dataclasses.asdict(self).items()}
+        """A JSON-able dict, the form stored in trials.parquet's metadata: the document and where it came from."""
+        return {"preset": self.preset, **self.to_document()}
 
     @classmethod
     def from_json(cls, stored: Any) -> SweepSettings:
-        """Settings as `to_json` stored them (sweep.json, trials.parquet's metadata); SettingsError when unusable."""
+        """Settings as `to_json` stored them (or an older version's sweep.json); SettingsError when unusable."""
         if not isinstance(stored, dict):
             raise SettingsError("no sweep settings are stored (made by an older version?)")
-        try:
-            return cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in stored.items()})
-        except TypeError as error:
-            raise SettingsError(f"the stored sweep settings are of another version: {error}") from None
+        if "beta_range" in stored:
+            return _from_old_json(stored)
+        parsed = sweep_file.parse({k: v for k, v in stored.items() if k != "preset"}, "the stored sweep settings")
+        return cls.from_file(parsed, stored.get("preset", ""))
+
+    @classmethod
+    def from_file(cls, parsed: sweep_file.SweepFile, source: str) -> SweepSettings:
+        """Settings as a sweep file (read by sweep_file) gives them, with no flags over them."""
+        return _build(parsed, source, {}, {})
 
     @property
     def dataset(self) -> str:
@@ -66,96 +78,199 @@ class SweepSettings:
         return TrialConfig.from_dict({k: v for k, v in self.fixed.items() if k == "dataset"}).data.dataset
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # The README demo: a few small trials on real digits, minutes on 2 cores.
-    "quick": {
-        "latent_dims": (2, 4, 8),
-        "beta_range": (0.5, 8.0),
-        "num_samples": 6,
-        "fixed": {"dataset": "mnist_5k", "epochs": 4, "batch_size": 128, "embed_samples": 1000},
-    },
-    # The original project's grid and settings (SEED_NOTES.md), as a Tune grid search.
-    "original-grid": {
-        "archs": ("conditional", "branched"),
-        "betas": (2.0, 4.0, 8.0),
-        "latent_dims": (4, 10),
-        "seeds": (0,),
-        "fixed": {
-            "dataset": "mnist_5k",
-            "net": "original",
-            "recon": "gaussian",
-            "batch_size": 32,
-            "lr": 1e-4,
-            "epochs": 9,
-            "plateau_stop": True,
-            "decoder_conditioning": False,
-            "classifier_on": "features",
-        },
-    },
-    # An Optuna search with ASHA stopping the unpromising trials early.
-    "search": {"num_samples": 20, "scheduler": "asha", "fixed": {"dataset": "mnist_5k", "epochs": 10}},
-}
+def make_settings(
+    preset: str | None = "quick",
+    overrides: Mapping[str, Any] | None = None,
+    fixed_overrides: Mapping[str, Any] | None = None,
+    config: str | Path | None = None,
+) -> SweepSettings:
+    """A preset's (or a sweep file's) settings with explicit flags (non-None values) and fixed config keys applied.
 
-# Flags a grid (--betas) has no use for, and why: refused rather than silently dropped.
+    `overrides` speaks the flags' vocabulary (beta_range, betas, latent_dims, seeds, archs, search, num_samples, ...).
+    """
+    if config is not None:
+        parsed, source = sweep_file.load(config), str(config)
+    else:
+        parsed, source = sweep_file.load(sweep_file.preset_path(preset or "quick")), preset or "quick"
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return _build(parsed, source, overrides, dict(fixed_overrides or {}))
+
+
+# Settings a grid has no use for, and why: refused rather than silently dropped.
 _NOT_FOR_A_GRID = {
     "beta_range": ("--beta-range", "its betas come from --betas"),
     "num_samples": ("--num-samples", "it trains every combination once per seed (repeat with --seeds)"),
     "seed": ("--seed", "it has no Optuna searcher to seed (trial seeds: --seeds)"),
 }
+# Flags that set a field of the same name.
+_FIELD_FLAGS = ("name", "archs", "search", "num_samples", "scheduler", "metric", "mode", "metrics", "modes", "seed")
 
 
-def make_settings(preset: str, overrides: dict[str, Any], fixed_overrides: dict[str, Any]) -> SweepSettings:
-    """The preset's settings with explicit flags (non-None values) and fixed config keys applied, validated."""
-    if preset not in PRESETS:
-        raise SettingsError(f"--preset {preset!r} is unknown; choose from {', '.join(PRESETS)}")
-    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    values["fixed"] = {**PRESETS[preset].get("fixed", {}), **fixed_overrides}
-    if overrides.get("seeds") and not values.get("betas"):
-        raise SettingsError("--seeds makes a grid: give --betas too (for example --betas 1,4,16)")
-    if values.get("betas"):
-        grid_from = "--betas" if overrides.get("betas") else f"--preset {preset} (a grid)"
-        for key, (flag, why) in _NOT_FOR_A_GRID.items():
-            if overrides.get(key) is not None:
-                raise SettingsError(f"{flag} conflicts with {grid_from}: a grid ignores it, as {why}")
-    settings = SweepSettings(preset=preset, **{**values, "name": values.get("name") or preset})
-    validate(settings)
-    for key in fixed_overrides:  # a flag the chosen architectures would all drop
-        owner = key_owner(key)
-        if owner is not None and owner not in settings.archs:
-            flag = "--" + key.replace("_", "-")
-            raise SettingsError(
-                f"{flag} applies only to arch={owner}, which --archs {','.join(settings.archs)} leaves out"
-            )
+def _build(
+    parsed: sweep_file.SweepFile, source: str, overrides: dict[str, Any], fixed_overrides: dict[str, Any]
+) -> SweepSettings:
+    """A file's values, then the flags over them, then the search space resolved; validated."""
+    values, labels = dict(parsed.values), dict(parsed.labels)
+    explicit: dict[str, Parameter] = dict(values.pop("parameters", {}))
+    from_file = set(values)
+    explicit.update(_flag_parameters(overrides, labels))
+    for key in _FIELD_FLAGS:
+        if key in overrides:
+            values[key], labels[key] = overrides[key], _flag_label(key, overrides[key])
+    if "betas" in overrides and "search" not in overrides:
+        values["search"], labels["search"] = "grid", labels["parameters.beta"]
+    fixed = {**values.pop("fixed", {}), **fixed_overrides}
+    for key in fixed_overrides:  # a flag fixes what the file searched
+        explicit.pop(key, None)
+        labels[f"fixed.{key}"] = "--" + key.replace("_", "-")
+    values["name"] = values.get("name") or Path(source).stem
+    search = values.get("search", "tpe")
+    if search == "grid":
+        if parsed.values.get("search") != "grid":  # a flag made a grid of the file's search: drop its search's own
+            values = {k: v for k, v in values.items() if k not in _NOT_FOR_A_GRID or k in overrides}
+            from_file -= set(_NOT_FOR_A_GRID)
+        _refuse_for_a_grid(overrides, from_file, explicit, labels)
+    elif "seed" in explicit:
+        raise SettingsError(
+            "--seeds makes a grid: give --betas too (for example --betas 1,4,16)"
+            if "seeds" in overrides
+            else f"{labels['parameters.seed']}: repeating each configuration per seed needs search: grid"
+        )
+    archs = values.get("archs", tuple(ARCHITECTURES))
+    values["parameters"] = _resolve(search, archs, explicit, fixed, labels)
+    settings = SweepSettings(preset=source, fixed=fixed, **values)
+    validate(settings, labels)
     return settings
 
 
-def validate(settings: SweepSettings) -> None:
-    """Check every flag before Ray starts; each error names its flag."""
+def _flag_parameters(overrides: dict[str, Any], labels: dict[str, str]) -> dict[str, Parameter]:
+    """The parameters the flags give: --beta-range or --betas, --latent-dims, --seeds."""
+    found: dict[str, Parameter] = {}
+    if "beta_range" in overrides:
+        low, high = overrides["beta_range"]
+        labels["parameters.beta"] = f"--beta-range {low} {high}"
+        if not 0 < low < high:
+            raise SettingsError(f"--beta-range {low} {high}: needs 0 < LO < HI (beta is searched log-uniformly)")
+        found["beta"] = Range(low, high, "log_uniform")
+    for flag, key in (("betas", "beta"), ("latent_dims", "latent_dim"), ("seeds", "seed")):
+        if flag in overrides:
+            labels[f"parameters.{key}"] = _flag_label(flag, overrides[flag])
+            if not overrides[flag]:
+                raise SettingsError(f"--{flag.replace('_', '-')}: give one or more values")
+            found[key] = Choice(tuple(overrides[flag]))
+    return found
+
+
+def _flag_label(key: str, value: Any) -> str:
+    text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return f"--{key.replace('_', '-')} {text}"
+
+
+def _refuse_for_a_grid(
+    overrides: dict[str, Any], from_file: set[str], explicit: dict[str, Parameter], labels: dict[str, str]
+) -> None:
+    """A grid with a setting it would ignore, or a range it cannot enumerate: refused, naming both."""
+    grid_from = labels.get("search", "search: grid")
+    for key, (flag, why) in _NOT_FOR_A_GRID.items():
+        if key in overrides:
+            raise SettingsError(f"{flag} conflicts with a grid ({grid_from}): a grid ignores it, as {why}")
+        if key in from_file:
+            raise SettingsError(f"{labels[key]}: a grid ({grid_from}) has no use for it, as {why}")
+    for name, parameter in explicit.items():
+        if isinstance(parameter, Range):
+            where = labels[f"parameters.{name}"]
+            raise SettingsError(f"{where}: a grid ({grid_from}) needs values: [...], not a range")
+
+
+def _resolve(
+    search: str, archs: tuple[str, ...], explicit: dict[str, Parameter], fixed: dict[str, Any], labels: dict[str, str]
+) -> dict[str, Parameter]:
+    """Every searched key: the explicit ones, then the defaults (a search's shared and registry ranges; a grid's
+    latent sizes), leaving out the fixed keys. A grid needs its betas; its other keys take their config defaults."""
+    if search == "grid":
+        defaults: dict[str, Parameter | None] = {"latent_dim": SHARED_SEARCH["latent_dim"]}
+        if "beta" not in explicit and "beta" not in fixed:
+            grid_from = labels.get("search", "search: grid")
+            raise SettingsError(f"{grid_from}: a grid needs betas: --betas 1,4,16, or parameters.beta.values")
+    else:
+        defaults = dict(SHARED_SEARCH)
+        defaults |= {
+            key.name: from_registry(key.search)
+            for arch in archs
+            if arch in ARCHITECTURES
+            for key in ARCHITECTURES[arch].keys
+        }
+    shared = [name for name in explicit if key_owner(name) is None and name not in SHARED_SEARCH]
+    owned = [name for name in explicit if key_owner(name) is not None]
+    order = dict.fromkeys([*SHARED_SEARCH, *shared, *defaults, *owned])
+    resolved = {name: explicit.get(name, defaults.get(name)) for name in order if name not in fixed}
+    return {name: parameter for name, parameter in resolved.items() if parameter is not None}
+
+
+def validate(settings: SweepSettings, labels: Mapping[str, str] | None = None) -> None:
+    """Check every setting before Ray starts; each error names its flag, or its file, line and key."""
+    labels = labels or {}
+    archs = labels.get("archs", f"--archs {','.join(settings.archs)}")
     unknown = [arch for arch in settings.archs if arch not in ARCHITECTURES]
     if not settings.archs or unknown:
-        raise SettingsError(
-            f"--archs {','.join(settings.archs)!r}: unknown architecture; choose from {', '.join(ARCHITECTURES)}"
-        )
-    low, high = settings.beta_range
-    if not 0 < low < high:
-        raise SettingsError(f"--beta-range {low} {high}: needs 0 < LO < HI (beta is searched log-uniformly)")
-    if any(beta < 0 for beta in settings.betas):
-        raise SettingsError(f"--betas {settings.betas}: beta must be >= 0")
-    if not settings.latent_dims or any(d < 1 for d in settings.latent_dims):
-        raise SettingsError(f"--latent-dims {settings.latent_dims}: give one or more integers >= 1")
+        raise SettingsError(f"{archs}: unknown architecture; choose from {', '.join(ARCHITECTURES)}")
+    if settings.search not in sweep_file.SEARCHES:
+        raise SettingsError(f"--search {settings.search!r}: choose from {', '.join(sweep_file.SEARCHES)}")
     if settings.scheduler not in SCHEDULERS:
         raise SettingsError(f"--scheduler {settings.scheduler!r}: choose from {', '.join(SCHEDULERS)}")
     if settings.mode not in ("min", "max"):
         raise SettingsError(f"--mode {settings.mode!r}: choose min or max")
     if settings.num_samples < 1:
-        raise SettingsError(f"--num-samples {settings.num_samples}: must be >= 1")
+        raise SettingsError(f"{labels.get('num_samples', '--num-samples')} {settings.num_samples}: must be >= 1")
     if settings.metrics:
         _validate_objectives(settings)
+    for name, parameter in settings.parameters.items():
+        _validate_parameter(settings, name, parameter, labels.get(f"parameters.{name}", f"parameters.{name}"), archs)
     for arch in settings.archs:  # every architecture must accept the shared keys
         try:
             TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
         except ConfigError as error:
             raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from error
+    for key in settings.fixed:  # a fixed key the chosen architectures would all drop
+        owner = key_owner(key)
+        if owner is not None and owner not in settings.archs:
+            where = labels.get(f"fixed.{key}", f"fixed.{key}")
+            raise SettingsError(f"{where} applies only to arch={owner}, which {archs} leaves out")
+
+
+def _validate_parameter(settings: SweepSettings, name: str, parameter: Parameter, where: str, archs: str) -> None:
+    """A parameter's every value (a range's ends) must make a valid config for the architectures that take it."""
+    owner = key_owner(name)
+    if owner is not None and owner not in settings.archs:
+        raise SettingsError(f"{where} applies only to arch={owner}, which {archs} leaves out")
+    if isinstance(parameter, Range) and parameter.problem():
+        raise SettingsError(f"{where}: {parameter.problem()}")
+    values = parameter.values if isinstance(parameter, Choice) else (parameter.low, parameter.high)
+    for arch in settings.archs if owner is None else (owner,):
+        for value in values:
+            try:
+                TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch, name: value})
+            except ConfigError as error:
+                raise SettingsError(f"{where}: {error}") from None
+
+
+def _from_old_json(stored: dict[str, Any]) -> SweepSettings:
+    """sweep.json of the versions before sweep files (beta_range, betas, latent_dims, seeds, lr_range)."""
+    grid = bool(stored.get("betas"))
+    explicit: dict[str, Parameter] = {"latent_dim": Choice(tuple(stored.get("latent_dims", (2, 4, 8, 16, 32))))}
+    if grid:
+        explicit["beta"] = Choice(tuple(stored["betas"]))
+        if stored.get("seeds"):
+            explicit["seed"] = Choice(tuple(stored["seeds"]))
+    else:
+        explicit["beta"] = Range(*stored["beta_range"], "log_uniform")
+        explicit["lr"] = Range(*stored.get("lr_range", (1e-4, 3e-3)), "log_uniform")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in _FIELD_FLAGS}
+    if grid:  # stored with their defaults, which a grid never used
+        values = {k: v for k, v in values.items() if k not in ("num_samples", "seed")}
+    values |= {"search": "grid" if grid else "tpe", "parameters": explicit, "fixed": stored.get("fixed", {})}
+    parsed = sweep_file.SweepFile(values=values)
+    return _build(parsed, stored.get("preset", ""), {}, {})
 
 
 # What every epoch's report carries (sweeps/trial.py fills the latent metrics of the best epoch so far in).

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sweeps.settings import SweepSettings, fixed_for, shared_fixed
-from vaemodels import ARCHITECTURES, TrialConfig
+from vaemodels import TrialConfig, key_owner
 
 ARCH_KEYS = "arch_keys"  # grid trials carry their architecture's own keys in one nested dict
 
@@ -24,29 +24,24 @@ class SearchSpace:
     def __call__(self, trial: Any) -> dict[str, Any]:
         settings = self.settings
         arch = trial.suggest_categorical("arch", list(settings.archs))
-        trial.suggest_float("beta", *settings.beta_range, log=True)
-        trial.suggest_categorical("latent_dim", list(settings.latent_dims))
-        if "lr" not in settings.fixed:
-            trial.suggest_float("lr", *settings.lr_range, log=True)
-        arch_fixed = fixed_for(settings, arch)
-        for key in ARCHITECTURES[arch].keys:  # the entry's own search ranges
-            if key.name not in arch_fixed:
-                key.suggest(trial)
-        return arch_fixed  # constants: OptunaSearch merges them into the trial's config
+        for name, parameter in settings.parameters.items():
+            if key_owner(name) in (None, arch):  # another architecture's keys do not exist in this trial
+                parameter.suggest(trial, name)
+        return fixed_for(settings, arch)  # constants: OptunaSearch merges them into the trial's config
 
 
 def grid_axes(settings: SweepSettings) -> dict[str, list[Any]]:
-    """The grid's axes: architecture (with its own fixed keys), beta, latent_dim, seed."""
+    """The grid's axes: architecture (with its own fixed and gridded keys), then each shared key's values, seed."""
     shared = shared_fixed(settings)
-    return {
-        ARCH_KEYS: [
-            {k: v for k, v in fixed_for(settings, arch).items() if k not in shared} | {"arch": arch}
-            for arch in settings.archs
-        ],
-        "beta": list(settings.betas),
-        "latent_dim": list(settings.latent_dims),
-        "seed": list(settings.seeds or (settings.fixed.get("seed", 0),)),
-    }
+    per_arch = []
+    for arch in settings.archs:
+        own = {k: v for k, v in fixed_for(settings, arch).items() if k not in shared} | {"arch": arch}
+        gridded = {name: p.values for name, p in settings.parameters.items() if key_owner(name) == arch}
+        per_arch += [own | dict(zip(gridded, values)) for values in itertools.product(*gridded.values())]
+    axes: dict[str, list[Any]] = {ARCH_KEYS: per_arch}
+    axes |= {name: list(p.values) for name, p in settings.parameters.items() if key_owner(name) is None}
+    axes.setdefault("seed", [settings.fixed.get("seed", 0)])
+    return axes
 
 
 def grid_param_space(settings: SweepSettings, grid_search: Callable[[list], Any]) -> dict[str, Any]:

@@ -54,7 +54,8 @@ class _Recorder:
 def search_distributions(settings: SweepSettings) -> dict[str, BaseDistribution]:
     """Every parameter the sweep searches, with its distribution: read off the search space itself (one owner)."""
     if settings.is_grid:
-        axes = {k: v for k, v in grid_axes(settings).items() if k in ("beta", "latent_dim", "seed")}
+        seeds = grid_axes(settings)["seed"]
+        axes = {name: list(parameter.values) for name, parameter in settings.parameters.items()} | {"seed": seeds}
         return {"arch": CategoricalDistribution(list(settings.archs))} | {
             name: CategoricalDistribution(values) for name, values in axes.items()
         }

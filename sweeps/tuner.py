@@ -119,18 +119,21 @@ def build_tuner(
     epochs = settings.fixed.get("epochs", 10)
     scheduler = None
     if settings.scheduler == "asha":
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=min(2, epochs))
+        scheduler = ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=epochs,
+            grace_period=min(settings.grace_period, epochs),
+            reduction_factor=settings.reduction_factor,
+        )
     search = None
     if not settings.is_grid:
-        from optuna.samplers import TPESampler
-
         metrics, modes = zip(*settings.objectives)
         search = SweepSearch(
             space=SearchSpace(settings),
             # A define-by-run space ignores TuneConfig's metric and mode; lists: multi-objective TPE.
             metric=list(metrics) if len(metrics) > 1 else metrics[0],
             mode=list(modes) if len(modes) > 1 else modes[0],
-            sampler=TPESampler(seed=settings.seed),
+            sampler=_sampler(settings),
         )
     single = len(settings.objectives) == 1  # Tune's own metric is one name; a multi-objective one lives in Optuna
     tune_config = tune.TuneConfig(
@@ -155,6 +158,13 @@ def build_tuner(
         verbose=options.verbose,
     )
     return tune.Tuner(resourced, param_space=param_space, tune_config=tune_config, run_config=run_config)
+
+
+def _sampler(settings: SweepSettings) -> Any:
+    """The Optuna sampler of `search`: TPE (multi-objective TPE for several objectives), random, or NSGA-II."""
+    samplers = optuna.samplers
+    kind = {"tpe": samplers.TPESampler, "random": samplers.RandomSampler, "nsga2": samplers.NSGAIISampler}
+    return kind[settings.search](seed=settings.seed)
 
 
 def _trackers(settings: SweepSettings, options: RunOptions) -> list[tune.Callback]:

@@ -309,19 +309,31 @@ def job_head():
 
 
 @pytest.mark.slow
-def test_ray_job_submit_runs_the_sweep_script(job_head, tmp_path):
+def test_ray_job_submit_runs_a_sweep_file_that_travels_with_the_working_dir(job_head, tmp_path):
+    """A checkout holding the user's own sweep file, shipped with `--working-dir .` as docs/cluster.md says: the job
+    reads the file by its path relative to the checkout, and flags on the command line override it."""
+    checkout = tmp_path / "checkout"
+    for package in ("sweeps", "vaemodels"):
+        shutil.copytree(REPO / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "studies").mkdir()
+    (checkout / "studies" / "tiny.yaml").write_text(
+        "name: from-job\nsearch: random\nnum_samples: 4\nparameters:\n  arch: {values: [vae]}\n"
+        "  latent_dim: {values: [2]}\nfixed: {dataset: shapes, image_size: 32, n_samples: 400, epochs: 1}\n"
+    )
     storage = tmp_path / "job-storage"
-    entrypoint = [sys.executable, "sweeps/run.py", "--preset", "quick", "--num-samples", "2", "--epochs", "1"]
-    entrypoint += ["--dataset", "shapes", "--image-size", "32", "--n-samples", "400", "--storage", str(storage)]
-    entrypoint += ["--dci-samples", "0"]
+    entrypoint = [sys.executable, "sweeps/run.py", "--config", "studies/tiny.yaml", "--num-samples", "2"]
+    entrypoint += ["--storage", str(storage), "--dci-samples", "0"]
     submit = [RAY, "job", "submit", "--address", job_head.address, "--working-dir", "."]
     submit += ["--runtime-env-json", json.dumps({"excludes": JOB_EXCLUDES}), "--", *entrypoint]
-    done = subprocess.run(submit, cwd=REPO, env=job_head.env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(submit, cwd=checkout, env=job_head.env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "succeeded" in done.stdout + done.stderr
-    table = pd.read_parquet(storage / "quick" / "trials.parquet")
-    assert len(table) == 2 and (table["status"] == "TERMINATED").all()
+    table = pd.read_parquet(storage / "from-job" / "trials.parquet")
+    assert len(table) == 2 and (table["status"] == "TERMINATED").all()  # --num-samples 2 over the file's 4
+    assert set(table["arch"]) == {"vae"} and set(table["latent_dim"]) == {2}
+    stored = yaml.safe_load((storage / "from-job" / "sweep.yaml").read_text())
+    assert stored["search"] == "random" and stored["num_samples"] == 2
     packages = job_head.temp_dir.glob("session_*/runtime_resources/working_dir_files/_ray_pkg_*")
     uploaded = [folder for folder in packages if folder.is_dir()]
-    assert uploaded and all((folder / "sweeps" / "run.py").exists() for folder in uploaded)
-    assert not any((folder / name).exists() for folder in uploaded for name in JOB_EXCLUDES)
+    assert uploaded and all((folder / "studies" / "tiny.yaml").exists() for folder in uploaded)
+    assert all((folder / "sweeps" / "run.py").exists() for folder in uploaded)

@@ -61,7 +61,8 @@ def test_export_holds_every_trial_once_with_its_state_params_and_tune_id(tmp_pat
 
 def test_the_distributions_come_from_the_search_space_and_a_grids_axes():
     space = search_distributions(SETTINGS)
-    assert space["beta"].log and (space["beta"].low, space["beta"].high) == SETTINGS.beta_range
+    beta = SETTINGS.parameters["beta"]
+    assert space["beta"].log and (space["beta"].low, space["beta"].high) == (beta.low, beta.high)
     assert space["classifier_on"].choices == ("features", "z") and set(space["arch"].choices) == set(SETTINGS.archs)
     grid = make_settings("quick", {"archs": ("vae",), "betas": (1.0, 4.0), "seeds": (0, 1)}, {})
     axes = search_distributions(grid)

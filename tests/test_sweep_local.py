@@ -182,6 +182,13 @@ def as_old_layout(sweep_dir) -> None:
         (config.parent / "summary.json").unlink()
         config.write_text(json.dumps({**json.loads(config.read_text()), "schema_version": 1}))
     (sweep_dir / "trials.parquet").unlink()
+    (sweep_dir / "sweep.yaml").unlink()  # the settings as that release stored them: sweep.json, flag by flag
+    fixed = {"dataset": "shapes", "epochs": 2, "batch_size": 128, "embed_samples": 1000, "image_size": 32}
+    old = {"preset": "quick", "name": "tiny", "archs": ["vae", "conditional", "branched"], "beta_range": [0.5, 8.0],
+           "betas": [], "latent_dims": [2, 3], "seeds": [], "lr_range": [1e-4, 3e-3], "num_samples": 4,
+           "scheduler": "none", "metric": "loss", "mode": "min", "seed": 0,
+           "fixed": {**fixed, "n_samples": 600}}  # fmt: skip
+    (sweep_dir / "sweep.json").write_text(json.dumps(old))
 
 
 def test_a_sweep_of_the_old_layout_rebuilds_opens_in_the_explorer_and_resumes(sweep_dir, table, tmp_path, capsys):
@@ -332,3 +339,27 @@ def test_a_multi_objective_search_reports_both_objectives_every_epoch(ray_sessio
     assert main(["dashboard", str(tmp_path / "multi"), "--export", str(tmp_path / "s.db")]) == 0
     study = optuna.load_study(study_name="multi", storage=f"sqlite:///{tmp_path / 's.db'}")
     assert len(study.directions) == 2 and all(len(t.values) == 2 for t in study.trials)
+
+
+def test_a_sweep_file_runs_a_random_search_in_its_own_ranges_and_refuses_a_changed_file(ray_session, tmp_path, capsys):
+    from vaemodels.cli import main
+
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        "name: from-file\nsearch: random\nnum_samples: 4\nparameters:\n  arch: {values: [vae, branched]}\n"
+        "  beta: {min: 2, max: 3, distribution: log_uniform}\n  latent_dim: {values: [2]}\n"
+        "  branched:\n    classifier_weight: {min: 0.5, max: 0.6}\n"
+        "fixed: {dataset: shapes, image_size: 32, n_samples: 400, epochs: 1}\n"
+    )
+    command = ["sweep", "--config", str(path), "--num-samples", "3", "--dci-samples", "0", "--storage", str(tmp_path)]
+    assert main(command) == 0
+    table = pd.read_parquet(tmp_path / "from-file" / "trials.parquet")
+    assert len(table) == 3 and (table["status"] == "TERMINATED").all()  # the flag over the file's 4
+    assert table["beta"].between(2, 3).all() and set(table["latent_dim"]) == {2}
+    branched = table[table["arch"] == "branched"]
+    assert branched["classifier_weight"].between(0.5, 0.6).all() and branched["classifier_on"].notna().all()
+    assert table.loc[table["arch"] == "vae", "classifier_weight"].isna().all()
+    path.write_text(path.read_text().replace("max: 3,", "max: 4,"))
+    capsys.readouterr()
+    assert main(command) == 2
+    assert "parameters.beta.max: stored 3.0, now 4.0" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import argparse
 import optuna
 import pytest
 
+from sweeps.parameters import Choice
 from sweeps.run import add_sweep_flags, settings_from_args
 from sweeps.settings import SettingsError, make_settings
 from sweeps.space import SearchSpace, grid_configs, grid_param_space, trial_config
@@ -73,7 +74,7 @@ def test_betas_and_seeds_make_a_grid():
 def test_explicit_flags_override_the_preset():
     settings, options = parse("--preset", "quick", "--epochs", "7", "--latent-dims", "3", "--gpus-per-trial", "0.25")
     assert settings.fixed["epochs"] == 7 and settings.fixed["dataset"] == "mnist_5k"
-    assert settings.latent_dims == (3,) and options.gpus_per_trial == 0.25
+    assert settings.parameters["latent_dim"] == Choice((3,)) and options.gpus_per_trial == 0.25
     assert make_settings("search", {}, {}).scheduler == "asha"
     assert make_settings("search", {"scheduler": "none"}, {}).scheduler == "none"
 
@@ -82,7 +83,7 @@ def test_explicit_flags_override_the_preset():
     ("flags", "message"),
     [
         (["--preset", "huge"], "--preset 'huge' is unknown"),
-        (["--archs", "vae,gan"], "--archs 'vae,gan': unknown architecture"),
+        (["--archs", "vae,gan"], "--archs vae,gan: unknown architecture"),
         (["--beta-range", "0", "4"], "--beta-range 0.0 4.0: needs 0 < LO < HI"),
         (["--beta-range", "4", "2"], "--beta-range 4.0 2.0: needs 0 < LO < HI"),
         (["--latent-dims", ""], "--latent-dims"),
@@ -118,7 +119,7 @@ def test_same_name_with_other_settings_is_refused_then_fresh_moves_it_aside(tmp_
     prepare_storage(settings, options)
     (tmp_path / "s" / "keep.txt").write_text("finished work")
     other, options = parse("--storage", str(tmp_path), "--name", "s", "--latent-dims", "4")
-    with pytest.raises(SettingsError, match=r"latent_dims: stored \[2\], now \[4\].*--name.*--fresh"):
+    with pytest.raises(SettingsError, match=r"parameters.latent_dim.values: stored \[2\], now \[4\].*--name.*--fresh"):
         prepare_storage(other, options)
     assert prepare_storage(settings, options)  # the same settings resume
     _, fresh = parse("--storage", str(tmp_path), "--name", "s", "--latent-dims", "4", "--fresh")

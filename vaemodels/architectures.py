@@ -37,15 +37,8 @@ class ArchKey:
     help: str
     choices: tuple[Any, ...] = ()  # the allowed values; empty: any value of `kind` (and > 0 with `positive`)
     positive: bool = False  # the value must be finite and > 0
-    search: LogRange | tuple[Any, ...] | None = None  # what a sweep suggests when the key is not fixed
-
-    def suggest(self, trial: Any) -> Any:
-        """Ask an Optuna trial (define-by-run) for this key; None when the key is not searched."""
-        if isinstance(self.search, LogRange):
-            return trial.suggest_float(self.name, self.search.low, self.search.high, log=True)
-        if self.search:
-            return trial.suggest_categorical(self.name, list(self.search))
-        return None
+    # What a sweep searches when neither the key is fixed nor a sweep file gives its own range (sweeps/parameters.py).
+    search: LogRange | tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)
