@@ -245,3 +245,14 @@ def test_the_readmes_example_file_is_the_shipped_one_and_its_error_line_is_what_
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "--config", "examples/branched.yaml", "--storage", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == shown
+
+
+def test_a_list_of_metrics_is_a_multi_objective_search_and_mig_needs_factors(tmp_path):
+    both = "metric:\n  - {name: loss, goal: minimize}\n  - {name: mig, goal: maximize}\n"
+    settings = make_settings(config=write(tmp_path, both + "fixed: {dataset: shapes}\n"))
+    assert settings.objectives == [("loss", "min"), ("mig", "max")]
+    resolved = sweep_file.render(settings.to_document())
+    assert "metric: [{name: loss, goal: minimize}, {name: mig, goal: maximize}]" in resolved
+    assert make_settings(config=write(tmp_path, resolved)).objectives == settings.objectives
+    with pytest.raises(SettingsError, match="has no ground-truth factors"):
+        make_settings(config=write(tmp_path, both + "fixed: {dataset: mnist_5k}\n"))
