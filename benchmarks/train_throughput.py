@@ -33,7 +33,7 @@ def reference_loop(config: TrialConfig, data, epochs: int) -> None:
     for _ in range(epochs):
         model.train()
         for x, y in loader:
-            terms = vae_loss(model(x, y), x, y, config)
+            terms = vae_loss(model, model(x, y), x, y)
             optimizer.zero_grad()
             terms.total.backward()
             optimizer.step()

@@ -13,10 +13,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from sweeps.ranking import metric_column
+from sweeps.ranking import describe_config, metric_column
 from vaemodels import finite, is_missing
-
-_SHOWN_KEYS = ("arch", "latent_dim", "beta", "lr")
 
 
 class Console:
@@ -48,13 +46,13 @@ class Console:
         self.running.discard(row["trial_id"])
         self.finished += 1
         self._consider(row)
-        self.bar.write(f"{row['trial_id']}  {_config(row)}  {self._outcome(row)}{_took(row, seconds)}")
+        self.bar.write(f"{row['trial_id']}  {describe_config(row)}  {self._outcome(row)}{_took(row, seconds)}")
         self._refresh(1)
 
     def errored_trial(self, row: dict[str, Any]) -> None:
         self.running.discard(row["trial_id"])
         self.errored += 1
-        self.bar.write(f"{row['trial_id']}  {_config(row)}  errored: {row.get('error') or 'no error text'}")
+        self.bar.write(f"{row['trial_id']}  {describe_config(row)}  errored: {row.get('error') or 'no error text'}")
         self._refresh(1)
 
     def close(self) -> None:
@@ -100,15 +98,6 @@ class OnceEach(logging.Filter):
 def _flag(value: Any) -> bool:
     """A yes/no cell: a missing one (None, or NaN from a table) is no."""
     return not is_missing(value) and bool(value)
-
-
-def _config(row: dict[str, Any]) -> str:
-    parts = []
-    for key in _SHOWN_KEYS:
-        value = row.get(key)
-        if value is not None:
-            parts.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
-    return " ".join(parts)
 
 
 def _took(row: dict[str, Any], seconds: float | None) -> str:

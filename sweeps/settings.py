@@ -10,7 +10,7 @@ from typing import Any
 
 from sweeps import sweep_file
 from sweeps.parameters import SHARED_SEARCH, Choice, Parameter, Range, SettingsError, from_registry
-from vaemodels import ARCHITECTURES, DATASETS, LATENT_KEYS, ConfigError, TrialConfig, key_owner
+from vaemodels import ARCHITECTURES, DATASETS, LATENT_KEYS, ConfigError, TrialConfig, key_owner, takes_key
 
 SCHEDULERS = ("asha", "none")
 __all__ = ["SettingsError", "SweepSettings", "fixed_for", "make_settings", "shared_fixed", "validate"]
@@ -189,7 +189,7 @@ def _resolve(
     latent sizes), leaving out the fixed keys. A grid needs its betas; its other keys take their config defaults."""
     if search == "grid":
         defaults: dict[str, Parameter | None] = {"latent_dim": SHARED_SEARCH["latent_dim"]}
-        if "beta" not in explicit and "beta" not in fixed:
+        if "beta" not in explicit and "beta" not in fixed and any(takes_key(arch, "beta") for arch in archs):
             grid_from = labels.get("search", "search: grid")
             raise SettingsError(f"{grid_from}: a grid needs betas: --betas 1,4,16, or parameters.beta.values")
     else:
@@ -220,6 +220,8 @@ def validate(settings: SweepSettings, labels: Mapping[str, str] | None = None) -
         raise SettingsError(f"--scheduler {settings.scheduler!r}: choose from {', '.join(SCHEDULERS)}")
     if settings.mode not in ("min", "max"):
         raise SettingsError(f"--mode {settings.mode!r}: choose min or max")
+    if settings.scheduler == "asha" and settings.fixed.get("max_steps") is not None:
+        raise SettingsError("--max-steps conflicts with --scheduler asha: ASHA's rungs count epochs (give --epochs)")
     if settings.num_samples < 1:
         raise SettingsError(f"{labels.get('num_samples', '--num-samples')} {settings.num_samples}: must be >= 1")
     if settings.metrics:
@@ -246,7 +248,10 @@ def _validate_parameter(settings: SweepSettings, name: str, parameter: Parameter
     if isinstance(parameter, Range) and parameter.problem():
         raise SettingsError(f"{where}: {parameter.problem()}")
     values = parameter.values if isinstance(parameter, Choice) else (parameter.low, parameter.high)
-    for arch in settings.archs if owner is None else (owner,):
+    takers = [arch for arch in settings.archs if takes_key(arch, name)]
+    if not takers:
+        raise SettingsError(f"{where}: none of the swept architectures ({archs}) takes {name}")
+    for arch in takers:
         for value in values:
             try:
                 TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch, name: value})
@@ -302,9 +307,9 @@ def _validate_objectives(settings: SweepSettings) -> None:
 
 def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:
     """The fixed config keys that apply to one architecture."""
-    return {k: v for k, v in settings.fixed.items() if key_owner(k) in (None, arch)}
+    return {k: v for k, v in settings.fixed.items() if takes_key(arch, k)}
 
 
 def shared_fixed(settings: SweepSettings) -> dict[str, Any]:
-    """The fixed config keys that apply to every architecture."""
-    return {k: v for k, v in settings.fixed.items() if key_owner(k) is None}
+    """The fixed config keys that apply to every swept architecture."""
+    return {k: v for k, v in settings.fixed.items() if all(takes_key(arch, k) for arch in settings.archs)}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sweeps.settings import SweepSettings, fixed_for, shared_fixed
-from vaemodels import TrialConfig, key_owner
+from vaemodels import TrialConfig, takes_key
 
 ARCH_KEYS = "arch_keys"  # grid trials carry their architecture's own keys in one nested dict
 
@@ -25,7 +25,7 @@ class SearchSpace:
         settings = self.settings
         arch = trial.suggest_categorical("arch", list(settings.archs))
         for name, parameter in settings.parameters.items():
-            if key_owner(name) in (None, arch):  # another architecture's keys do not exist in this trial
+            if takes_key(arch, name):  # another architecture's keys, or one this one excludes, do not exist here
                 parameter.suggest(trial, name)
         return fixed_for(settings, arch)  # constants: OptunaSearch merges them into the trial's config
 
@@ -34,12 +34,15 @@ def grid_axes(settings: SweepSettings) -> dict[str, list[Any]]:
     """The grid's axes: architecture (with its own fixed and gridded keys), then each shared key's values, seed."""
     shared = shared_fixed(settings)
     per_arch = []
-    for arch in settings.archs:
+    common = [name for name in settings.parameters if all(takes_key(arch, name) for arch in settings.archs)]
+    for arch in settings.archs:  # its own keys, and shared ones some other architecture excludes (beta)
         own = {k: v for k, v in fixed_for(settings, arch).items() if k not in shared} | {"arch": arch}
-        gridded = {name: p.values for name, p in settings.parameters.items() if key_owner(name) == arch}
+        gridded = {
+            name: p.values for name, p in settings.parameters.items() if name not in common and takes_key(arch, name)
+        }
         per_arch += [own | dict(zip(gridded, values)) for values in itertools.product(*gridded.values())]
     axes: dict[str, list[Any]] = {ARCH_KEYS: per_arch}
-    axes |= {name: list(p.values) for name, p in settings.parameters.items() if key_owner(name) is None}
+    axes |= {name: list(settings.parameters[name].values) for name in common}
     axes.setdefault("seed", [settings.fixed.get("seed", 0)])
     return axes
 

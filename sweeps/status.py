@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sweeps.ranking import metric_column, rank
+from sweeps.ranking import describe_config, metric_column, rank
 from sweeps.settings import SettingsError, SweepSettings
 from sweeps.space import trial_count
 from vaemodels import TRIALS_FILE, Location, StorageError, TableDamaged, loss_name, read_trials_table, resolve
@@ -58,7 +58,7 @@ def report(sweep: Location, frame: pd.DataFrame, metadata: dict[str, Any]) -> tu
         best = ranked.iloc[0]
         column = metric_column(metric)
         what = f" ({loss_name(best.get('recon'))})" if metric == "loss" else ""
-        config = ", ".join(f"{k}={_short(best[k])}" for k in ("arch", "latent_dim", "beta") if k in best)
+        config = describe_config(best.to_dict(), ("arch", "latent_dim", "beta"))
         lines.append(f"  best so far: {best['trial_id']}, {column} {best[column]:.4g}{what}; {config}")
     durations = trial_durations(frame)
     left = max(0, (planned or len(frame)) - finished - errored)
@@ -103,10 +103,6 @@ def read_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise StorageError(f"{sweep.join(TRIALS_FILE).uri} does not exist: no sweep has started there") from None
     except TableDamaged as error:
         raise StorageError(f"{error}; `latentsweep best {sweep.uri}` rebuilds it from the trial folders") from None
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _duration(seconds: float) -> str:

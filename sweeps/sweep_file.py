@@ -23,7 +23,7 @@ SEARCHES = ("tpe", "random", "nsga2", "grid")
 GOALS = {"minimize": "min", "maximize": "max"}
 # Keys one sweep shares across its trials: the data (sample ids mean the same image in every trial) and the
 # training budget (ASHA's max_t). They go under `fixed`, never under `parameters`.
-NOT_SEARCHED = ("dataset", "data_dir", "image_size", "n_samples", "embed_samples", "epochs")
+NOT_SEARCHED = ("dataset", "data_dir", "image_size", "n_samples", "embed_samples", "epochs", "max_steps")
 TOP_KEYS = ("name", "description", "search", "num_samples", "seed", "metric", "early_terminate", "parameters", "fixed")
 # Keys of W&B sweep files that mean something else here, with what to write instead.
 FOREIGN_KEYS = {

@@ -9,9 +9,7 @@ from sweeps.parameters import Choice
 from sweeps.run import add_sweep_flags, settings_from_args
 from sweeps.settings import SettingsError, make_settings
 from sweeps.space import SearchSpace, grid_configs, grid_param_space, trial_config
-from vaemodels import TrialConfig
-
-ARCH_ONLY = {"decoder_conditioning": "conditional", "classifier_weight": "branched", "classifier_on": "branched"}
+from vaemodels import TrialConfig, arch_keys, key_owner, list_models, takes_key
 
 
 def parse(*flags: str):
@@ -25,18 +23,21 @@ def test_every_optuna_suggestion_is_a_valid_trial_config():
     space = SearchSpace(settings)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     seen_archs = set()
-    for _ in range(60):
+    for _ in range(150):
         trial = study.ask()
         constants = space(trial)
         config = trial_config({**trial.params, **constants})
         assert isinstance(config, TrialConfig)
         arch = config.model.arch
         seen_archs.add(arch)
-        for key, owner in ARCH_ONLY.items():
-            assert (key in trial.params) == (owner == arch), (key, arch, trial.params)
-        assert 0.1 <= config.model.beta <= 16 and config.model.latent_dim in (2, 4, 8, 16, 32)
-        study.tell(trial, config.model.beta)
-    assert seen_archs == {"vae", "conditional", "branched"}
+        for key in arch_keys():  # an architecture's own keys exist only in its trials
+            assert (key.name in trial.params) == (key.search is not None and key_owner(key.name) == arch)
+        assert ("beta" in trial.params) == takes_key(arch, "beta")  # the methods weight their KL otherwise
+        assert config.model.latent_dim in (2, 4, 8, 16, 32) and 1e-4 <= config.train.lr <= 3e-3
+        if "beta" in trial.params:
+            assert 0.1 <= config.model.beta <= 16
+        study.tell(trial, config.model.latent_dim)
+    assert seen_archs == set(list_models())
 
 
 def test_original_grid_enumerates_its_twelve_configurations():

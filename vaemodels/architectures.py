@@ -9,8 +9,8 @@ class is named as "module:Class" and imported when a model is built, so `latents
 from __future__ import annotations
 
 import importlib
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vaemodels import plugins
@@ -51,6 +51,8 @@ class ArchSpec:
     keys: tuple[ArchKey, ...] = ()
     plateau_monitor: str = "loss"  # the metric the original's plateau rule watches (train.plateau_stop)
     loss_terms: tuple[str, ...] = ()  # terms beyond recon, kl and total; each is logged as train_<term>, val_<term>
+    # Shared keys this architecture does not take, each with why: giving one is an error, and its column stays empty.
+    excluded_keys: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -96,6 +98,12 @@ def architecture(name: str) -> ArchSpec:
 def key_owner(key: str) -> str | None:
     """The architecture that owns an architecture-only key, or None for a key every architecture shares."""
     return next((spec.name for spec in ARCHITECTURES.values() if key in spec.key_names), None)
+
+
+def takes_key(arch: str, key: str) -> bool:
+    """Whether an architecture takes a flat key: a shared one it does not exclude, or one of its own."""
+    owner = key_owner(key)
+    return owner == arch if owner is not None else key not in ARCHITECTURES[arch].excluded_keys
 
 
 def arch_keys() -> list[ArchKey]:
@@ -163,6 +171,111 @@ register_architecture(
         ),
         plateau_monitor="val_classifier",  # the original watched the classifier loss of its branched VAE
         loss_terms=("classifier", "accuracy"),
+    )
+)
+
+# The disentanglement methods Locatello et al. 2019 compare (their code: vaemodels/methods/), with the keys, defaults
+# and search ranges of disentanglement_lib's unsupervised_study_v1 (config/unsupervised_study_v1/sweep.py).
+register_architecture(
+    ArchSpec(
+        "beta_tcvae",
+        "vaemodels.methods.beta_tcvae:BetaTCVAE",
+        "beta-TCVAE (Chen et al. 2018): the KL split into index-code MI, total correlation and dimension-wise KL, "
+        "the TC weighted",
+        keys=(
+            ArchKey(
+                "tc_weight",
+                float,
+                6.0,
+                "weight of the total correlation term (beta in Chen et al.)",
+                positive=True,
+                search=LogRange(1.0, 10.0),
+            ),
+        ),
+        loss_terms=("mi", "tc", "dwkl"),
+        excluded_keys={"beta": "its KL terms are weighted by tc_weight (MI and dimension-wise KL by 1)"},
+    )
+)
+register_architecture(
+    ArchSpec(
+        "factor_vae",
+        "vaemodels.methods.factor_vae:FactorVAE",
+        "FactorVAE (Kim & Mnih 2018): the ELBO plus tc_gamma x a discriminator's density-ratio estimate of the TC",
+        keys=(
+            ArchKey(
+                "tc_gamma",
+                float,
+                30.0,
+                "weight of the discriminator's total-correlation estimate (gamma)",
+                positive=True,
+                search=LogRange(10.0, 100.0),
+            ),
+            ArchKey("disc_lr", float, 1e-4, "the discriminator's Adam learning rate (betas 0.5, 0.9)", positive=True),
+        ),
+        loss_terms=("tc", "disc_loss", "disc_accuracy"),
+        excluded_keys={"beta": "its KL weight is 1, and tc_gamma weights the total correlation"},
+    )
+)
+register_architecture(
+    ArchSpec(
+        "dip_vae",
+        "vaemodels.methods.dip_vae:DIPVAE",
+        "DIP-VAE-I/II (Kumar et al. 2018): the ELBO plus penalties pushing the covariance of the codes to the identity",
+        keys=(
+            ArchKey(
+                "dip_type",
+                str,
+                "i",
+                "i: penalise Cov[mu(x)]; ii: Cov[z] = E[Sigma(x)] + Cov[mu(x)]",
+                choices=("i", "ii"),
+                search=("i", "ii"),
+            ),
+            ArchKey(
+                "lambda_od",
+                float,
+                10.0,
+                "weight of the off-diagonal covariance penalty",
+                positive=True,
+                search=LogRange(1.0, 50.0),
+            ),
+            ArchKey(
+                "lambda_d",
+                float,
+                None,
+                "weight of the diagonal penalty; unset: 10 x lambda_od for dip_type i, "
+                "lambda_od for ii (disentanglement_lib's lambda_d_factor)",
+                positive=True,
+            ),
+        ),
+        loss_terms=("dip_offdiag", "dip_diag"),
+        excluded_keys={"beta": "its KL weight is 1, and lambda_od and lambda_d weight its covariance penalties"},
+    )
+)
+register_architecture(
+    ArchSpec(
+        "annealed_vae",
+        "vaemodels.methods.annealed_vae:AnnealedVAE",
+        "AnnealedVAE (Burgess et al. 2018): capacity_gamma x |KL - C|, the capacity C rising linearly to capacity_max",
+        keys=(
+            ArchKey("capacity_gamma", float, 1000.0, "weight of |KL - C| (gamma)", positive=True),
+            ArchKey(
+                "capacity_max",
+                float,
+                25.0,
+                "the capacity C reached at the end of the schedule, in nats",
+                positive=True,
+                search=LogRange(5.0, 100.0),
+            ),
+            ArchKey(
+                "capacity_steps",
+                int,
+                100_000,
+                "optimiser steps over which C rises from 0 to capacity_max",
+                positive=True,
+            ),
+        ),
+        loss_terms=("capacity",),
+        excluded_keys={"beta": "its KL is pulled to the capacity C by capacity_gamma, not weighted by beta"},
     )
 )
 

@@ -39,13 +39,16 @@ def save_checkpoint(
     latents: pd.DataFrame | None,
     summary: dict[str, Any] | None = None,
 ) -> Path:
-    """Write config.json, model.pt, optimizer.pt, history.json, summary.json (and latents.parquet when given)."""
+    """Write config.json, model.pt, optimizer.pt (and the auxiliary optimiser's), history.json, summary.json (and
+    latents.parquet when given)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     flat = config.to_dict()
     (directory / tf.CONFIG_FILE).write_text(json.dumps({**flat, "schema_version": SCHEMA_VERSION}, indent=1))
     torch.save(state.model.state_dict(), directory / tf.MODEL_FILE)
     torch.save(state.optimizer.state_dict(), directory / tf.OPTIMIZER_FILE)
+    if state.auxiliary is not None:
+        torch.save(state.auxiliary.state_dict(), directory / tf.AUXILIARY_OPTIMIZER_FILE)
     (directory / tf.HISTORY_FILE).write_text(json.dumps(state.history))
     if latents is not None:
         write_latents(latents, directory / tf.LATENTS_FILE, config, state.epoch)
@@ -82,10 +85,11 @@ def restore_state(directory: str | Path, device: str | torch.device = "cpu") -> 
     config = read_config(directory)
     state = new_state(config, torch.device(device))
     state.model.load_state_dict(torch.load(directory / tf.MODEL_FILE, map_location=device, weights_only=True))
-    if (directory / tf.OPTIMIZER_FILE).exists():  # a finished sweep trial's is dropped: a fresh one then
-        optimizer = torch.load(directory / tf.OPTIMIZER_FILE, map_location=device, weights_only=True)
-        state.optimizer.load_state_dict(optimizer)
+    for optimizer, name in ((state.optimizer, tf.OPTIMIZER_FILE), (state.auxiliary, tf.AUXILIARY_OPTIMIZER_FILE)):
+        if optimizer is not None and (directory / name).exists():  # dropped once a sweep trial finished: fresh then
+            optimizer.load_state_dict(torch.load(directory / name, map_location=device, weights_only=True))
     state.history = json.loads((directory / tf.HISTORY_FILE).read_text())
+    state.steps = int(state.history[-1].get("steps", 0)) if state.history else 0
     lr = state.optimizer.param_groups[0]["lr"]
     state.lr_reductions = round(math.log(lr / config.train.lr) / math.log(0.2)) if lr < config.train.lr else 0
     return config, state

@@ -16,7 +16,7 @@ from vaemodels.errors import ConfigError
 SCHEMA_VERSION = 3
 DATA_SEED_SCHEMA = 3  # a config of an older schema without data_seed drew its data from `seed`
 
-NETS = ("conv", "original")
+NETS = ("conv", "original", "disentanglement_lib")
 RECONS = ("bernoulli", "gaussian")
 PRECISIONS = ("fp32", "bf16")
 
@@ -57,6 +57,7 @@ class TrainConfig:
     lr: float = 1e-3
     batch_size: int = 128
     epochs: int = 10
+    max_steps: int | None = None  # a budget of optimiser steps instead of epochs (disentanglement_lib's training_steps)
     plateau_stop: bool = False
     # fp32 by default: bf16 autocast measured 0.67-0.80x the fp32 throughput of these small VAEs on an H200
     # (benchmarks/gpu_check.py); "bf16" turns it on for CUDA, and CPU always trains in fp32.
@@ -121,11 +122,13 @@ class TrialConfig:
         arch = flat.get("arch", ModelConfig.arch)
         if arch not in ARCHITECTURES:
             raise ConfigError(f"arch={arch!r} is not a registered architecture; choose from {', '.join(ARCHITECTURES)}")
+        spec = ARCHITECTURES[arch]
         for key in flat:
             owner = key_owner(key)
             if owner is not None and owner != arch:
                 raise ConfigError(f"{key!r} applies only to arch={owner!r}, not arch={arch!r}")
-        spec = ARCHITECTURES[arch]
+            if key in spec.excluded_keys:
+                raise ConfigError(f"{key!r} does not apply to arch={arch!r}: {spec.excluded_keys[key]}")
         flat = {**spec.defaults, **flat}
         dataset = flat.get("dataset", DataConfig.dataset)
         if dataset not in DATASETS:
@@ -134,7 +137,9 @@ class TrialConfig:
         sections = {
             name: {k: _coerce(k, v) for k, v in flat.items() if _KEY_SECTION.get(k) == name} for name in _SECTIONS
         }
-        sections["model"]["options"] = tuple((key, _coerce(key, flat[key])) for key in spec.key_names)
+        sections["model"]["options"] = tuple(
+            (key, None if flat[key] is None else _coerce(key, flat[key])) for key in spec.key_names
+        )  # None: an optional key left unset (its help says what that means)
         config = cls(
             **{name: _SECTIONS[name](**values) for name, values in sections.items()},
             seed=_coerce_int("seed", flat.get("seed", 0)),
@@ -149,7 +154,8 @@ class TrialConfig:
             flat.update(dataclasses.asdict(section))
         flat.update(flat.pop("options"))
         flat["seed"] = self.seed
-        return {key: flat[key] for key in CONFIG_KEYS if key in flat}
+        excluded = ARCHITECTURES[self.model.arch].excluded_keys
+        return {key: flat[key] for key in CONFIG_KEYS if key in flat and key not in excluded}
 
     def replace(self, **changes: Any) -> TrialConfig:
         """A copy with some flat keys changed, validated again."""
@@ -173,11 +179,12 @@ class TrialConfig:
             value = getattr(m, key.name)
             if key.choices:
                 _check(value in key.choices, key.name, value, f"one of {', '.join(map(str, key.choices))}")
-            if key.positive:
+            if key.positive and value is not None:
                 _check(value > 0 and math.isfinite(value), key.name, value, f"a finite {key.kind.__name__} > 0")
         _check(t.lr > 0 and math.isfinite(t.lr), "lr", t.lr, "a float > 0")
         _check(t.batch_size >= 1, "batch_size", t.batch_size, "an integer >= 1")
         _check(t.epochs >= 1, "epochs", t.epochs, "an integer >= 1")
+        _check(t.max_steps is None or t.max_steps >= 1, "max_steps", t.max_steps, "an integer >= 1")
         _check(t.precision in PRECISIONS, "precision", t.precision, " or ".join(PRECISIONS))
         sizes = DATASETS[d.dataset].image_sizes
         _check(d.image_size in sizes, "image_size", d.image_size, f"one of {sizes} for dataset={d.dataset!r}")
@@ -185,6 +192,8 @@ class TrialConfig:
             _check(
                 d.image_size == 28, "image_size", d.image_size, "28 with net='original' (the original 28x28 network)"
             )
+        if m.net == "disentanglement_lib":
+            _check(d.image_size == 64, "image_size", d.image_size, "64 with net='disentanglement_lib' (its 64x64 net)")
         _check(d.n_samples is None or d.n_samples >= 10, "n_samples", d.n_samples, "an integer >= 10")
         _check(d.embed_samples >= 0, "embed_samples", d.embed_samples, "an integer >= 0 (0 = all)")
         _check(d.data_seed >= 0, "data_seed", d.data_seed, "an integer >= 0")

@@ -70,7 +70,8 @@ def finish_trial(
             # A resume from this checkpoint only reports it again (its summary says finished), so the optimizer
             # state, twice the size of the model, is dead weight. Older checkpoints keep theirs until the sweep
             # ends: Tune's saved state may still point at one of them (see trim_trial).
-            sweep.join(last, tf.OPTIMIZER_FILE).delete()
+            for name in tf.OPTIMIZER_FILES:
+                sweep.join(last, name).delete()
     except (TrialDamaged, OSError, ValueError, KeyError) as error:
         updates["problem"] = str(error) if isinstance(error, TrialDamaged) else f"{type(error).__name__}: {error}"
     updates["finish_seconds"] = time.perf_counter() - started
@@ -96,7 +97,8 @@ def trim_trial(sweep: Location, row: dict[str, Any], keep: str = "best-and-last"
         if not tf.is_checkpoint_name(name):
             continue
         if checkpoint in kept:
-            sweep.join(checkpoint, tf.OPTIMIZER_FILE).delete()
+            for optimizer in tf.OPTIMIZER_FILES:
+                sweep.join(checkpoint, optimizer).delete()
         else:
             sweep.join(checkpoint).delete()
     return updates

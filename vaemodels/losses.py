@@ -1,34 +1,45 @@
-"""One loss for every architecture, returning the named terms that flow to Tune, Parquet and the explorer."""
+"""The loss terms every architecture shares, and the named structure every loss returns.
+
+Each architecture's model computes its own loss (`VAE.loss`, overridden per method); all return `LossTerms`, whose
+names flow to Tune, Parquet and the explorer.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-
-from vaemodels.config import TrialConfig
-from vaemodels.models import VAEOutput
 
 GAUSSIAN_SCALE = 1000.0  # the original's reconstruction: 1000 x mean squared error over pixels
 
 
 @dataclass(frozen=True)
+class LossContext:
+    """What a loss may need beyond the batch: the optimiser steps so far and the training set's size."""
+
+    step: int = 0
+    dataset_size: int = 1
+
+
+@dataclass(frozen=True)
 class LossTerms:
-    """Batch means of each term (scalars) and the per-dimension KL (z,)."""
+    """Batch means of each term (scalars) and the per-dimension KL (z,).
+
+    `extra` holds an architecture's own terms (its ArchSpec.loss_terms), logged as train_<name> and val_<name>;
+    `auxiliary`, when present, is what the model's second optimiser minimises (VAE.auxiliary_parameters).
+    """
 
     recon: torch.Tensor
     kl: torch.Tensor
     kl_per_dim: torch.Tensor
-    classifier: torch.Tensor | None
-    accuracy: torch.Tensor | None
     total: torch.Tensor
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    auxiliary: torch.Tensor | None = None
 
     def scalars(self) -> dict[str, torch.Tensor]:
-        """The scalar terms by name, leaving out those this model does not have."""
-        terms = {"recon": self.recon, "kl": self.kl, "classifier": self.classifier, "total": self.total}
-        terms["accuracy"] = self.accuracy
-        return {name: value for name, value in terms.items() if value is not None}
+        """The scalar terms by name: recon, kl, the architecture's own, total."""
+        return {"recon": self.recon, "kl": self.kl, **self.extra, "total": self.total}
 
 
 def reconstruction_per_sample(output: torch.Tensor, x: torch.Tensor, recon: str) -> torch.Tensor:
@@ -45,18 +56,6 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
-def vae_loss(output: VAEOutput, x: torch.Tensor, labels: torch.Tensor | None, config: TrialConfig) -> LossTerms:
-    """recon + beta * KL (+ classifier_weight * cross-entropy for `branched`), as batch means."""
-    recon = reconstruction_per_sample(output.recon_logits, x, config.model.recon)  # (B,)
-    kl_dims = kl_per_dim(output.mu, output.logvar)  # (B, z)
-    kl = kl_dims.sum(1)  # (B,)
-    total = recon + config.model.beta * kl
-    classifier = accuracy = None
-    if output.class_logits is not None:
-        if labels is None:
-            raise ValueError("a classifier branch needs labels")
-        cross_entropy = F.cross_entropy(output.class_logits.float(), labels, reduction="none")  # (B,)
-        total = total + config.model.classifier_weight * cross_entropy
-        classifier = cross_entropy.mean()
-        accuracy = (output.class_logits.argmax(1) == labels).float().mean()
-    return LossTerms(recon.mean(), kl.mean(), kl_dims.mean(0), classifier, accuracy, total.mean())
+def vae_loss(model, output, x: torch.Tensor, labels: torch.Tensor | None, context: LossContext | None = None):
+    """The loss of `model` (any registered architecture) on one batch: its `LossTerms`."""
+    return model.loss(output, x, labels, context or LossContext())

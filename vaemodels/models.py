@@ -1,11 +1,14 @@
-"""The built-in architectures (beta-VAE, conditional VAE, VAE with a classifier branch) and `create_model`.
+"""The base VAE (beta-VAE), the conditional VAE, the VAE with a classifier branch, and `create_model`.
 
-All three share one forward signature and one output type, so the loss, the training loop,
-the trial adapter and the explorer never branch on the architecture.
+Every architecture (these and the disentanglement methods in vaemodels/methods/) shares one forward signature, one
+output type and one loss signature, so the training loop, the trial adapter and the explorer never branch on it.
+An architecture changes what its `regularizer` adds to the reconstruction term, and may train auxiliary parameters
+(FactorVAE's discriminator) with a second optimiser.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -14,6 +17,7 @@ from torch import nn
 
 from vaemodels.architectures import ARCHITECTURES
 from vaemodels.config import TrialConfig
+from vaemodels.losses import LossContext, LossTerms, kl_per_dim, reconstruction_per_sample
 from vaemodels.networks import build_body, classifier_head, glorot_init, tile_labels
 
 
@@ -25,6 +29,17 @@ class VAEOutput(NamedTuple):
     logvar: torch.Tensor  # (B, z)
     z: torch.Tensor  # (B, z): one reparameterised sample
     class_logits: torch.Tensor | None  # (B, K) for `branched`, else None
+
+
+@dataclass(frozen=True)
+class Regularizer:
+    """What an architecture adds to the reconstruction term: the penalty, its named parts, an auxiliary loss."""
+
+    penalty: torch.Tensor  # () added to the batch-mean reconstruction term
+    terms: dict[str, torch.Tensor] = field(
+        default_factory=dict
+    )  # () each: logged as train_<name>, val_<name> (ArchSpec.loss_terms)
+    auxiliary: torch.Tensor | None = None  # () minimised by the second optimiser, over auxiliary_parameters()
 
 
 class VAE(nn.Module):
@@ -68,6 +83,29 @@ class VAE(nn.Module):
     def decode_image(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [0, 1] for latent codes, (B, C, H, W)."""
         return output_to_image(self.decode(z, labels), self.config.model.recon)
+
+    def loss(self, output: VAEOutput, x: torch.Tensor, labels: torch.Tensor | None, context: LossContext) -> LossTerms:
+        """recon + the architecture's regularizer, as batch means."""
+        recon = reconstruction_per_sample(output.recon_logits, x, self.config.model.recon)  # (B,)
+        kl_dims = kl_per_dim(output.mu, output.logvar)  # (B, z)
+        kl = kl_dims.sum(1).mean()
+        extra = self.regularizer(output, kl_dims, labels, context)
+        total = recon.mean() + extra.penalty
+        return LossTerms(recon.mean(), kl, kl_dims.mean(0), total, dict(extra.terms), extra.auxiliary)
+
+    def regularizer(
+        self, output: VAEOutput, kl_dims: torch.Tensor, labels: torch.Tensor | None, context: LossContext
+    ) -> Regularizer:
+        """beta * KL(q(z|x) || p(z)) (Higgins et al. 2017, eq. 4); beta = 1 is the ELBO's own KL."""
+        return Regularizer(self.config.model.beta * kl_dims.sum(1).mean())
+
+    def auxiliary_parameters(self) -> list[nn.Parameter]:
+        """Parameters the second optimiser trains on `LossTerms.auxiliary` (none but FactorVAE's discriminator)."""
+        return []
+
+    def auxiliary_optimizer(self) -> torch.optim.Optimizer | None:
+        """The second optimiser, over auxiliary_parameters(); None for a model without one."""
+        return None
 
     def _one_hot(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor:
         if labels is None:
@@ -118,6 +156,18 @@ class BranchedVAE(VAE):
 
     def _classify(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.classifier(features if self.classifier_on == "features" else z)  # (B, K)
+
+    def regularizer(
+        self, output: VAEOutput, kl_dims: torch.Tensor, labels: torch.Tensor | None, context: LossContext
+    ) -> Regularizer:
+        """beta * KL + classifier_weight * the classifier branch's cross-entropy."""
+        if labels is None or output.class_logits is None:
+            raise ValueError("a classifier branch needs labels")
+        cross_entropy = F.cross_entropy(output.class_logits.float(), labels)
+        accuracy = (output.class_logits.argmax(1) == labels).float().mean()
+        penalty = super().regularizer(output, kl_dims, labels, context).penalty
+        penalty = penalty + self.config.model.classifier_weight * cross_entropy
+        return Regularizer(penalty, {"classifier": cross_entropy, "accuracy": accuracy})
 
 
 def output_to_image(output: torch.Tensor, recon: str) -> torch.Tensor:

@@ -3,6 +3,7 @@
 Two bodies share one interface so every architecture can use either:
 - `conv`: stride-2 convolutions until the feature map is at most 8x8 (28 -> 7, 32 -> 8, 64 -> 8).
 - `original`: the original project's 28x28 Keras network, ported exactly (SEED_NOTES.md).
+- `disentanglement_lib`: the 64x64 convolutional encoder and decoder of Locatello et al. 2019's study.
 """
 
 from __future__ import annotations
@@ -84,6 +85,43 @@ def original_body(in_channels: int, out_channels: int, image_size: int, decoder_
     return Body(encoder, 64 * 6 * 6, decoder)
 
 
+def disentanglement_lib_body(in_channels: int, out_channels: int, image_size: int, decoder_in: int) -> Body:
+    """disentanglement_lib's conv_encoder and deconv_decoder (methods/shared/architectures.py; Higgins et al. 2017,
+    table 1, row 3), layer for layer. TensorFlow's 'same' padding is padding 1 for the 4x4 stride-2 layers and 0 for
+    the 2x2 ones. Its decoder reshapes 1024 units as 4x4x64 (channels last) where this one reads 64x4x4: the same
+    layer up to a permutation of its units."""
+    if image_size != 64:
+        raise ValueError(f"net='disentanglement_lib' is a 64x64 network; image_size={image_size} is not 64")
+    encoder = nn.Sequential(
+        nn.Conv2d(in_channels, 32, 4, stride=2, padding=1),  # (B, 32, 32, 32)
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 4, stride=2, padding=1),  # (B, 32, 16, 16)
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 2, stride=2),  # (B, 64, 8, 8)
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 2, stride=2),  # (B, 64, 4, 4)
+        nn.ReLU(),
+        nn.Flatten(),  # (B, 1024)
+        nn.Linear(1024, 256),
+        nn.ReLU(),
+    )
+    decoder = nn.Sequential(
+        nn.Linear(decoder_in, 256),
+        nn.ReLU(),
+        nn.Linear(256, 1024),
+        nn.ReLU(),
+        nn.Unflatten(1, (64, 4, 4)),
+        nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1),  # (B, 64, 8, 8)
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),  # (B, 32, 16, 16)
+        nn.ReLU(),
+        nn.ConvTranspose2d(32, 32, 4, stride=2, padding=1),  # (B, 32, 32, 32)
+        nn.ReLU(),
+        nn.ConvTranspose2d(32, out_channels, 4, stride=2, padding=1),  # (B, C, 64, 64) logits
+    )
+    return Body(encoder, 256, decoder)
+
+
 def glorot_init(module: nn.Module) -> None:
     """Keras' initialisation: glorot-uniform kernels, zero biases (the original's defaults)."""
     for layer in module.modules():
@@ -103,7 +141,7 @@ def classifier_head(in_features: int, num_classes: int) -> nn.Sequential:
     )
 
 
-BODIES = {"conv": conv_body, "original": original_body}
+BODIES = {"conv": conv_body, "original": original_body, "disentanglement_lib": disentanglement_lib_body}
 
 
 def build_body(net: str, in_channels: int, out_channels: int, image_size: int, decoder_in: int) -> Body:

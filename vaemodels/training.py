@@ -15,7 +15,7 @@ import torch
 from vaemodels.architectures import ARCHITECTURES
 from vaemodels.config import TrialConfig
 from vaemodels.datasets import Dataset
-from vaemodels.losses import vae_loss
+from vaemodels.losses import LossContext
 from vaemodels.models import VAE, create_model
 
 EVAL_BATCH = 1024
@@ -35,12 +35,14 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainState:
-    """Everything needed to continue training: the model, its optimizer and the history so far."""
+    """Everything needed to continue training: the model, its optimizers and the history so far."""
 
     model: VAE
     optimizer: torch.optim.Optimizer
     history: list[dict[str, Any]] = field(default_factory=list)
     lr_reductions: int = 0
+    auxiliary: torch.optim.Optimizer | None = None  # the model's second optimiser (VAE.auxiliary_optimizer)
+    steps: int = 0  # optimiser steps so far: AnnealedVAE's capacity schedule and the max_steps budget
 
     @property
     def epoch(self) -> int:
@@ -79,7 +81,9 @@ def new_state(config: TrialConfig, device: torch.device) -> TrainState:
     model = create_model(config).to(device)
     # eps 1e-7 is Keras' Adam default, which the original used.
     eps = 1e-7 if config.model.net == "original" else 1e-8
-    return TrainState(model, torch.optim.Adam(model.parameters(), lr=config.train.lr, eps=eps))
+    auxiliary = {id(p) for p in model.auxiliary_parameters()}
+    main = [p for p in model.parameters() if id(p) not in auxiliary]
+    return TrainState(model, torch.optim.Adam(main, lr=config.train.lr, eps=eps), auxiliary=model.auxiliary_optimizer())
 
 
 def fit(
@@ -89,7 +93,8 @@ def fit(
     device: str | torch.device | None = None,
     state: TrainState | None = None,
 ) -> TrainState:
-    """Train for `config.train.epochs` epochs (or from `state` onwards) and call each callback after every epoch."""
+    """Train for `config.train.epochs` epochs, or `max_steps` optimiser steps when set (from `state` onwards), and
+    call each callback after every epoch (a step budget's last epoch may be partial)."""
     if device is None and state is not None:
         device = next(state.model.parameters()).device  # a restored state trains where it was loaded
     device = pick_device(device)
@@ -98,22 +103,29 @@ def fit(
     generator = torch.Generator(device="cpu").manual_seed(config.seed + 7919 * state.epoch)
     torch.manual_seed(config.seed + state.epoch)  # reparameterisation noise: reproducible, also after a resume
     plateau = PlateauRule(config, state)
-    while state.epoch < config.train.epochs and not plateau.stopped:
+    while not _budget_spent(config, state) and not plateau.stopped:
         epoch = state.epoch + 1
         started = time.perf_counter()
         train_metrics = _train_epoch(config, state, data, generator, device)
         train_seconds = time.perf_counter() - started
-        val_metrics = evaluate(config, state.model, data, data.val_idx, device)
+        val_metrics = evaluate(config, state.model, data, data.val_idx, device, step=state.steps)
         metrics = _epoch_metrics(epoch, train_metrics, val_metrics, train_seconds, len(data.train_idx))
+        metrics["steps"] = state.steps
         metrics["epoch_seconds"] = time.perf_counter() - started
         metrics["learning_rate"] = state.optimizer.param_groups[0]["lr"]  # `lr` is the config key
         is_best = metrics["loss"] < state.best_loss
         state.history.append(metrics)
         plateau.update()
-        event = EpochEnd(config, state, metrics, data, is_best, state.epoch >= config.train.epochs or plateau.stopped)
+        event = EpochEnd(config, state, metrics, data, is_best, _budget_spent(config, state) or plateau.stopped)
         for callback in callbacks:
             callback(event)
     return state
+
+
+def _budget_spent(config: TrialConfig, state: TrainState) -> bool:
+    if config.train.max_steps is not None:
+        return state.steps >= config.train.max_steps
+    return state.epoch >= config.train.epochs
 
 
 def _autocast(config: TrialConfig, device: torch.device):
@@ -124,7 +136,7 @@ def _autocast(config: TrialConfig, device: torch.device):
 
 
 def _train_epoch(config, state: TrainState, data: Dataset, generator, device) -> dict[str, torch.Tensor]:
-    model, optimizer = state.model, state.optimizer
+    model, optimizer, auxiliary = state.model, state.optimizer, state.auxiliary
     model.train()
     order = data.train_idx[torch.randperm(len(data.train_idx), generator=generator).to(device)]
     batch_size = config.train.batch_size
@@ -135,26 +147,34 @@ def _train_epoch(config, state: TrainState, data: Dataset, generator, device) ->
             break  # BatchNorm cannot train on a single sample
         x, labels = data.images[index], data.labels[index]
         with _autocast(config, device):
-            terms = vae_loss(model(x, labels), x, labels, config)
+            terms = model.loss(model(x, labels), x, labels, LossContext(state.steps, len(data.train_idx)))
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         optimizer.step()
+        if auxiliary is not None and terms.auxiliary is not None:  # after the main step, as Kim & Mnih's Algorithm 2
+            auxiliary.zero_grad(set_to_none=True)  # also drops what total.backward() left on these parameters
+            terms.auxiliary.backward()
+            auxiliary.step()
+        state.steps += 1
         _accumulate(sums, terms, len(index))
+        if config.train.max_steps is not None and state.steps >= config.train.max_steps:
+            break
     return _means(sums)
 
 
 @torch.no_grad()
 def evaluate(
-    config: TrialConfig, model: VAE, data: Dataset, index: torch.Tensor, device=None
+    config: TrialConfig, model: VAE, data: Dataset, index: torch.Tensor, device=None, step: int = 0
 ) -> dict[str, torch.Tensor]:
-    """Loss terms over the given rows (eval mode, one sampled z a row), as means; `kl_per_dim` per dimension."""
+    """Loss terms over the given rows (eval mode, one sampled z a row), as means; `kl_per_dim` per dimension.
+    `step`: the optimiser steps trained so far (a schedule's position)."""
     model.eval()
     sums: dict[str, torch.Tensor] = {}
     for start in range(0, len(index), EVAL_BATCH):
         rows = index[start : start + EVAL_BATCH]
         x, labels = data.images[rows], data.labels[rows]
         with _autocast(config, device or data.images.device):
-            terms = vae_loss(model(x, labels), x, labels, config)
+            terms = model.loss(model(x, labels), x, labels, LossContext(step, len(data.train_idx)))
         _accumulate(sums, terms, len(rows))
     return _means(sums)
 
