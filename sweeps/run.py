@@ -46,6 +46,8 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", help=f"one of {', '.join(sweep_file.preset_names())} (default quick)")
     parser.add_argument("--config", metavar="SWEEP.yaml", help="a sweep file (README: Sweep files); flags override it")
     parser.add_argument("--name", help="sweep name (default: the preset's or file's); the same name again resumes")
+    parser.add_argument("--quick", action="store_true", help="the preset's or file's quick: block (a small version)")
+    parser.add_argument("--yes", action="store_true", help="start a sweep whose file asks first (confirm: true)")
     parser.add_argument("--storage", default="results", help="storage root: absolute path, NFS path, s3://, gs://")
     parser.add_argument("--archs", type=strings, help="comma-separated architectures")
     parser.add_argument("--beta-range", type=float, nargs=2, metavar=("LO", "HI"), help="log-uniform beta range")
@@ -103,7 +105,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
     }
     if args.config and args.preset:
         raise SettingsError(f"--preset {args.preset} and --config {args.config}: give one (a preset is a sweep file)")
-    settings = make_settings(args.preset, overrides, fixed, config=args.config)
+    settings = make_settings(args.preset, overrides, fixed, config=args.config, quick=args.quick)
     for flag, value in (("--cpus-per-trial", args.cpus_per_trial), ("--max-failures", args.max_failures + 1)):
         if value <= 0:
             raise SettingsError(f"{flag} {value}: must be positive")
@@ -152,6 +154,13 @@ def prepare_storage(settings: SweepSettings, options: RunOptions) -> Location:
     return sweep
 
 
+def resolve_sweep(settings: SweepSettings, options: RunOptions) -> str:
+    """The sweep folder's URI, without touching storage."""
+    from vaemodels import resolve
+
+    return resolve(options.storage).join(settings.name).uri
+
+
 def stored_settings(sweep: Location) -> SweepSettings | None:
     """The settings a sweep folder keeps (sweep.yaml, or an older version's sweep.json); None for a new sweep."""
     stored = sweep.join(SETTINGS_FILE)
@@ -191,6 +200,12 @@ def _shown(value: Any) -> str:
 def sweep_command(args: argparse.Namespace) -> int:
     """`latentsweep sweep`: validate everything, then run or resume the sweep."""
     settings, options = settings_from_args(args)  # a SettingsError or StorageError: `latentsweep sweep: ...`
+    if settings.confirm:  # checked before anything is written: a refusal leaves no trace
+        from sweeps.plan import plan_lines
+
+        print("\n".join(plan_lines(settings, resolve_sweep(settings, options))))
+        if not args.yes:
+            raise SettingsError(f"{settings.name} is a large sweep (above): pass --yes to start it, or --quick")
     sweep = prepare_storage(settings, options)
     auth.ensure_auth_env()  # before `import ray`, which reads RAY_AUTH_MODE
     from sweeps.tuner import run_sweep

@@ -39,6 +39,7 @@ class SweepSettings:
     modes: tuple[str, ...] = ()
     seed: int = 0  # the searcher's seed
     fixed: dict[str, Any] = field(default_factory=dict)  # flat config keys every trial shares
+    confirm: bool = False  # a sweep this large asks for --yes, after printing its trials, storage and compute
 
     @property
     def is_grid(self) -> bool:
@@ -83,15 +84,17 @@ def make_settings(
     overrides: Mapping[str, Any] | None = None,
     fixed_overrides: Mapping[str, Any] | None = None,
     config: str | Path | None = None,
+    quick: bool = False,
 ) -> SweepSettings:
-    """A preset's (or a sweep file's) settings with explicit flags (non-None values) and fixed config keys applied.
+    """A preset's (or a sweep file's) settings with explicit flags (non-None values) and fixed config keys applied;
+    `quick`: the file's `quick:` block over it first.
 
     `overrides` speaks the flags' vocabulary (beta_range, betas, latent_dims, seeds, archs, search, num_samples, ...).
     """
     if config is not None:
-        parsed, source = sweep_file.load(config), str(config)
+        parsed, source = sweep_file.load(config, quick), str(config)
     else:
-        parsed, source = sweep_file.load(sweep_file.preset_path(preset or "quick")), preset or "quick"
+        parsed, source = sweep_file.load(sweep_file.preset_path(preset or "quick"), quick), preset or "quick"
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     return _build(parsed, source, overrides, dict(fixed_overrides or {}))
 

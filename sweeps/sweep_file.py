@@ -24,7 +24,8 @@ GOALS = {"minimize": "min", "maximize": "max"}
 # Keys one sweep shares across its trials: the data (sample ids mean the same image in every trial) and the
 # training budget (ASHA's max_t). They go under `fixed`, never under `parameters`.
 NOT_SEARCHED = ("dataset", "data_dir", "image_size", "n_samples", "embed_samples", "epochs", "max_steps")
-TOP_KEYS = ("name", "description", "search", "num_samples", "seed", "metric", "early_terminate", "parameters", "fixed")
+TOP_KEYS = ("name", "description", "search", "num_samples", "seed", "metric", "early_terminate", "parameters")
+TOP_KEYS += ("fixed", "confirm", "quick")
 # Keys of W&B sweep files that mean something else here, with what to write instead.
 FOREIGN_KEYS = {
     "method": "write `search: tpe|random|nsga2|grid` (`method` names a VAE method in latentsweep)",
@@ -55,20 +56,44 @@ def preset_path(name: str) -> Path:
     return PRESETS_DIR / f"{name}.yaml"
 
 
-def load(path: str | Path) -> SweepFile:
-    """Read and check a sweep file; SettingsError naming the file, the line and the key."""
+def load(path: str | Path, quick: bool = False) -> SweepFile:
+    """Read and check a sweep file (with its `quick:` block applied when asked); SettingsError naming the file,
+    the line and the key."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as error:
         raise SettingsError(f"--config {path}: cannot read it ({error.strerror or error})") from None
-    return parse_text(text, str(path), base_dir=path.resolve().parent)
+    return parse_text(text, str(path), base_dir=path.resolve().parent, quick=quick)
 
 
-def parse_text(text: str, origin: str, base_dir: Path | None = None) -> SweepFile:
+def parse_text(text: str, origin: str, base_dir: Path | None = None, quick: bool = False) -> SweepFile:
     """A sweep file's text -> its values (`origin` names it in messages)."""
     document, lines = _yaml_with_lines(text, origin)
+    if quick:
+        document, lines = _apply_quick(document, lines, origin)
+    elif isinstance(document, dict):
+        document = {key: value for key, value in document.items() if key != "quick"}
     return parse(document, origin, lines, base_dir)
+
+
+def _apply_quick(document: Any, lines: dict[str, int], origin: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The document with its `quick:` block over it: `parameters` and `fixed` merged key by key (an architecture's
+    block replaced whole, a null leaving the key out), every other key replaced. Lines of what the block set point
+    into the block."""
+    quick = document.get("quick") if isinstance(document, dict) else None
+    if not isinstance(quick, dict):
+        raise SettingsError(f"{origin}: --quick needs a quick: block in the file (what a quick run changes)")
+    merged = {key: value for key, value in document.items() if key != "quick"}
+    for key, value in quick.items():
+        if key in ("parameters", "fixed") and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {k: v for k, v in {**merged[key], **value}.items() if v is not None}  # null: left out
+        else:
+            merged[key] = value
+    lines = dict(lines) | {
+        path.removeprefix("quick."): line for path, line in lines.items() if path.startswith("quick.")
+    }
+    return merged, lines
 
 
 def parse(document: Any, origin: str, lines: dict[str, int] | None = None, base_dir: Path | None = None) -> SweepFile:
@@ -88,6 +113,11 @@ def parse(document: Any, origin: str, lines: dict[str, int] | None = None, base_
             out.values["name"] = value
         elif key == "description":
             out.values["description"] = str(value)
+        elif key == "confirm":
+            reader.expect(isinstance(value, bool), key, f"{value!r}: expected true or false")
+            out.values["confirm"] = value
+        elif key == "quick":
+            reader.fail(key, "a quick: block applies only with --quick, and only in a file")
         elif key == "search":
             reader.expect(value in SEARCHES, key, f"{value!r}: choose from {', '.join(SEARCHES)}")
             out.values["search"] = value
@@ -135,6 +165,8 @@ def to_document(values: dict[str, Any]) -> dict[str, Any]:
         block[name] = parameter.to_document()
     document["parameters"] = parameters
     document["fixed"] = dict(values["fixed"])
+    if values.get("confirm"):
+        document["confirm"] = True
     return document
 
 

@@ -21,7 +21,7 @@ for _module, _names in {
     "datasets": "Dataset DatasetUnavailable load_dataset load_samples",
     "models": "VAE VAEOutput count_parameters create_model",
     "losses": "LossTerms vae_loss",
-    "training": "EpochEnd TrainState TrainingDiverged evaluate fit new_state pick_device",
+    "training": "EpochEnd TrainState TrainingDiverged evaluate fit measure_throughput new_state pick_device",
     "embeddings": "encode latents_metadata mu_columns read_latents",
     "metric_names": "ACTIVE_VARIANCE DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES LATENT_KEYS "
     "LATENT_METRICS loss_name",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -15,7 +16,7 @@ import torch
 from vaemodels.architectures import ARCHITECTURES
 from vaemodels.config import TrialConfig
 from vaemodels.datasets import Dataset
-from vaemodels.losses import LossContext
+from vaemodels.losses import LossContext, LossTerms
 from vaemodels.models import VAE, create_model
 
 EVAL_BATCH = 1024
@@ -136,8 +137,7 @@ def _autocast(config: TrialConfig, device: torch.device):
 
 
 def _train_epoch(config, state: TrainState, data: Dataset, generator, device) -> dict[str, torch.Tensor]:
-    model, optimizer, auxiliary = state.model, state.optimizer, state.auxiliary
-    model.train()
+    state.model.train()
     order = data.train_idx[torch.randperm(len(data.train_idx), generator=generator).to(device)]
     batch_size = config.train.batch_size
     sums: dict[str, torch.Tensor] = {}
@@ -146,20 +146,47 @@ def _train_epoch(config, state: TrainState, data: Dataset, generator, device) ->
         if len(index) < 2 and start > 0:
             break  # BatchNorm cannot train on a single sample
         x, labels = data.images[index], data.labels[index]
-        with _autocast(config, device):
-            terms = model.loss(model(x, labels), x, labels, LossContext(state.steps, len(data.train_idx)))
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-        if auxiliary is not None and terms.auxiliary is not None:  # after the main step, as Kim & Mnih's Algorithm 2
-            auxiliary.zero_grad(set_to_none=True)  # also drops what total.backward() left on these parameters
-            terms.auxiliary.backward()
-            auxiliary.step()
-        state.steps += 1
+        terms = _train_step(config, state, x, labels, len(data.train_idx), device)
         _accumulate(sums, terms, len(index))
         if config.train.max_steps is not None and state.steps >= config.train.max_steps:
             break
     return _means(sums)
+
+
+def _train_step(config: TrialConfig, state: TrainState, x, labels, dataset_size: int, device) -> LossTerms:
+    """One optimiser step (and the auxiliary optimiser's, after it, as in Kim & Mnih's Algorithm 2)."""
+    model = state.model
+    with _autocast(config, device):
+        terms = model.loss(model(x, labels), x, labels, LossContext(state.steps, dataset_size))
+    state.optimizer.zero_grad(set_to_none=True)
+    terms.total.backward()
+    state.optimizer.step()
+    if state.auxiliary is not None and terms.auxiliary is not None:
+        state.auxiliary.zero_grad(set_to_none=True)  # also drops what total.backward() left on these parameters
+        terms.auxiliary.backward()
+        state.auxiliary.step()
+    state.steps += 1
+    return terms
+
+
+def measure_throughput(config: TrialConfig, steps: int = 10, device: str | torch.device | None = None) -> float:
+    """Training images a second for this config on `device`: its batch size over the median time of `steps` steps on
+    random images of its shape, after two warm-up steps (the median: a busy machine's slow steps do not count)."""
+    device = pick_device(device)
+    state = new_state(config, device)
+    state.model.train()
+    size, batch = config.data.image_size, config.train.batch_size
+    x = torch.rand(batch, config.channels, size, size, device=device)
+    labels = torch.zeros(batch, dtype=torch.long, device=device)
+    seconds = []
+    for step in range(steps + 2):
+        started = time.perf_counter()
+        _train_step(config, state, x, labels, 100 * batch, device)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if step >= 2:
+            seconds.append(time.perf_counter() - started)
+    return batch / statistics.median(seconds)
 
 
 @torch.no_grad()
