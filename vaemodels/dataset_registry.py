@@ -118,6 +118,19 @@ def _idx_spec(name: str, label_description: str, torchvision_name: str) -> Datas
 
 register_dataset(_idx_spec("mnist", "digit", "MNIST"))
 register_dataset(_idx_spec("fashion_mnist", "clothing class", "FashionMNIST"))
+register_dataset(
+    DatasetSpec(
+        "dsprites",
+        channels=1,
+        num_classes=3,
+        label_description="shape (square, ellipse, heart)",
+        image_sizes=(64,),  # the file's own size only: its 737,280 images stay uint8, unresized
+        loader="vaemodels.npz_files:load_dsprites",
+        sample_loader="vaemodels.npz_files:dsprites_samples",
+        factor_names=("shape", "scale", "orientation", "pos_x", "pos_y"),  # the names `shapes` gives the same grids
+        factor_sizes=(3, 6, 40, 32, 32),
+    )
+)
 
 
 _plugins_loaded = False
