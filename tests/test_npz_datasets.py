@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -10,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from vaemodels import encode, fit
 from vaemodels.config import TrialConfig
-from vaemodels.dataset_registry import DATASETS
+from vaemodels.dataset_registry import DATASETS, FACTOR_NPZ_ENV, factor_npz_spec, register_factor_npz
 from vaemodels.datasets import DatasetUnavailable, load_dataset, load_samples
 from vaemodels.errors import ConfigError
 from vaemodels.npz_files import DSPRITES_FILE, DSPRITES_URL
@@ -110,3 +114,137 @@ def test_a_damaged_dsprites_file_names_itself_and_the_remedy(tmp_path):
 def test_dsprites_accepts_only_its_own_size():
     with pytest.raises(ConfigError, match="image_size"):
         config("dsprites", image_size=32)
+
+
+# ---- factor_npz
+
+
+FACTOR_GRID = (3, 4, 5)  # 60 images
+
+
+def write_factor_npz(path: Path, channels_last: bool = True, **extra: np.ndarray) -> dict[str, np.ndarray]:
+    """A small Shapes3D-like file: colour images (N, H, W, 3) uint8 whose first pixel holds the row's index."""
+    factors = np.array(list(itertools.product(*(range(size) for size in FACTOR_GRID))), dtype=np.int64)  # (60, 3)
+    images = np.random.default_rng(1).integers(0, 256, (len(factors), 16, 16, 3), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(len(factors))
+    arrays = {"images": images if channels_last else images[..., 0], "factors": factors, **extra}
+    np.savez_compressed(path, **arrays)
+    return arrays
+
+
+@pytest.fixture
+def registered(tmp_path):
+    """Register factor_npz datasets for one test and remove them after it, as DATASETS is global."""
+    names = []
+
+    def register(name: str, path: Path, **keys):
+        spec = register_factor_npz(name, path, **keys)
+        names.append(name)
+        return spec
+
+    yield register
+    for name in names:
+        del DATASETS[name]
+
+
+def test_register_factor_npz_reads_the_files_metadata_into_its_spec(tmp_path, registered):
+    path = tmp_path / "tiny3d.npz"
+    write_factor_npz(path, factor_names=np.array(["hue", "size", "angle"]))
+    spec = registered("tiny3d", path)
+    assert (spec.channels, spec.image_sizes, spec.num_classes) == (3, (16,), 3)
+    assert spec.factor_names == ("hue", "size", "angle") and spec.factor_sizes == FACTOR_GRID
+    assert spec.label_description == "hue" and spec.data_file == str(path) and spec.reloadable
+    assert DATASETS["tiny3d"] is spec and config("tiny3d").channels == 3
+
+
+def test_factor_npz_loads_channels_last_uint8_as_it_is_with_factors_and_default_labels(tmp_path, registered):
+    path = tmp_path / "tiny3d.npz"
+    arrays = write_factor_npz(path)
+    registered("tiny3d", path)
+    data = load_dataset(config("tiny3d"))
+    assert data.images.shape == (60, 3, 16, 16) and data.images.dtype == torch.uint8
+    expected = torch.from_numpy(arrays["images"].transpose(0, 3, 1, 2).astype(np.float32) / 255)
+    assert torch.equal(data.batch(torch.arange(60)), expected)
+    assert np.array_equal(data.factors, arrays["factors"]) and data.factors.dtype == np.int16
+    assert torch.equal(data.labels, torch.from_numpy(arrays["factors"][:, 0]))
+    assert DATASETS["tiny3d"].factor_names == ("factor_0", "factor_1", "factor_2")
+
+
+def test_factor_npz_keeps_float_grey_images_and_reads_its_own_labels(tmp_path, registered):
+    path = tmp_path / "grey.npz"
+    labels = np.arange(60) % 7
+    arrays = write_factor_npz(path, channels_last=False, labels=labels)
+    np.savez_compressed(path, **{**arrays, "images": arrays["images"].astype(np.float64) / 255})
+    spec = registered("grey", path, label_description="digit")
+    data = load_dataset(config("grey"))
+    assert (spec.channels, spec.num_classes, spec.label_description) == (1, 7, "digit")
+    assert data.images.shape == (60, 1, 16, 16) and data.images.dtype == torch.float32
+    assert torch.equal(data.labels, torch.from_numpy(labels))
+
+
+def test_factor_npz_subsets_from_the_data_seed_and_reloads_samples_by_id(tmp_path, registered):
+    path = tmp_path / "tiny3d.npz"
+    arrays = write_factor_npz(path)
+    registered("tiny3d", path)
+    cfg = config("tiny3d", n_samples=25, data_seed=2)
+    data = load_dataset(cfg)
+    assert len(data.images) == 25 and np.array_equal(data.sample_ids, load_dataset(cfg).sample_ids)
+    assert not np.array_equal(data.sample_ids, load_dataset(config("tiny3d", n_samples=25, data_seed=3)).sample_ids)
+    assert np.array_equal(data.images[:, 0, 0, 0].numpy(), data.sample_ids)  # each row is the file's row of its id
+    assert np.array_equal(data.factors, arrays["factors"][data.sample_ids])
+    positions = data.val_idx[:4]
+    assert np.array_equal(load_samples(cfg, data.sample_ids[positions.numpy()]), data.batch(positions).numpy())
+
+
+def test_a_factor_npz_dataset_trains_and_its_latents_carry_its_factors(tmp_path, registered):
+    path = tmp_path / "tiny3d.npz"
+    write_factor_npz(path, factor_names=np.array(["hue", "size", "angle"]))
+    registered("tiny3d", path)
+    cfg = config("tiny3d", arch="branched", latent_dim=2, batch_size=16, epochs=1)
+    data = load_dataset(cfg)
+    state = fit(cfg, data, device="cpu")
+    assert len(state.history) == 1 and np.isfinite(state.history[0]["loss"])
+    frame = encode(state.model, data)
+    assert np.array_equal(frame[["hue", "size", "angle"]].to_numpy(), data.factors[data.val_idx.numpy()])
+
+
+@pytest.mark.parametrize(
+    "extra, problem",
+    [
+        ({"factor_names": np.array(["hue", "label", "angle"])}, "factor_names"),
+        ({"factor_names": np.array(["hue", "size"])}, "factor_names"),
+        ({"factors": np.zeros((59, 3), np.int64)}, "factors"),
+    ],
+)
+def test_factor_npz_spec_rejects_a_file_that_would_fail_later(tmp_path, extra, problem):
+    path = tmp_path / "bad.npz"
+    write_factor_npz(path, **extra)
+    with pytest.raises(ValueError, match=problem):
+        factor_npz_spec("bad", path)
+    assert "bad" not in DATASETS
+
+
+def test_a_factor_npz_replaced_since_registration_is_refused_by_name(tmp_path, registered):
+    path = tmp_path / "tiny3d.npz"
+    write_factor_npz(path)
+    registered("tiny3d", path)
+    write_factor_npz(path, channels_last=False)  # now grey: the model built from the spec would expect 3 channels
+    with pytest.raises(DatasetUnavailable, match="no longer matches dataset 'tiny3d'"):
+        load_dataset(config("tiny3d"))
+    path.unlink()
+    with pytest.raises(DatasetUnavailable, match=str(path)):
+        load_dataset(config("tiny3d"))
+
+
+def test_the_environment_variable_registers_factor_npz_files_when_the_config_is_imported(tmp_path):
+    write_factor_npz(tmp_path / "tiny3d.npz")
+    code = (
+        "import vaemodels.config; from vaemodels.dataset_registry import DATASETS; "
+        "spec = DATASETS['tiny3d']; print(spec.channels, spec.factor_sizes)"
+    )
+    env = {**os.environ, FACTOR_NPZ_ENV: f"tiny3d={tmp_path / 'tiny3d.npz'}{os.pathsep}gone={tmp_path / 'no.npz'}"}
+    env["PYTHONPATH"] = str(Path(__file__).parents[1])
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "3 (3, 4, 5)"
+    assert "'gone'" in result.stderr and "not registered" in result.stderr  # a missing file warns, never fails

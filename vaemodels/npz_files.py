@@ -1,4 +1,4 @@
-"""Datasets read whole from one .npz file: DeepMind's dSprites.
+"""Datasets read whole from one .npz file: DeepMind's dSprites, and any file of images with factors (factor_npz).
 
 The pixels stay uint8 in memory (dSprites: 737,280 images, 3 GB; 12 GB as float32); Dataset.batch converts each
 batch. A compressed .npz cannot be memory-mapped, so a file is read whole once per process.
@@ -30,12 +30,12 @@ DSPRITES_FOLDER = "dsprites"  # <data_dir>/dsprites/<DSPRITES_FILE>, where --dow
 # latents_classes columns: colour (always 0), shape, scale, orientation, posX, posY; the factors drop the colour.
 _DSPRITES_FACTOR_COLUMNS = slice(1, 6)
 _REFETCH = "delete it and run again with --download, or copy an intact file there"
-_READ_ERRORS = (EOFError, KeyError, OSError, ValueError, zipfile.BadZipFile)
+_READ_ERRORS = (EOFError, IndexError, KeyError, OSError, ValueError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True)
 class NpzArrays:
-    """A file's whole dataset as read; read-only once cached for the sample loaders."""
+    """A file's whole dataset as read; read-only, as the sample loaders cache it."""
 
     pixels: np.ndarray  # (N, C, H, W) uint8 in 0..255, or float32 in [0, 1]
     labels: np.ndarray  # (N,) int64
@@ -92,6 +92,82 @@ def _read_dsprites(file: _File) -> NpzArrays:
     np.multiply(images, 255, out=images)  # in place: the uint8 convention of Dataset.images, without a copy
     factors = classes[:, _DSPRITES_FACTOR_COLUMNS].astype(np.int16)
     return NpzArrays(images[:, None], factors[:, 0].astype(np.int64), factors)
+
+
+# ---- factor_npz: a user's file of `images` and `factors`
+
+
+def load_factor_npz(spec: DatasetSpec, config: TrialConfig, download: bool) -> Dataset:
+    """A factor_npz dataset from its spec's data_file (nothing to download), subset to n_samples, seeded split."""
+    path = _factor_npz_path(spec)
+    arrays = _read_factor_npz(_stamp(path))
+    _check_matches_spec(spec, path, arrays)
+    return from_npz_arrays(spec, config, arrays)
+
+
+def factor_npz_samples(
+    spec: DatasetSpec, config: TrialConfig, ids: np.ndarray, factors: np.ndarray | None
+) -> np.ndarray:
+    """The images of the given sample ids (row indices into the whole file)."""
+    return pick_npz_samples(_cached(_read_factor_npz, _stamp(_factor_npz_path(spec))), ids, spec.name)
+
+
+def _check_matches_spec(spec: DatasetSpec, path: Path, arrays: NpzArrays) -> None:
+    """A file replaced since its spec was made would give the model wrong channels or out-of-range labels."""
+    _, channels, size, _ = arrays.pixels.shape
+    made = (channels, size, arrays.factors.shape[1])
+    expected = (spec.channels, spec.default_image_size, len(spec.factor_names))
+    if made != expected or (len(arrays.labels) and arrays.labels.max() >= spec.num_classes):
+        raise DatasetUnavailable(
+            f"{path} no longer matches dataset {spec.name!r} (channels, size, factors {made}, expected {expected}, "
+            f"labels below {spec.num_classes}); register it again from the file as it is now"
+        )
+
+
+def _factor_npz_path(spec: DatasetSpec) -> Path:
+    """The spec's file, which must still be where it was when the spec was made."""
+    path = Path(spec.data_file or "").expanduser().absolute()
+    if spec.data_file is None or not path.is_file():
+        raise DatasetUnavailable(
+            f"dataset {spec.name!r} reads {path if spec.data_file else 'a file its spec does not name'}, which is "
+            "missing; copy the .npz there, or register the dataset again with the file's new path"
+        )
+    return path
+
+
+def _read_factor_npz(file: _File) -> NpzArrays:
+    """The whole file: images as (N, C, H, W) uint8 (or float32 in [0, 1]), labels (default: factor 0), factors."""
+    try:
+        with np.load(file.path) as npz:
+            images, factors = npz["images"], npz["factors"]
+            labels = npz["labels"] if "labels" in npz.files else factors[:, 0]
+    except _READ_ERRORS as error:
+        raise _corrupt(file.path, f"numpy cannot read it ({type(error).__name__}: {error})") from error
+    if images.ndim == 3:
+        images = images[:, None]  # (N, 1, H, W)
+    elif images.ndim == 4:
+        images = images.transpose(0, 3, 1, 2)  # (N, C, H, W) as a view: no copy of a large set
+    if images.dtype != np.uint8:
+        images = images.astype(np.float32, copy=False)  # a float file is already float-sized; [0, 1] expected
+    _check_factor_npz(file.path, images, factors, labels)
+    return NpzArrays(images, labels.astype(np.int64), factors.astype(np.int16))
+
+
+def _check_factor_npz(path: Path, images: np.ndarray, factors: np.ndarray, labels: np.ndarray) -> None:
+    """Reject a file that would fail later and obscurely: mismatched rows, non-integer or negative factors."""
+    n = len(images)
+    problems = [
+        (images.ndim == 4 and images.shape[2] == images.shape[3], f"images {images.shape} are not (N, H, W[, C])"),
+        (factors.ndim == 2 and len(factors) == n, f"factors {factors.shape} do not have one row an image ({n})"),
+        (labels.shape == (n,), f"labels {labels.shape} do not have one value an image ({n})"),
+        (np.issubdtype(factors.dtype, np.integer), f"factors are {factors.dtype}, not integer grid indices"),
+        (np.issubdtype(labels.dtype, np.integer), f"labels are {labels.dtype}, not integer classes"),
+    ]
+    problem = next((text for ok, text in problems if not ok), None)
+    if problem is None and n and (factors.min() < 0 or labels.min() < 0):
+        problem = "factors and labels must be >= 0"
+    if problem is not None:
+        raise _corrupt(path, problem)
 
 
 # ---- shared by both
