@@ -224,6 +224,15 @@ def test_factor_npz_spec_rejects_a_file_that_would_fail_later(tmp_path, extra, p
     assert "bad" not in DATASETS
 
 
+@pytest.mark.parametrize("kept", ["images", "factors"])
+def test_factor_npz_spec_names_the_array_a_file_lacks(tmp_path, kept):
+    path = tmp_path / "half.npz"
+    np.savez_compressed(path, **{kept: np.zeros((10, 8, 8), np.uint8) if kept == "images" else np.zeros((10, 2), int)})
+    lacking = "factors" if kept == "images" else "images"
+    with pytest.raises(ValueError, match=f"holds no '{lacking}' array"):
+        factor_npz_spec("half", path)
+
+
 def test_a_factor_npz_replaced_since_registration_is_refused_by_name(tmp_path, registered):
     path = tmp_path / "tiny3d.npz"
     write_factor_npz(path)

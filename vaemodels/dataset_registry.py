@@ -150,6 +150,8 @@ def factor_npz_spec(name: str, path: str | Path, label_description: str | None =
     path = Path(path).expanduser().absolute()
     shape = _npz_shape(path, "images")
     with np.load(path) as npz:
+        if "factors" not in npz.files:
+            raise ValueError(f"{path} holds no 'factors' array")
         factors = npz["factors"]  # (N, k), small beside the images
         has_labels = "labels" in npz.files
         labels = npz["labels"] if has_labels else factors[:, 0]
@@ -180,15 +182,18 @@ def register_factor_npz(name: str, path: str | Path, label_description: str | No
 
 
 def _npz_shape(path: Path, key: str) -> tuple[int, ...]:
-    """The shape of one array in an .npz, from its header alone: the images are not decompressed."""
+    """The shape of one array in an .npz, from its header alone: the array itself is not decompressed."""
     import zipfile
 
-    import numpy as np
+    from numpy.lib import format as npy
 
-    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
-        version = np.lib.format.read_magic(member)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        return read_header(member)[0]
+    with zipfile.ZipFile(path) as archive:
+        if f"{key}.npy" not in archive.namelist():
+            raise ValueError(f"{path} holds no {key!r} array")
+        with archive.open(f"{key}.npy") as member:
+            version = npy.read_magic(member)
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            return read_header(member)[0]
 
 
 def _env_factor_npz() -> list[tuple[str, str]]:

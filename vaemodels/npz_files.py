@@ -7,6 +7,7 @@ batch. A compressed .npz cannot be memory-mapped, so a file is read whole once p
 from __future__ import annotations
 
 import functools
+import http.client
 import os
 import tempfile
 import urllib.request
@@ -195,7 +196,7 @@ def from_npz_arrays(spec: DatasetSpec, config: TrialConfig, arrays: NpzArrays) -
 def pick_npz_samples(arrays: NpzArrays, ids: np.ndarray, name: str) -> np.ndarray:
     """The float32 images in [0, 1] of the given sample ids."""
     _check_ids(ids, 0, len(arrays.pixels), name)
-    pixels = arrays.pixels[ids]
+    pixels = np.ascontiguousarray(arrays.pixels[ids])  # a channels-last file's rows come out (n, C, H, W) in order
     return pixels.astype(np.float32) / np.float32(255.0) if pixels.dtype == np.uint8 else pixels
 
 
@@ -216,6 +217,7 @@ def _frozen(arrays: NpzArrays) -> NpzArrays:
 
 
 def _stamp(path: Path) -> _File:
+    """The file with its current modification time and size."""
     stat = path.stat()
     return _File(path, stat.st_mtime_ns, stat.st_size)
 
@@ -228,7 +230,7 @@ def _download(url: str, target: Path) -> Path:
     try:
         urllib.request.urlretrieve(url, partial)
         os.replace(partial, target)
-    except OSError as error:  # no network, the URL moved, a full disk (URLError is an OSError)
+    except (OSError, http.client.HTTPException) as error:  # no network, a moved URL, a cut connection, a full disk
         raise DatasetUnavailable(f"downloading {url} into {target.parent} failed: {error}") from error
     finally:
         Path(partial).unlink(missing_ok=True)
