@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaemodels import create_model
+from vaemodels import create_model, fit
 from vaemodels.config import TrialConfig
 from vaemodels.dataset_registry import DATASETS, DatasetSpec, register_dataset
 from vaemodels.datasets import (
@@ -334,6 +335,30 @@ def test_dataset_to_cpu_keeps_everything():
     assert isinstance(moved, Dataset) and moved.name == "shapes" and moved.images.device.type == "cpu"
     assert torch.equal(moved.images, data.images) and torch.equal(moved.val_idx, data.val_idx)
     assert moved.factors is data.factors and moved.sample_ids is data.sample_ids
+
+
+def as_uint8(data: Dataset) -> Dataset:
+    """The same dataset stored as uint8 0..255, as the large datasets keep their pixels."""
+    return dataclasses.replace(data, images=(data.images * 255).round().to(torch.uint8))
+
+
+def test_batch_gives_float_images_whatever_the_storage_and_to_keeps_uint8():
+    data = load_dataset(config("shapes", image_size=32, n_samples=50))
+    stored = as_uint8(data)
+    index = torch.tensor([3, 0, 41])
+    assert stored.batch(index).dtype == torch.float32 and torch.equal(stored.batch(index), data.images[index])
+    assert data.batch(index).dtype == torch.float32 and torch.equal(data.batch(index), data.images[index])
+    assert stored.to("cpu").images.dtype == torch.uint8
+    assert stored.images.max() == 255  # batch() converts a copy; the stored pixels stay as they were
+
+
+def test_training_and_encoding_read_uint8_storage_as_the_float_images():
+    cfg = config("shapes", image_size=32, n_samples=200, latent_dim=2, batch_size=50, epochs=1)
+    data = load_dataset(cfg)
+    histories = [fit(cfg, each, device="cpu").history for each in (data, as_uint8(data))]
+    assert histories[0][0]["loss"] == histories[1][0]["loss"]
+    model = create_model(cfg)
+    assert encode(model, data).equals(encode(model, as_uint8(data)))
 
 
 # ---- partial IDX folders

@@ -7,11 +7,13 @@ imported only when data is loaded, so that reading the registry never pulls in t
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DATASETS", "DatasetSpec", "register_dataset", "resolve_loader"]
+__all__ = ["DATASETS", "DatasetSpec", "factor_npz_spec", "register_dataset", "register_factor_npz", "resolve_loader"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class DatasetSpec:
     factor_sizes: tuple[int, ...] = ()  # grid size of each factor, in factor_names order
     default_n_samples: int | None = None  # None: the whole dataset
     torchvision_name: str | None = None  # its torchvision.datasets class, also its folder <data_dir>/<name>/raw
+    data_file: str | None = None  # the one file holding the whole dataset (factor_npz), read instead of data_dir
 
     def __post_init__(self) -> None:
         """Reject specs that would fail later and far away (a plugin's typo, a factor without a size)."""
@@ -118,15 +121,101 @@ def _idx_spec(name: str, label_description: str, torchvision_name: str) -> Datas
 
 register_dataset(_idx_spec("mnist", "digit", "MNIST"))
 register_dataset(_idx_spec("fashion_mnist", "clothing class", "FashionMNIST"))
+register_dataset(
+    DatasetSpec(
+        "dsprites",
+        channels=1,
+        num_classes=3,
+        label_description="shape (square, ellipse, heart)",
+        image_sizes=(64,),  # the file's own size only: its 737,280 images stay uint8, unresized
+        loader="vaemodels.npz_files:load_dsprites",
+        sample_loader="vaemodels.npz_files:dsprites_samples",
+        factor_names=("shape", "scale", "orientation", "pos_x", "pos_y"),  # the names `shapes` gives the same grids
+        factor_sizes=(3, 6, 40, 32, 32),
+    )
+)
+
+
+# ---- factor_npz: a user's .npz of images and factors, registered under its own name with the file's metadata
+
+FACTOR_NPZ_ENV = "LATENTSWEEP_DATASETS"  # NAME=PATH.npz entries, separated by os.pathsep, registered by load_plugins
+_RESERVED_COLUMNS = ("sample", "label", "recon_error")  # latents.parquet's own columns, which a factor must not shadow
+
+
+def factor_npz_spec(name: str, path: str | Path, label_description: str | None = None) -> DatasetSpec:
+    """A DatasetSpec for an .npz holding `images` (N, H, W[, C]) and `factors` (N, k) integer, with optional
+    `factor_names` (k,) str and `labels` (N,) integer (default: the first factor); reads everything but the images."""
+    import numpy as np  # imported here: the registry stays light for `latentsweep --help`
+
+    path = Path(path).expanduser().absolute()
+    shape = _npz_shape(path, "images")
+    with np.load(path) as npz:
+        if "factors" not in npz.files:
+            raise ValueError(f"{path} holds no 'factors' array")
+        factors = npz["factors"]  # (N, k), small beside the images
+        has_labels = "labels" in npz.files
+        labels = npz["labels"] if has_labels else factors[:, 0]
+        names = tuple(str(n) for n in npz["factor_names"]) if "factor_names" in npz.files else None
+    if len(shape) not in (3, 4) or shape[1] != shape[2] or factors.ndim != 2 or len(factors) != shape[0]:
+        raise ValueError(f"{path}: images {shape} must be (N, H, H[, C]) and factors {factors.shape} (N, k)")
+    names = names or tuple(f"factor_{i}" for i in range(factors.shape[1]))
+    clash = [n for n in names if n in _RESERVED_COLUMNS or n.startswith(("mu_", "logvar_"))]
+    if len(set(names)) != len(names) or clash or len(names) != factors.shape[1]:
+        raise ValueError(f"{path}: factor_names {names} must be {factors.shape[1]} distinct names, none of {clash}")
+    return DatasetSpec(
+        name,
+        channels=1 if len(shape) == 3 else shape[3],
+        num_classes=int(labels.max()) + 1,
+        label_description=label_description or ("label" if has_labels else names[0]),
+        image_sizes=(shape[1],),
+        loader="vaemodels.npz_files:load_factor_npz",
+        sample_loader="vaemodels.npz_files:factor_npz_samples",
+        factor_names=names,
+        factor_sizes=tuple(int(size) + 1 for size in factors.max(axis=0)),
+        data_file=str(path),
+    )
+
+
+def register_factor_npz(name: str, path: str | Path, label_description: str | None = None) -> DatasetSpec:
+    """Register an .npz of images and factors (see factor_npz_spec) as dataset `name` in this process."""
+    return register_dataset(factor_npz_spec(name, path, label_description))
+
+
+def _npz_shape(path: Path, key: str) -> tuple[int, ...]:
+    """The shape of one array in an .npz, from its header alone: the array itself is not decompressed."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(path) as archive:
+        if f"{key}.npy" not in archive.namelist():
+            raise ValueError(f"{path} holds no {key!r} array")
+        with archive.open(f"{key}.npy") as member:
+            version = npy.read_magic(member)
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            return read_header(member)[0]
+
+
+def _env_factor_npz() -> list[tuple[str, str]]:
+    """The NAME=PATH pairs of FACTOR_NPZ_ENV; an entry without '=' is an error naming it."""
+    pairs = []
+    for entry in filter(None, os.environ.get(FACTOR_NPZ_ENV, "").split(os.pathsep)):
+        name, sep, path = entry.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{FACTOR_NPZ_ENV} entry {entry!r} is not NAME=PATH.npz")
+        pairs.append((name, path))
+    return pairs
 
 
 _plugins_loaded = False
 
 
 def load_plugins() -> None:
-    """Register the datasets of installed plugins (the `latentsweep.datasets` entry points), once.
+    """Register the datasets of installed plugins (the `latentsweep.datasets` entry points) and of
+    LATENTSWEEP_DATASETS, once.
 
-    vaemodels.config calls it when first imported, as for architectures; a clash is skipped with a warning.
+    vaemodels.config calls it when first imported, as for architectures, so in the driver and every Ray worker;
+    a clash or an unreadable file is skipped with a warning.
     """
     global _plugins_loaded
     if _plugins_loaded:
@@ -141,3 +230,13 @@ def load_plugins() -> None:
             register_dataset(spec)
         except (ValueError, AttributeError) as error:
             warnings.warn(f"dataset plugin {spec!r} is not registered: {error}", stacklevel=2)
+    try:
+        pairs = _env_factor_npz()
+    except ValueError as error:
+        warnings.warn(str(error), stacklevel=2)
+        pairs = []
+    for name, path in pairs:
+        try:
+            register_factor_npz(name, path)
+        except (ValueError, OSError, KeyError) as error:  # KeyError: a file without `images` or `factors`
+            warnings.warn(f"{FACTOR_NPZ_ENV}: dataset {name!r} from {path} is not registered: {error}", stacklevel=2)

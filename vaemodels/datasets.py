@@ -43,7 +43,9 @@ class Dataset:
     """A whole dataset in memory with its fixed train/validation split."""
 
     spec: DatasetSpec
-    images: torch.Tensor  # (N, C, H, W) float32 in [0, 1]
+    # (N, C, H, W) float32 in [0, 1], or uint8 in 0..255 for sets too large to hold as float (dsprites: 3 GB
+    # as uint8, 12 GB as float32); read rows through batch(), which gives float32 either way.
+    images: torch.Tensor
     labels: torch.Tensor  # (N,) int64; -1 where there is no label
     factors: np.ndarray | None  # (N, k) int16 grid indices, columns = spec.factor_names; None without factors
     sample_ids: np.ndarray  # (N,) int64: each row's index in the full dataset (CONTRACT: `sample`)
@@ -55,8 +57,15 @@ class Dataset:
         """The dataset's name in DATASETS."""
         return self.spec.name
 
+    def batch(self, index: torch.Tensor) -> torch.Tensor:
+        """The float32 images in [0, 1] at the given positions, whatever the storage dtype."""
+        images = self.images[index]  # (B, C, H, W)
+        if images.dtype == torch.uint8:  # converted a batch at a time, so no float copy of the whole set exists
+            return images.float().div_(255.0)
+        return images
+
     def to(self, device: torch.device | str) -> Dataset:
-        """A copy whose tensors live on device (factors and sample ids stay numpy)."""
+        """A copy whose tensors live on device, in their own dtype (factors and sample ids stay numpy)."""
         return dataclasses.replace(
             self,
             images=self.images.to(device),

@@ -52,7 +52,7 @@ def encode(model: VAE, data: Dataset, rows: torch.Tensor | None = None) -> pd.Da
     mus, logvars, errors = [], [], []
     for start in range(0, len(rows), ENCODE_BATCH):
         index = rows[start : start + ENCODE_BATCH].to(data.images.device)
-        x, labels = data.images[index].to(device), data.labels[index].to(device)
+        x, labels = data.batch(index).to(device), data.labels[index].to(device)
         mu, logvar = model.encode(x, labels)  # (B, z) each
         # The reconstruction term at the posterior mean: deterministic, so a reloaded model reproduces it.
         errors.append(reconstruction_per_sample(model.decode(mu, labels), x, config.model.recon).cpu())

@@ -145,7 +145,7 @@ def _train_epoch(config, state: TrainState, data: Dataset, generator, device) ->
         index = order[start : start + batch_size]
         if len(index) < 2 and start > 0:
             break  # BatchNorm cannot train on a single sample
-        x, labels = data.images[index], data.labels[index]
+        x, labels = data.batch(index), data.labels[index]
         terms = _train_step(config, state, x, labels, len(data.train_idx), device)
         _accumulate(sums, terms, len(index))
         if config.train.max_steps is not None and state.steps >= config.train.max_steps:
@@ -199,7 +199,7 @@ def evaluate(
     sums: dict[str, torch.Tensor] = {}
     for start in range(0, len(index), EVAL_BATCH):
         rows = index[start : start + EVAL_BATCH]
-        x, labels = data.images[rows], data.labels[rows]
+        x, labels = data.batch(rows), data.labels[rows]
         with _autocast(config, device or data.images.device):
             terms = model.loss(model(x, labels), x, labels, LossContext(step, len(data.train_idx)))
         _accumulate(sums, terms, len(rows))
