@@ -78,7 +78,7 @@ def test_the_file_narrows_the_search_and_conditional_keys_exist_only_with_their_
 
 
 def test_every_preset_is_a_file_the_presets_are_read_from():
-    assert sweep_file.preset_names() == ["original-grid", "quick", "search"]
+    assert sweep_file.preset_names() == ["disentanglement-study", "original-grid", "quick", "search"]
     for name in sweep_file.preset_names():
         from_file = make_settings(config=sweep_file.PRESETS_DIR / f"{name}.yaml")
         assert from_file.to_document() == make_settings(name).to_document()
