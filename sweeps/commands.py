@@ -19,7 +19,7 @@ def register_train(commands: Subcommands) -> None:
     add_config_flags(train)
     train.add_argument("--out", type=Path, required=True, help="trial folder to write")
     train.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when present)")
-    train.add_argument("--download", action="store_true", help="allow downloading a dataset that can be fetched (mnist, fashion_mnist, dsprites)")
+    train.add_argument("--download", action="store_true", help="allow downloading mnist, fashion_mnist, dsprites")
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     train.set_defaults(handler=lazy("sweeps.train_cli:train_command"))
 
