@@ -88,3 +88,13 @@ def register_dashboard(commands: Subcommands) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--export", metavar="FILE", help="write the study to this SQLite file instead of serving")
     parser.set_defaults(handler=lazy("sweeps.dashboard:dashboard_command"))
+
+
+def register_study(commands: Subcommands) -> None:
+    """`latentsweep study`: a sweep's scores over seeds and how they agree, as PNG figures and a Markdown table."""
+    parser = commands.add_parser("study", help="what a study found: scores over seeds per configuration, as files")
+    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
+    parser.add_argument("--out", required=True, help="folder for the figures and report.md")
+    parser.add_argument("--scores", help="comma-separated score columns (default: every latent metric present)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    parser.set_defaults(handler=lazy("sweeps.study_report:study_command"))

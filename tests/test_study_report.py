@@ -1,0 +1,63 @@
+"""`latentsweep study`: configurations, medians with bootstrapped intervals, the score correlation, the files."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sweeps.study_report import configuration_labels, median_interval, rank_correlation, summary_table
+from vaemodels import frame_from_rows, resolve, write_trials_table
+from vaemodels.cli import main
+
+
+def study_rows() -> list[dict]:
+    """Two beta-VAE betas and two beta-TCVAE weights, three seeds each; mig rises with the weight, and
+    dci_disentanglement is mig's rank order exactly, active_units its reverse."""
+    rows = []
+    for arch, key, values in (("vae", "beta", (1.0, 4.0)), ("beta_tcvae", "tc_weight", (2.0, 6.0))):
+        for value in values:
+            for seed in range(3):
+                mig = value / 10 + seed / 100
+                rows.append({"trial_id": f"{arch}-{value}-{seed}", "status": "TERMINATED", "arch": arch, key: value,
+                             "latent_dim": 4, "seed": seed, "data_seed": 0, "mig": mig, "dci_disentanglement": mig**2,
+                             "active_units": -mig, "best_loss": 100 - mig})  # fmt: skip
+    rows.append({"trial_id": "broken", "status": "ERROR", "arch": "vae", "beta": 1.0, "seed": 9, "mig": 5.0})
+    return rows
+
+
+def test_a_configuration_is_its_method_and_the_keys_that_vary_within_it_not_the_seed():
+    frame = frame_from_rows(study_rows()[:-1])
+    labels = configuration_labels(frame)
+    assert sorted(set(labels)) == ["beta_tcvae tc_weight=2", "beta_tcvae tc_weight=6", "vae beta=1", "vae beta=4"]
+
+
+def test_the_median_interval_holds_the_median_and_a_constant_sample_has_a_point_interval():
+    assert median_interval(np.array([3.0, 3.0, 3.0])) == (3.0, 3.0, 3.0)
+    median, low, high = median_interval(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
+    assert median == 3.0 and 1.0 <= low <= 3.0 <= high <= 100.0  # a bootstrap median is one of the values' medians
+    assert median_interval(np.array([1.0, 2.0, 3.0, 4.0, 100.0]), seed=5) == median_interval(
+        np.array([1.0, 2.0, 3.0, 4.0, 100.0]), seed=5
+    )  # seeded
+    assert all(np.isnan(median_interval(np.array([np.nan]))))
+
+
+def test_the_summary_counts_seeds_and_the_correlation_follows_the_ranks():
+    frame = frame_from_rows(study_rows()[:-1])
+    summary = summary_table(frame, ["mig"]).set_index("configuration")
+    assert (summary["seeds"] == 3).all()
+    assert summary.loc["vae beta=4", "mig"][0] == pytest.approx(0.41)  # seeds add 0, 0.01, 0.02 to 0.4
+    correlation = rank_correlation(frame, ["mig", "dci_disentanglement", "active_units"])
+    assert correlation.loc["mig", "dci_disentanglement"] == pytest.approx(1.0)  # same order
+    assert correlation.loc["mig", "active_units"] == pytest.approx(-1.0)  # reversed
+
+
+def test_the_command_writes_a_figure_a_score_the_matrix_and_the_table(tmp_path, capsys):
+    write_trials_table(resolve(str(tmp_path / "sweep")), frame_from_rows(study_rows()), {})
+    assert main(["study", str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
+    written = sorted(path.name for path in (tmp_path / "report").iterdir())
+    assert written == ["active_units.png", "dci_disentanglement.png", "mig.png", "report.md", "score_correlation.png"]
+    assert Image.open(tmp_path / "report" / "mig.png").size[0] >= 600
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| vae beta=4 | 3 | " in report and "broken" not in report  # only finished trials
+    assert main(["study", str(tmp_path / "sweep"), "--out", str(tmp_path / "r2"), "--scores", "nope"]) == 2
+    assert "--scores nope: not a column of the table" in capsys.readouterr().err
+    assert main(["study", str(tmp_path / "missing"), "--out", str(tmp_path / "r3")]) == 2
