@@ -13,11 +13,13 @@ import pandas as pd
 from sweeps.ranking import explain_empty, healthy, metric_column, pareto_front, rank
 from sweeps.settings import SettingsError, SweepSettings
 from vaemodels import (
+    ARCHITECTURES,
     TRIALS_FILE,
     Location,
     StorageError,
     TrialNotFound,
     checkpoint_problem,
+    is_missing,
     load_or_rebuild,
     load_trial,
     loss_name,
@@ -61,7 +63,9 @@ def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mo
         return explain_empty(frame, metric)
     best = ranked.iloc[0]
     column = metric_column(metric)
-    config = {key: _plain(best[key]) for key in ("arch", "latent_dim", "beta", "lr", "dataset") if key in best}
+    spec = ARCHITECTURES.get(best.get("arch"))
+    keys = ("arch", "latent_dim", "beta", "lr", "dataset", *(spec.key_names if spec else ()))
+    config = {key: _plain(best[key]) for key in keys if key in best and not is_missing(best[key])}
     what = f", the {loss_name(best.get('recon'))}" if metric == "loss" else ""
     lines = [f"best trial {best['trial_id']} ({column} = {best[column]:.4f}{what}): {config}"]
     if metric == "loss" and "recon" in ranked and ranked["recon"].nunique() > 1:

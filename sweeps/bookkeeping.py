@@ -26,6 +26,7 @@ from vaemodels import (
     ABANDONED_FILE,
     Location,
     RowTable,
+    fell_short,
     finish_trial,
     is_missing,
     pending_row,
@@ -158,8 +159,7 @@ class TrialBook:
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         folder = _folder(trial)
         row = self.table.get(folder) or pending_row(folder, flatten(trial.config))
-        planned, trained = row.get("epochs"), row.get("epochs_trained") or 0
-        stopped = bool(not row.get("diverged") and planned and 0 < trained < planned)  # a scheduler stopped it
+        stopped = bool(not row.get("diverged") and fell_short(row))  # a scheduler stopped it
         row = {**row, "status": "TERMINATED", "stopped_early": stopped, "error": None}
         self.table.put(row)
         if self.finisher is not None and isinstance(row.get("checkpoint_path"), str):

@@ -64,7 +64,10 @@ class Console:
         value = row.get(self.column)
         text = f"{self.column} {value:.4g}" if isinstance(value, (int, float)) else f"{self.column} -"
         if _flag(row.get("stopped_early")):
-            text += f", stopped early at epoch {row.get('epochs_trained')} of {row.get('epochs')}"
+            if finite(row.get("max_steps")) < float("inf"):
+                text += f", stopped early at step {row.get('steps')} of {row.get('max_steps')}"
+            else:
+                text += f", stopped early at epoch {row.get('epochs_trained')} of {row.get('epochs')}"
         return text
 
     def _consider(self, row: dict[str, Any]) -> None:

@@ -76,9 +76,18 @@ def trial_summary(
         "latents_path": f"{checkpoint_name(best['epoch'])}/{LATENTS_FILE}" if best else None,
         "last_checkpoint_path": last_checkpoint or (checkpoint_name(epochs_trained) if history else None),
     }
-    planned = config.get("epochs")
-    summary["stopped_early"] = bool(finished and not diverged and planned and 0 < epochs_trained < planned)
+    summary["stopped_early"] = bool(finished and not diverged and fell_short(summary))
     return summary
+
+
+def fell_short(row: dict[str, Any]) -> bool:
+    """Whether a trial ended before its budget: fewer steps than its max_steps, or fewer epochs than planned."""
+    budget = row.get("max_steps")
+    if isinstance(budget, (int, float)) and not math.isnan(budget):
+        steps = row.get("steps")
+        return isinstance(steps, (int, float)) and 0 < steps < budget
+    planned, trained = row.get("epochs"), row.get("epochs_trained") or 0
+    return bool(planned and 0 < trained < planned)
 
 
 def finite(value: Any) -> float:

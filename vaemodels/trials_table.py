@@ -272,8 +272,7 @@ def folder_row(trial: Location, states: dict[str, SchedulerState] | None = None)
     elif state is not None:
         row["status"] = state.status
         row["error"] = state.error if state.status == "ERROR" else None
-        planned, trained = row.get("epochs"), row.get("epochs_trained") or 0
-        row["stopped_early"] = bool(state.status == "TERMINATED" and planned and 0 < trained < planned)
+        row["stopped_early"] = bool(state.status == "TERMINATED" and tf.fell_short(row))
     elif states is not None:  # Tune's state exists and never heard of this trial: a driver crashed just as it started
         return None
     return row
