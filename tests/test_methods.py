@@ -182,3 +182,12 @@ def test_dip_vae_diagonal_weight_follows_the_papers_rule_unless_given():
         terms.recon + terms.kl + 2.0 * terms.extra["dip_offdiag"] + 0.5 * terms.extra["dip_diag"],
         rtol=1e-5,
     )
+
+
+def test_a_trial_that_spent_its_step_budget_did_not_stop_early():
+    from vaemodels import fell_short
+
+    assert not fell_short({"max_steps": 200, "steps": 200, "epochs": 10, "epochs_trained": 8})  # budget in steps
+    assert fell_short({"max_steps": 200, "steps": 50, "epochs": 10, "epochs_trained": 2})  # ASHA-like stop
+    assert fell_short({"max_steps": float("nan"), "epochs": 10, "epochs_trained": 8})  # no step budget: epochs
+    assert not fell_short({"epochs": 4, "epochs_trained": 4})
