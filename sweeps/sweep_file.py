@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sweeps.parameters import DISTRIBUTIONS, Choice, Parameter, Range, SettingsError
+from sweeps.yaml_lines import flow, yaml_with_lines
 from vaemodels import ARCHITECTURES, CONFIG_KEYS, key_kind, key_owner
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -69,7 +68,7 @@ def load(path: str | Path, quick: bool = False) -> SweepFile:
 
 def parse_text(text: str, origin: str, base_dir: Path | None = None, quick: bool = False) -> SweepFile:
     """A sweep file's text -> its values (`origin` names it in messages)."""
-    document, lines = _yaml_with_lines(text, origin)
+    document, lines = yaml_with_lines(text, origin)
     if quick:
         document, lines = _apply_quick(document, lines, origin)
     elif isinstance(document, dict):
@@ -178,20 +177,14 @@ def render(document: dict[str, Any]) -> str:
             lines.append("parameters:")
             for name, spec in value.items():
                 if name in ARCHITECTURES:  # a block of one architecture's own keys
-                    lines += [f"  {name}:", *(f"    {k}: {_flow(v)}" for k, v in spec.items())]
+                    lines += [f"  {name}:", *(f"    {k}: {flow(v)}" for k, v in spec.items())]
                 else:
-                    lines.append(f"  {name}: {_flow(spec)}")
+                    lines.append(f"  {name}: {flow(spec)}")
         elif key == "fixed" and value:
-            lines += ["fixed:", *(f"  {k}: {_flow(v)}" for k, v in value.items())]
+            lines += ["fixed:", *(f"  {k}: {flow(v)}" for k, v in value.items())]
         else:
-            lines.append(f"{key}: {_flow(value)}")
+            lines.append(f"{key}: {flow(value)}")
     return "\n".join(lines) + "\n"
-
-
-def _flow(value: Any) -> str:
-    """One value in YAML's one-line (flow) style."""
-    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=2**16)
-    return text.split("\n...")[0].strip()  # a lone scalar ends with a document-end marker
 
 
 class _Reader:
@@ -361,33 +354,3 @@ def _read_fixed(reader: _Reader, value: Any, out: SweepFile, base_dir: Path | No
             fixed[key] = str((base_dir / Path(str(item)).expanduser()).resolve())  # relative to the file
         out.labels[dotted] = reader.label(dotted)
     out.values["fixed"] = fixed
-
-
-def _yaml_with_lines(text: str, origin: str) -> tuple[Any, dict[str, int]]:
-    """The document, and the line of each key ("parameters.beta" -> 7); duplicate keys refused."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{origin}:{mark.line + 1}" if mark else origin
-        raise SettingsError(f"{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                dotted = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-                if dotted in lines:
-                    line, first = key_node.start_mark.line + 1, lines[dotted]
-                    raise SettingsError(f"{origin}:{line}: {dotted} is given twice (first on line {first})")
-                lines[dotted] = key_node.start_mark.line + 1
-                walk(value_node, dotted)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                lines.setdefault(f"{prefix}[{index}]", item.start_mark.line + 1)
-                walk(item, f"{prefix}[{index}]")
-
-    if root is not None:
-        walk(root, "")
-    return document, lines
