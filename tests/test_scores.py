@@ -1,0 +1,160 @@
+"""Known-answer tests for vaemodels.scores and DCI: each expected value follows from the score's definition."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vaemodels.metrics import dci
+from vaemodels.scores import (
+    explicitness,
+    modularity,
+    mutual_information_matrix,
+    sap,
+)
+
+N = 3_000
+ROTATE = (math.cos(math.pi / 4), math.sin(math.pi / 4))
+# The four value pairs of two binary factors, each as often: the hand-computed cases use them.
+BINARY_PAIRS = np.tile([[0, 0], [0, 1], [1, 0], [1, 1]], (250, 1))  # (1000, 2)
+
+
+def rotate_codes_1_2(codes: np.ndarray) -> np.ndarray:
+    # Codes 1 and 2 become (c1 - c2)/sqrt 2 and (c1 + c2)/sqrt 2: two factors mixed at 45 degrees.
+    c, s = ROTATE
+    out = codes.astype(float).copy()
+    out[:, 1], out[:, 2] = c * codes[:, 1] - s * codes[:, 2], s * codes[:, 1] + c * codes[:, 2]
+    return out
+
+
+def permute_and_rescale(codes: np.ndarray) -> np.ndarray:
+    return codes[:, [2, 0, 1]] * np.array([3.0, -0.5, 10.0])
+
+
+@pytest.fixture(scope="module")
+def factors() -> np.ndarray:
+    # (N, 3): factor 0 has 3 values, factors 1 and 2 have 4 each (equal, so the 45-degree mix is symmetric).
+    rng = np.random.default_rng(0)
+    return np.stack([rng.integers(0, size, N) for size in (3, 4, 4)], axis=1)
+
+
+@pytest.fixture(scope="module")
+def binary() -> np.ndarray:
+    # (N, 3) binary factors: a single-dim linear SVM (SAP) can only draw one threshold, so it sees all of a binary one.
+    return np.random.default_rng(1).integers(0, 2, (N, 3))
+
+
+def aligned(factors: np.ndarray) -> np.ndarray:
+    return factors + 1e-3 * np.random.default_rng(2).normal(size=factors.shape)
+
+
+def noise() -> np.ndarray:
+    return np.random.default_rng(3).normal(size=(N, 3))
+
+
+def test_sap_known_answers(binary: np.ndarray) -> None:
+    # Perfect codes: the right dim predicts its binary factor exactly (accuracy 1); any other dim is independent
+    # of it, so it is right half the time: gap 1 - 1/2 per factor, SAP = 0.5 (a little under: the second best of
+    # two chance accuracies is a little over 1/2).
+    perfect = sap(aligned(binary), binary)
+    assert perfect == pytest.approx(0.5, abs=0.04)
+    # One threshold per dim: a permutation or a rescaling (even a sign flip) leaves every accuracy as it was.
+    assert sap(permute_and_rescale(aligned(binary)), binary[:, [2, 0, 1]]) == pytest.approx(perfect, abs=1e-9)
+    # 45 degrees: (f1 + f2)/sqrt 2 takes 3 values; its middle value is f1 = 1 or 0 equally, so it predicts f1 (and
+    # f2) with accuracy 3/4, and so does (f1 - f2)/sqrt 2. Factors 1 and 2 have two equal best codes: gap 0.
+    # SAP = (0.5 + 0 + 0) / 3.
+    assert sap(rotate_codes_1_2(aligned(binary)), binary) == pytest.approx(0.5 / 3, abs=0.03)
+    # Random codes: every code is at chance for every factor, so every gap is ~0.
+    assert sap(noise(), binary) < 0.03
+
+
+def test_sap_hand_computed() -> None:
+    # Code 0 = f0, code 1 = f0 AND f1, over the four pairs equally often, scored on the same rows.
+    # Accuracies: code 0 -> f0 1, code 0 -> f1 1/2 (independent); code 1 -> f0 3/4 (AND = 0 on (0,0), (0,1), (1,0):
+    # predict 0, wrong on (1,0) only), code 1 -> f1 3/4 (wrong on (0,1) only).
+    # Gaps: f0 1 - 3/4, f1 3/4 - 1/2: SAP = (1/4 + 1/4) / 2 = 1/4.
+    codes = np.stack([BINARY_PAIRS[:, 0], BINARY_PAIRS[:, 0] & BINARY_PAIRS[:, 1]], axis=1).astype(float)
+    assert sap(codes, BINARY_PAIRS, codes, BINARY_PAIRS) == pytest.approx(0.25, abs=1e-9)
+    with pytest.raises(ValueError, match="two code dimensions"):
+        sap(codes[:, :1], BINARY_PAIRS)
+
+
+def test_modularity_known_answers(factors: np.ndarray) -> None:
+    # Perfect codes: each code has MI with one factor only, its template exactly: modularity 1.
+    assert modularity(aligned(factors), factors) == pytest.approx(1.0, abs=1e-4)
+    # Equal-width bins over each dim's own range: a permutation or a rescaling moves no sample to another bin.
+    assert modularity(permute_and_rescale(aligned(factors)), factors) == pytest.approx(1.0, abs=1e-4)
+    # 45 degrees: each mixed code has the same MI m with f1 and f2 (symmetric) and none with f0, so
+    # delta = m^2 / (m^2 (k - 1)) = 1/2 with k = 3: modularity = (1 + 1/2 + 1/2) / 3 = 2/3.
+    assert modularity(rotate_codes_1_2(aligned(factors)), factors) == pytest.approx(2 / 3, abs=0.01)
+    # Random codes: every MI is estimator bias only (the definition has no chance value for modularity itself:
+    # it compares those bias terms); the MI matrix is ~0 everywhere.
+    assert mutual_information_matrix(noise(), factors).max() < 0.02
+
+
+def test_modularity_hand_computed() -> None:
+    # Code 0 = f1: MI row (0, 1 bit): modularity 1. Code 1 = f0 + f0 * f1 takes values 0, 0, 1, 2 on the pairs
+    # (0,0), (0,1), (1,0), (1,1): it gives f0 fully (1 bit) and H(c) - H(c | f1) = 1.5 - 1 = 0.5 bit of f1.
+    # Row (1, 0.5) bits: delta = 0.5^2 / (1^2 * 1), modularity 0.75. Mean (1 + 0.75) / 2 = 0.875.
+    f0, f1 = BINARY_PAIRS[:, 0], BINARY_PAIRS[:, 1]
+    codes = np.stack([f1, f0 + f0 * f1], axis=1).astype(float)
+    bits = mutual_information_matrix(codes, BINARY_PAIRS) / math.log(2)
+    np.testing.assert_allclose(bits, [[0.0, 1.0], [1.0, 0.5]], atol=1e-12)
+    assert modularity(codes, BINARY_PAIRS) == pytest.approx(0.875, abs=1e-12)
+
+
+def test_explicitness_known_answers(factors: np.ndarray) -> None:
+    # Perfect codes: each value of each factor is ranked above the rest by its logistic probability: AUC 1.
+    assert explicitness(aligned(factors), factors) > 0.99
+    # The codes are standardised and the regression sees all of them: a permutation, a rescaling or the
+    # invertible 45-degree mix leaves the same linear information, so explicitness stays at 1.
+    assert explicitness(permute_and_rescale(aligned(factors)), factors) > 0.99
+    assert explicitness(rotate_codes_1_2(aligned(factors)), factors) > 0.99
+    # Random codes: the probabilities rank positives above negatives half the time: AUC 1/2.
+    assert explicitness(noise(), factors) == pytest.approx(0.5, abs=0.03)
+
+
+def test_explicitness_hand_computed() -> None:
+    # One binary factor; class 0 at codes 0, 1, 2, class 1 at 1.5, 3, 4. P(class 1) rises with the code, so the
+    # AUC is the share of (class 1, class 0) pairs in that order: 1.5 beats 0 and 1; 3 and 4 beat all: 8/9.
+    # Class 0's AUC uses 1 - P(class 1), the same pairs: 8/9. Scored on the training rows themselves.
+    codes = np.array([0.0, 1.0, 2.0, 1.5, 3.0, 4.0])[:, None]
+    labels = np.array([0, 0, 0, 1, 1, 1])[:, None]
+    assert explicitness(codes, labels, codes, labels) == pytest.approx(8 / 9, abs=1e-12)
+
+
+@pytest.mark.parametrize("regressor", ["random_forest", "gradient_boosting"])
+def test_dci_known_answers(factors: np.ndarray, regressor: str) -> None:
+    rows = slice(0, 1_000)  # gradient boosting costs seconds a factor; the answers do not need more rows
+    codes, truth = aligned(factors)[rows], factors[rows]
+    perfect = dci(codes, truth, regressor=regressor)
+    # Perfect codes: each classifier uses only its own code (importance one-hot): D = C = 1, I = 1.
+    assert min(perfect.values()) > 0.99
+    # Trees split on thresholds: a permutation or a monotone rescaling changes no split's quality.
+    moved = dci(permute_and_rescale(codes), truth, regressor=regressor)
+    assert min(moved.values()) > 0.99
+    # 45 degrees (f1, f2 of equal size, so the split is even): each mixed code spreads its importance evenly
+    # over 2 of the 3 factors, 1 - log 2 / log 3, and carries 2/3 of the weight:
+    # D = 1/3 + 2/3 (1 - log 2 / log 3) = 0.5794, and C the same by symmetry; the information stays: I = 1.
+    mixed = dci(rotate_codes_1_2(codes), truth, regressor=regressor)
+    expected = 1 / 3 + 2 / 3 * (1 - math.log(2) / math.log(3))
+    assert mixed["dci_disentanglement"] == pytest.approx(expected, abs=0.03)
+    assert mixed["dci_completeness"] == pytest.approx(expected, abs=0.03)
+    assert mixed["dci_informativeness"] > 0.99
+    # Random codes: importance spreads evenly (D, C ~ 0); accuracy is chance, mean(1/3, 1/4, 1/4) = 0.278.
+    chance = dci(noise()[rows], truth, regressor=regressor)
+    assert chance["dci_disentanglement"] < 0.05 and chance["dci_completeness"] < 0.05
+    assert chance["dci_informativeness"] == pytest.approx((1 / 3 + 1 / 4 + 1 / 4) / 3, abs=0.06)
+
+
+@pytest.mark.parametrize("regressor", ["random_forest", "gradient_boosting"])
+def test_dci_hand_computed(regressor: str) -> None:
+    # Codes (f0, f1, constant) over a balanced design: the trees for f0 split on code 0 only (code 1 gains nothing,
+    # the constant cannot split), so R = [[1, 0], [0, 1], [0, 0]]. Code 2 carries no importance (rho_2 = 0) and
+    # does not count: D = 1; each factor's importance sits on one code: C = 1; predictions are exact: I = 1.
+    f = np.stack([np.repeat(np.arange(3), 40), np.tile(np.arange(2), 60)], axis=1)  # (120, 2)
+    codes = np.column_stack([f, np.zeros(len(f))]).astype(float)
+    for value in dci(codes, f, regressor=regressor).values():
+        assert value == pytest.approx(1.0, abs=1e-6)
