@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
+from vaemodels.metric_names import SCORE_SETTINGS
 from vaemodels.metrics import dci
 from vaemodels.scores import (
+    beta_vae_score,
     explicitness,
+    factor_vae_score,
+    factor_vae_votes,
     modularity,
     mutual_information_matrix,
     sap,
@@ -158,3 +163,100 @@ def test_dci_hand_computed(regressor: str) -> None:
     codes = np.column_stack([f, np.zeros(len(f))]).astype(float)
     for value in dci(codes, f, regressor=regressor).values():
         assert value == pytest.approx(1.0, abs=1e-6)
+
+
+@dataclass(frozen=True)
+class FactorsOracle:
+    """Independent uniform factors whose 'observations' are the factor values themselves."""
+
+    factor_sizes: tuple[int, ...]
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([rng.integers(0, size, n) for size in self.factor_sizes], axis=1)  # (n, k)
+
+    def observations(self, factors: np.ndarray) -> np.ndarray:
+        return factors.astype(float)
+
+
+ORACLE = FactorsOracle((3, 4, 4))  # f1 and f2 of equal size, so the 45-degree mix is symmetric
+ORACLE_COUNTS = {"batch_size": 16, "num_train": 600, "num_eval": 1_500}  # eval accuracy to about +-0.012
+
+
+def linear(matrix: np.ndarray):
+    # An encoder that is a known linear map of the factors: codes = factors @ matrix.
+    return lambda observations: observations @ matrix
+
+
+def random_encoder(seed: int):
+    # Codes that know nothing about the factors: a fresh draw on every call, so two encodings never agree.
+    rng = np.random.default_rng(seed)
+    return lambda observations: rng.normal(size=(len(observations), 3))
+
+
+PERMUTE_RESCALE = np.array([[0, 3.0, 0], [0, 0, -0.5], [10.0, 0, 0]])  # code = (10 f2, 3 f0, -0.5 f1)
+MIX_45 = np.array([[1, 0, 0], [0, ROTATE[0], ROTATE[1]], [0, -ROTATE[1], ROTATE[0]]])
+
+
+def test_score_settings_reference_the_library_counts() -> None:
+    assert SCORE_SETTINGS["reference"] == {
+        "batch_size": 64,
+        "num_train": 10_000,
+        "num_eval": 5_000,
+        "num_variance_estimate": 10_000,
+    }
+    assert set(SCORE_SETTINGS["quick"]) == set(SCORE_SETTINGS["reference"])
+
+
+def test_beta_vae_known_answers() -> None:
+    # Perfect or permuted/rescaled codes: the fixed factor's code differs by exactly 0 over the batch, the others
+    # do not: the classes are linearly separable, accuracy 1.
+    assert beta_vae_score(ORACLE, linear(np.eye(3)), **ORACLE_COUNTS) > 0.99
+    assert beta_vae_score(ORACLE, linear(PERMUTE_RESCALE), **ORACLE_COUNTS) > 0.99
+    # 45 degrees: fixing f1 gives |dz| = (|df0|, |df2|/sqrt 2, |df2|/sqrt 2), fixing f2 the same with df1, and
+    # f1, f2 have the same law: those two classes cannot be told apart. Accuracy = 1/3 + 2/3 * 1/2 = 2/3.
+    assert beta_vae_score(ORACLE, linear(MIX_45), **ORACLE_COUNTS) == pytest.approx(2 / 3, abs=0.04)
+    # Random codes: chance over the 3 factors.
+    assert beta_vae_score(ORACLE, random_encoder(4), **ORACLE_COUNTS) == pytest.approx(1 / 3, abs=0.04)
+
+
+def test_beta_vae_hand_computed() -> None:
+    # Two binary factors, identity codes, batches of 1 pair: fixing f0 gives (0, |df1|), fixing f1 (|df0|, 0),
+    # each difference 0 or 1 with probability 1/2. (0, 0) arises for both labels equally: a coin flip; the rest
+    # is certain. Accuracy = 1/2 + 1/2 * 1/2 = 3/4. With 2 pairs, (0, 0) needs both pairs equal (1/4):
+    # accuracy = 3/4 + 1/4 * 1/2 = 7/8.
+    oracle, counts = FactorsOracle((2, 2)), {"num_train": 1_000, "num_eval": 3_000}
+    assert beta_vae_score(oracle, linear(np.eye(2)), batch_size=1, **counts) == pytest.approx(0.75, abs=0.03)
+    assert beta_vae_score(oracle, linear(np.eye(2)), batch_size=2, **counts) == pytest.approx(0.875, abs=0.03)
+
+
+def test_factor_vae_known_answers() -> None:
+    counts = {**ORACLE_COUNTS, "num_variance_estimate": 2_000}
+    # Perfect codes: with a factor fixed its code has variance 0, the least, every time: accuracy 1; dividing
+    # by the global std undoes any rescaling, and a permutation only renames the dims.
+    assert factor_vae_score(ORACLE, linear(np.eye(3)), **counts) == pytest.approx(1.0)
+    assert factor_vae_score(ORACLE, linear(PERMUTE_RESCALE), **counts) == pytest.approx(1.0)
+    # 45 degrees: fixing f1 leaves both mixed codes at half their global variance (the f0 code at all of it), so
+    # either may vote; f2 likewise. Whichever factor each mixed dim predicts, half of those votes are right:
+    # accuracy = 1/3 + 2/3 * 1/2 = 2/3.
+    assert factor_vae_score(ORACLE, linear(MIX_45), **counts) == pytest.approx(2 / 3, abs=0.04)
+    # Random codes: votes fall anywhere, and the held-out votes are independent of the training majority that
+    # names each dim's factor: right 1/3 of the time.
+    assert factor_vae_score(ORACLE, random_encoder(4), **counts) == pytest.approx(1 / 3, abs=0.05)
+
+
+def test_factor_vae_hand_computed_votes() -> None:
+    # Three binary factors; code 0 = f0, code 1 = f1 + f2, code 2 collapsed (constant). Global variances 1/4, 1/2.
+    # Fixing f0: code 0 has variance 0: votes (f0, code 0). Fixing f1: code 0 keeps all of its variance (ratio 1),
+    # code 1 only f2's (1/4 of 1/2, ratio 1/2): votes (f1, code 1); f2 likewise. Code 2 never votes.
+    oracle = FactorsOracle((2, 2, 2))
+    encode = linear(np.array([[1.0, 0, 0], [0, 1, 0], [0, 1, 0]]))
+    scale = np.array([0.5, math.sqrt(0.5), 0.0])  # global stds; 0 leaves a dim out of the vote
+    votes = factor_vae_votes(oracle, encode, 300, 64, scale, np.random.default_rng(0))
+    assert votes.sum() == 300
+    assert votes[0, 1:].sum() == 0 and votes[1:, 0].sum() == 0 and votes[:, 2].sum() == 0
+    # Classifier: code 0 -> f0, code 1 -> whichever of f1, f2 voted more in training. Held out, it is right on
+    # the f0 batches and on those of the one factor code 1 names: accuracy = 1/3 + 1/3.
+    encode3 = linear(np.array([[1.0, 0], [0, 1], [0, 1]]))
+    accuracy = factor_vae_score(oracle, encode3, batch_size=64, num_train=600, num_eval=1_500, seed=1)
+    assert accuracy == pytest.approx(2 / 3, abs=0.04)
+    assert factor_vae_score(oracle, linear(np.zeros((3, 2))), num_train=10, num_eval=10) == 0.0  # nothing active

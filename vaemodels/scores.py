@@ -1,9 +1,14 @@
-"""Disentanglement scores beyond MIG and DCI on (codes, factors): SAP, modularity and explicitness.
+"""Disentanglement scores beyond MIG and DCI: SAP, modularity/explicitness, BetaVAE and FactorVAE.
 
-Shapes: codes (N, d) float posterior means; factors (N, k) integer class indices.
+Shapes: codes (N, d) float posterior means; factors (N, k) integer class indices. The BetaVAE and FactorVAE
+scores draw fresh samples from a `FactorOracle`. Their sample counts default to disentanglement_lib's
+(Locatello et al. 2019); `SCORE_SETTINGS` holds them by name.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -11,7 +16,23 @@ from sklearn.metrics import mutual_info_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from vaemodels.metric_names import FACTOR_VAE_STD, SCORE_SETTINGS
 from vaemodels.metrics import _as_codes, _as_factors, _histogram_discretize
+
+REFERENCE = SCORE_SETTINGS["reference"]
+
+
+class FactorOracle(Protocol):
+    """Ground truth that can be sampled: factor values and the observations they render."""
+
+    factor_sizes: tuple[int, ...]
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...  # (n, k) ints
+
+    def observations(self, factors: np.ndarray) -> np.ndarray: ...  # (n, ...) what the encoder reads
+
+
+Encoder = Callable[[np.ndarray], np.ndarray]  # observations (n, ...) -> codes (n, d)
 
 
 def _train_test(codes, factors, test_codes, test_factors, train_fraction: float, seed: int):
@@ -106,3 +127,92 @@ def explicitness(
         if aucs:
             per_factor.append(np.mean(aucs))
     return float(np.mean(per_factor)) if per_factor else float("nan")
+
+
+def _encoded(oracle: FactorOracle, encode: Encoder, factors: np.ndarray) -> np.ndarray:
+    # (n, k) factors -> (n, d) float64 codes of their observations.
+    return _as_codes(encode(oracle.observations(factors)))
+
+
+def _sample_batches(oracle: FactorOracle, n_points: int, batch_size: int, rng: np.random.Generator):
+    # -> (n_points,) fixed factor per point and (n_points, batch_size, k) factors, one fresh batch per point.
+    fixed = rng.integers(0, len(oracle.factor_sizes), n_points)
+    batches = oracle.sample_factors(n_points * batch_size, rng).reshape(n_points, batch_size, -1)
+    return fixed, batches
+
+
+def _beta_vae_features(oracle, encode, n_points: int, batch_size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    # Higgins et al. 2017, Section 3 (and Appendix A.4): z_diff = mean over L pairs of |z_1 - z_2|, the pairs
+    # sharing the value of one factor y; -> features (n_points, d) and labels y (n_points,).
+    fixed, first = _sample_batches(oracle, n_points, batch_size, rng)
+    _, second = _sample_batches(oracle, n_points, batch_size, rng)
+    rows = np.arange(n_points)
+    second[rows, :, fixed] = first[rows, :, fixed]  # the pair agrees on factor y
+    k = first.shape[-1]
+    codes_first = _encoded(oracle, encode, first.reshape(-1, k)).reshape(n_points, batch_size, -1)
+    codes_second = _encoded(oracle, encode, second.reshape(-1, k)).reshape(n_points, batch_size, -1)
+    return np.abs(codes_first - codes_second).mean(axis=1), fixed
+
+
+def beta_vae_score(
+    oracle: FactorOracle,
+    encode: Encoder,
+    batch_size: int = REFERENCE["batch_size"],
+    num_train: int = REFERENCE["num_train"],
+    num_eval: int = REFERENCE["num_eval"],
+    seed: int = 0,
+) -> float:
+    """BetaVAE score (Higgins et al. 2017, Section 3): held-out accuracy of a linear classifier of the fixed factor.
+
+    Each point is a batch of batch_size pairs agreeing on one random factor; its feature the mean |z_1 - z_2|.
+    """
+    rng = np.random.default_rng(seed)
+    train_x, train_y = _beta_vae_features(oracle, encode, num_train, batch_size, rng)
+    eval_x, eval_y = _beta_vae_features(oracle, encode, num_eval, batch_size, rng)
+    if np.unique(train_y).size < 2:
+        return float(np.mean(eval_y == train_y[0]))  # one label seen: the classifier can only predict it
+    model = LogisticRegression(max_iter=1000, random_state=seed).fit(train_x, train_y)
+    return float(model.score(eval_x, eval_y))
+
+
+def factor_vae_votes(
+    oracle: FactorOracle, encode: Encoder, n_points: int, batch_size: int, scale: np.ndarray, rng
+) -> np.ndarray:
+    """(k, d) vote counts: per batch with one factor fixed, the dim of least variance / scale**2 votes for it.
+
+    Dims whose scale (global std) is 0 or nan take no part. Kim & Mnih 2018, Section 4.
+    """
+    fixed, batches = _sample_batches(oracle, n_points, batch_size, rng)
+    batches[np.arange(n_points), :, fixed] = batches[np.arange(n_points), :1, fixed]  # all rows share factor y
+    codes = _encoded(oracle, encode, batches.reshape(n_points * batch_size, -1)).reshape(n_points, batch_size, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normalised = codes.var(axis=1, ddof=1) / scale**2  # (n_points, d)
+    normalised[:, ~(scale > 0)] = np.inf  # an excluded dim never has the least variance
+    votes = np.zeros((len(oracle.factor_sizes), codes.shape[-1]), dtype=np.int64)
+    np.add.at(votes, (fixed, normalised.argmin(axis=1)), 1)
+    return votes
+
+
+def factor_vae_score(
+    oracle: FactorOracle,
+    encode: Encoder,
+    batch_size: int = REFERENCE["batch_size"],
+    num_train: int = REFERENCE["num_train"],
+    num_eval: int = REFERENCE["num_eval"],
+    num_variance_estimate: int = REFERENCE["num_variance_estimate"],
+    seed: int = 0,
+) -> float:
+    """FactorVAE score (Kim & Mnih 2018, Section 4): accuracy of the majority-vote classifier on held-out votes.
+
+    Codes are divided by their std over num_variance_estimate samples; dims with std below FACTOR_VAE_STD are
+    left out. Each code dim predicts the factor it voted for most often in training.
+    """
+    rng = np.random.default_rng(seed)
+    scale = _encoded(oracle, encode, oracle.sample_factors(num_variance_estimate, rng)).std(axis=0, ddof=1)  # (d,)
+    scale = np.where(scale >= FACTOR_VAE_STD, scale, 0.0)  # 0 marks a collapsed dim, left out of the vote
+    if not (scale > 0).any():
+        return 0.0  # no active dim: nothing can vote (the reference scores 0 too)
+    train = factor_vae_votes(oracle, encode, num_train, batch_size, scale, rng)
+    evaluation = factor_vae_votes(oracle, encode, num_eval, batch_size, scale, rng)
+    classifier = train.argmax(axis=0)  # (d,) the factor each dim predicts
+    return float(evaluation[classifier, np.arange(train.shape[1])].sum() / evaluation.sum())
