@@ -18,6 +18,8 @@ from vaemodels.scores import (
     modularity,
     mutual_information_matrix,
     sap,
+    udr,
+    udr_pair,
 )
 
 N = 3_000
@@ -260,3 +262,52 @@ def test_factor_vae_hand_computed_votes() -> None:
     accuracy = factor_vae_score(oracle, encode3, batch_size=64, num_train=600, num_eval=1_500, seed=1)
     assert accuracy == pytest.approx(2 / 3, abs=0.04)
     assert factor_vae_score(oracle, linear(np.zeros((3, 2))), num_train=10, num_eval=10) == 0.0  # nothing active
+
+
+# A full factorial grid of two sources, 20 levels each: every pair of levels once, so the two columns' ranks are
+# exactly uncorrelated (Spearman 0) and each column with itself or a monotone map of itself correlates exactly 1.
+GRID = np.stack([np.repeat(np.arange(20.0), 20), np.tile(np.arange(20.0), 20)], axis=1)  # (400, 2)
+
+
+def test_udr_hand_computed() -> None:
+    s0, s1, constant = GRID[:, 0], GRID[:, 1], np.zeros(len(GRID))
+    first = GRID
+    # Same sources, permuted, one sign-flipped and one put through exp (Spearman sees ranks only): R is a
+    # permutation matrix, every r^2 / sum is 1: UDR = (2 + 2) / (2 + 2) = 1.
+    second = np.stack([-s1, np.exp(s0 / 5)], axis=1)
+    # One informative dim (s0) and a collapsed one, left out: R = [[1], [0]] (2 x 1). Column: 1^2 / 1 = 1; rows:
+    # 1^2 / 1 = 1 and an all-zero row, 0. UDR = (1 + 1 + 0) / (2 + 1) = 2/3.
+    third = np.stack([s0, constant], axis=1)
+    assert udr_pair(first, second) == pytest.approx(1.0, abs=1e-12)
+    assert udr_pair(first, third[:, :1]) == pytest.approx(2 / 3, abs=1e-12)
+    # Per model the median of its pairs: first and second have (1, 2/3) -> 5/6; third (2/3, 2/3) -> 2/3.
+    # A model with no informative dim pairs with no one: no score, and it takes no pair from the others.
+    scores, pairs = udr([first, second, third, np.zeros((len(GRID), 2))])
+    np.testing.assert_allclose(scores[:3], [5 / 6, 5 / 6, 2 / 3], atol=1e-12)
+    assert math.isnan(scores[3])
+    assert pairs.tolist() == [2, 2, 2, 0]
+
+
+def test_udr_known_answers() -> None:
+    rng = np.random.default_rng(5)
+    sources = rng.normal(size=(4_000, 3))
+    collapsed = 1e-3 * rng.normal(size=(4_000, 1))  # variance 1e-6: not informative, left out
+    # Perfect: every model holds each source in one dim (any order, scale or sign) plus a collapsed dim:
+    # R is a permutation matrix up to sampling noise (|rho| ~ 1/sqrt N off it): UDR = 1.
+    seeds = [
+        np.hstack([sources[:, order] * scale, collapsed])
+        for order, scale in (([0, 1, 2], [1, 1, 1]), ([2, 0, 1], [-3, 1, 0.2]), ([1, 2, 0], [5, -1, 2]))
+    ]
+    scores, pairs = udr(seeds)
+    assert np.all(scores > 0.97) and pairs.tolist() == [2, 2, 2]
+    # 45 degrees: against the aligned model, s1 and s2 each correlate with both mixed dims, Pearson 1/sqrt 2, so
+    # Spearman rho = (6 / pi) asin(1 / (2 sqrt 2)) = 0.690 for Gaussians. R = [[1, 0, 0], [0, rho, rho],
+    # [0, rho, rho]]: each mixed row and column gives rho^2 / (2 rho) = rho / 2: UDR = 2 (1 + rho) / 6.
+    rho = 6 / math.pi * math.asin(1 / (2 * math.sqrt(2)))
+    mixed = rotate_codes_1_2(sources)
+    assert udr_pair(sources, mixed) == pytest.approx((1 + rho) / 3, abs=0.02)
+    # Random: models that share nothing; every |rho| is noise ~ 1/sqrt N, so every ratio is ~0.
+    scores, _ = udr([rng.normal(size=(4_000, 3)) for _ in range(3)])
+    assert np.all(scores < 0.05)
+    with pytest.raises(ValueError, match="same samples"):
+        udr([sources, sources[:10]])

@@ -1,22 +1,23 @@
-"""Disentanglement scores beyond MIG and DCI: SAP, modularity/explicitness, BetaVAE and FactorVAE.
+"""Disentanglement scores beyond MIG and DCI: SAP, modularity/explicitness, BetaVAE, FactorVAE and UDR.
 
 Shapes: codes (N, d) float posterior means; factors (N, k) integer class indices. The BetaVAE and FactorVAE
-scores draw fresh samples from a `FactorOracle`. Their sample counts default to disentanglement_lib's
-(Locatello et al. 2019); `SCORE_SETTINGS` holds them by name.
+scores draw fresh samples from a `FactorOracle`; UDR compares several models' codes of the same samples.
+Sample counts default to disentanglement_lib's (Locatello et al. 2019); `SCORE_SETTINGS` holds them by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mutual_info_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from vaemodels.metric_names import FACTOR_VAE_STD, SCORE_SETTINGS
+from vaemodels.metric_names import ACTIVE_VARIANCE, FACTOR_VAE_STD, SCORE_SETTINGS
 from vaemodels.metrics import _as_codes, _as_factors, _histogram_discretize
 
 REFERENCE = SCORE_SETTINGS["reference"]
@@ -216,3 +217,43 @@ def factor_vae_score(
     evaluation = factor_vae_votes(oracle, encode, num_eval, batch_size, scale, rng)
     classifier = train.argmax(axis=0)  # (d,) the factor each dim predicts
     return float(evaluation[classifier, np.arange(train.shape[1])].sum() / evaluation.sum())
+
+
+def _spearman_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    # |Spearman rho| between every column of first (N, a) and of second (N, b) -> (a, b): Pearson on ranks.
+    ranks = rankdata(np.hstack([first, second]), axis=0)  # ties share their average rank, as Spearman's rho
+    return np.abs(np.corrcoef(ranks, rowvar=False)[: first.shape[1], first.shape[1] :])
+
+
+def udr_pair(first: np.ndarray, second: np.ndarray) -> float:
+    """UDR_S of two models' codes (N, a) and (N, b) of the same samples, informative dims only (Duan et al. 2020).
+
+    Section 3, eq. 2: with R = |Spearman rho| (a, b), r_a = max_b R(a, b) and r_b = max_a R(a, b),
+    UDR = (sum_b r_b^2 / sum_a R(a, b) + sum_a r_a^2 / sum_b R(a, b)) / (a + b); a row or column of zeros adds 0.
+    """
+    if first.shape[1] == 0 or second.shape[1] == 0:
+        return float("nan")  # no informative dim on one side: the pair says nothing
+    matrix = _spearman_matrix(first, second)  # (a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_column = np.nan_to_num(matrix.max(axis=0) ** 2 / matrix.sum(axis=0))  # (b,)
+        per_row = np.nan_to_num(matrix.max(axis=1) ** 2 / matrix.sum(axis=1))  # (a,)
+    return float((per_column.sum() + per_row.sum()) / (matrix.shape[0] + matrix.shape[1]))
+
+
+def udr(codes_per_model: Sequence[np.ndarray], threshold: float = ACTIVE_VARIANCE) -> tuple[np.ndarray, np.ndarray]:
+    """UDR_S (Duan et al. 2020, Section 3): per model, the median of its pairwise scores with every other model.
+
+    The models share a configuration and data and differ in seed, and all encode the same samples. A dim is
+    informative when its posterior mean varies more than threshold. -> (scores (m,), pairs each rests on (m,)).
+    """
+    models = [_as_codes(codes) for codes in codes_per_model]
+    if len({codes.shape[0] for codes in models}) > 1:
+        raise ValueError("every model must encode the same samples (equal row counts)")
+    informative = [codes[:, codes.var(axis=0) > threshold] for codes in models]
+    pairwise = np.full((len(models), len(models)), np.nan)  # (m, m), symmetric
+    for i in range(len(models)):
+        for j in range(i + 1, len(models)):
+            pairwise[i, j] = pairwise[j, i] = udr_pair(informative[i], informative[j])
+    pairs = np.isfinite(pairwise).sum(axis=1)  # (m,) the diagonal is nan, so a model is never its own pair
+    scores = np.array([np.median(row[np.isfinite(row)]) if n else np.nan for row, n in zip(pairwise, pairs)])
+    return scores, pairs
