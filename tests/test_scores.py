@@ -311,3 +311,16 @@ def test_udr_known_answers() -> None:
     assert np.all(scores < 0.05)
     with pytest.raises(ValueError, match="same samples"):
         udr([sources, sources[:10]])
+
+
+def test_oracle_scores_render_observations_a_chunk_at_a_time() -> None:
+    # 150 points x 64 pairs x 2 sides = 19,200 observations: none of the oracle's calls may render them all at once.
+    sizes = []
+
+    class Recording(FactorsOracle):
+        def observations(self, factors: np.ndarray) -> np.ndarray:
+            sizes.append(len(factors))
+            return super().observations(factors)
+
+    score = beta_vae_score(Recording((3, 4, 4)), linear(np.eye(3)), batch_size=64, num_train=100, num_eval=50)
+    assert score > 0.99 and sum(sizes) == 150 * 64 * 2 and max(sizes) <= 4_096

@@ -130,9 +130,11 @@ def explicitness(
     return float(np.mean(per_factor)) if per_factor else float("nan")
 
 
-def _encoded(oracle: FactorOracle, encode: Encoder, factors: np.ndarray) -> np.ndarray:
-    # (n, k) factors -> (n, d) float64 codes of their observations.
-    return _as_codes(encode(oracle.observations(factors)))
+def _encoded(oracle: FactorOracle, encode: Encoder, factors: np.ndarray, chunk: int = 4_096) -> np.ndarray:
+    # (n, k) factors -> (n, d) float64 codes of their observations, rendered a chunk at a time: the reference's
+    # 640,000 BetaVAE pairs as 64 x 64 images would be 10 GB at once.
+    parts = [encode(oracle.observations(factors[start : start + chunk])) for start in range(0, len(factors), chunk)]
+    return _as_codes(np.concatenate(parts))
 
 
 def _sample_batches(oracle: FactorOracle, n_points: int, batch_size: int, rng: np.random.Generator):
