@@ -30,3 +30,22 @@ def loss_name(recon: str | None) -> str:
     if recon == "gaussian":
         return "validation objective (1000 x MSE + KL, the original's; not a -ELBO)"
     return "validation -ELBO (nats)"
+
+
+# Kim & Mnih 2018 (as disentanglement_lib): a code dim takes part in the FactorVAE vote when its std exceeds this.
+FACTOR_VAE_STD = 0.05
+# Sample counts of the oracle scores and UDR: disentanglement_lib's defaults, and a small set for CI.
+SCORE_SETTINGS = {
+    "reference": {
+        "batch_size": 64,
+        "num_train": 10_000,
+        "num_eval": 5_000,
+        "num_variance_estimate": 10_000,
+    },
+    "quick": {
+        "batch_size": 64,
+        "num_train": 500,
+        "num_eval": 250,
+        "num_variance_estimate": 2_000,
+    },
+}
