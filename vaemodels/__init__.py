@@ -26,6 +26,7 @@ for _module, _names in {
     "metric_names": "ACTIVE_VARIANCE DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES LATENT_KEYS "
     "LATENT_METRICS loss_name",
     "metrics": "dci_metrics latent_metrics mig",
+    "scores": "SCORE_SETTINGS FactorOracle beta_vae_score explicitness factor_vae_score modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
     "trial_folder": "ABANDONED_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE LATENTS_FILE SUMMARY_FILE "
     "checkpoint_name fell_short finite is_checkpoint_name trial_summary",
