@@ -32,11 +32,11 @@ import panel as pn
 
 from benchmarks import latent_speed
 from explorer.app import ExplorerApp, build_app
-from explorer.latent_explorer import LatentExplorer
-from explorer.selection import ExplorerState
+from explorer.latent.workbench import LatentExplorer
+from explorer.page.state import ExplorerState
+from explorer.page.warmup import warm_up
 from explorer.store import ResultsStore
-from explorer.table_view import TrialTable
-from explorer.warmup import warm_up
+from explorer.sweep.table import TrialTable
 from tests.explorer_fixtures import copy_results, run_sweep
 from vaemodels import LoadedTrial, TrialConfig, create_model, read_trials_table, resolve, write_trials_table
 
@@ -44,7 +44,7 @@ GOALS = {"table": 1.0, "switch first": 1.0, "switch revisit": 1.0, "loop hold": 
 COLD_SWITCH = """
 import time
 from benchmarks.explorer_speed import made_up_trial
-from explorer.latent_explorer import LatentExplorer
+from explorer.latent.workbench import LatentExplorer
 trial, latents = made_up_trial(0)
 start = time.perf_counter()
 LatentExplorer().set_trial(trial, latents)

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explorer.splom import SplomRenderer, make_colouring
-from explorer.traversal import decode, to_png, torch_threads, traversal_grid, upscale_factor
+from explorer.latent.colouring import make_colouring
+from explorer.latent.decoding import decode, torch_threads
+from explorer.latent.splom import SplomRenderer
+from explorer.latent.traversal import to_png, traversal_grid, upscale_factor
 from vaemodels import TrialConfig, create_model
 
 GOALS = {"composite 8": 1.0, "composite 32": 5.0, "repaint 8": 1.0, "step": 0.050, "grid": 0.500}

@@ -15,7 +15,7 @@ from pathlib import Path
 import panel as pn
 from tornado.ioloop import PeriodicCallback
 
-from explorer import warmup
+from explorer.page import warmup
 
 HEARTBEAT_MS = 20
 ROWS = 4  # rows clicked, each twice (a first visit, then a revisit)

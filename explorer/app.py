@@ -12,16 +12,18 @@ from collections.abc import Callable
 
 import panel as pn
 
-from explorer.curves_view import TrainingCurves
-from explorer.overview_view import SweepOverview
-from explorer.panes import card, error_box, message_box
-from explorer.reconstruction_view import ReconstructionsView
-from explorer.scheduling import LatestJob
-from explorer.selection import ExplorerState
+from explorer.page.boxes import card, error_box, message_box
+from explorer.page.scheduling import LatestJob
+from explorer.page.state import ExplorerState
+from explorer.page.warmup import warm_up_in_background
 from explorer.store import ResultsError, ResultsStore
-from explorer.table_view import SweepChooser, TrialTable
-from explorer.trial_views import KLBars, TrialSummary
-from explorer.warmup import warm_up_in_background
+from explorer.sweep.chooser import SweepChooser
+from explorer.sweep.overview import SweepOverview
+from explorer.sweep.table import TrialTable
+from explorer.trial.curves import TrainingCurves
+from explorer.trial.kl import KLBars
+from explorer.trial.reconstructions import ReconstructionsView
+from explorer.trial.summary import TrialSummary
 
 pn.extension("tabulator", notifications=False)
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ HELP = (
 def _latent_explorer(data_dir: str | None):
     """The latent-space views (SPLOM, traversals) when that module is present and works; None otherwise."""
     try:
-        from explorer.latent_explorer import LatentExplorer
+        from explorer.latent.workbench import LatentExplorer
 
         return LatentExplorer(data_dir=data_dir)
     except Exception:  # absent or broken: the rest of the page works without it

@@ -46,7 +46,7 @@ def run_explore(args: argparse.Namespace) -> int:
         verbose=False,
     )
     server.start()
-    from explorer.warmup import warm_up_in_background
+    from explorer.page.warmup import warm_up_in_background
 
     warm_up_in_background()  # compiles the latent views' kernels while the person opens the page
     url = f"http://{'localhost' if args.host in LOOPBACK else args.host}:{args.port}/"

@@ -11,7 +11,7 @@ import pytest
 
 from explorer.app import ExplorerApp, build_app
 from explorer.cli import websocket_origins
-from explorer.panes import SELECT_A_TRIAL
+from explorer.page.boxes import SELECT_A_TRIAL
 from explorer.store import ResultsStore
 from tests.explorer_fixtures import (  # noqa: F401
     LATENT_DIM,
@@ -212,7 +212,7 @@ def test_the_latent_card_starts_closed_and_draws_the_selected_trial_once_opened(
 
 
 def test_a_burst_of_requests_runs_the_running_one_and_the_latest_only(monkeypatch):
-    from explorer import scheduling
+    from explorer.page import scheduling
 
     monkeypatch.setattr(scheduling, "_served", lambda doc: True)  # as in a served page: work goes to a worker thread
     started, release, finished = threading.Event(), threading.Event(), []

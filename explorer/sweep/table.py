@@ -1,4 +1,4 @@
-"""The sweep chooser and the trial table: every trial with its config, status and metrics; a row selects a trial."""
+"""The trial table: every trial with its config, status and metrics; a row selects a trial."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import panel as pn
 import param
 
-from explorer.panes import error_box, placeholder
-from explorer.selection import ExplorerState
+from explorer.page.boxes import error_box, placeholder
+from explorer.page.state import ExplorerState
 from explorer.store import ResultsError, ResultsStore
 from vaemodels import CONFIG_KEYS, LogRange, arch_keys, loss_name
 
@@ -30,35 +30,6 @@ def table_columns(frame: pd.DataFrame) -> list[str]:
     config = [c for c in CONFIG_KEYS if c in shown and c not in leading]
     rest = [c for c in shown if c not in leading and c not in config]
     return leading + config + rest
-
-
-class SweepChooser(pn.viewable.Viewer):
-    """A drop-down of the sweeps under RESULTS; hidden when there is only one."""
-
-    def __init__(self, store: ResultsStore, state: ExplorerState, **params) -> None:
-        super().__init__(**params)
-        self.store, self.state = store, state
-        self.select = pn.widgets.Select(label="Sweep", options=[], sizing_mode="stretch_width")
-        self.select.param.watch(self._chosen, "value")
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Look for sweeps again (a new sweep folder appears without a restart)."""
-        sweeps = self.store.sweeps()
-        if sweeps != self.select.options:
-            self.select.options = sweeps
-        self.select.visible = len(sweeps) > 1
-        if self.state.sweep not in sweeps:
-            self.select.value = sweeps[0]
-            self.state.sweep = sweeps[0]
-
-    def _chosen(self, event: param.parameterized.Event) -> None:
-        if event.new is not None and event.new != self.state.sweep:
-            self.state.trial_id = None
-            self.state.sweep = event.new
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return self.select
 
 
 class TrialTable(pn.viewable.Viewer):

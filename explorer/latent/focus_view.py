@@ -28,12 +28,13 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from explorer.latent_state import LatentState
-from explorer.latent_stats import nearest_sample
-from explorer.plotting import edit_bokeh
-from explorer.scheduling import LatestOnly
-from explorer.splom import Colouring, axis_ranges, shade_categories, shade_grey
-from explorer.splom_draw import over
+from explorer.latent.colouring import Colouring
+from explorer.latent.raster import over, shade_categories, shade_grey
+from explorer.latent.selection import nearest_sample
+from explorer.latent.splom_layout import axis_ranges
+from explorer.latent.state import LatentState
+from explorer.page.figures import edit_bokeh
+from explorer.page.scheduling import LatestOnly
 
 FOCUS_SIZE = 520  # pixels a side of the plot's frame, and of its raster
 MARKER_COLOUR = "#e41a1c"

@@ -9,10 +9,11 @@ import pytest
 from bokeh.events import Tap
 from PIL import Image
 
-from explorer.latent_explorer import LatentExplorer
-from explorer.latent_stats import prior_range
-from explorer.splom_draw import marker_positions
-from explorer.traversal import GAP, decode, to_uint8
+from explorer.latent.decoding import decode, to_uint8
+from explorer.latent.splom_decor import marker_positions
+from explorer.latent.stats import prior_range
+from explorer.latent.traversal import GAP
+from explorer.latent.workbench import LatentExplorer
 from tests.latent_fixtures import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 from vaemodels.datasets import DatasetUnavailable, load_samples
@@ -90,7 +91,7 @@ def test_an_original_that_cannot_be_loaded_says_why(vae_trial, monkeypatch):
     def missing(*_args, **_kwargs):
         raise DatasetUnavailable("dataset 'mnist' needs its IDX files in /nowhere")
 
-    monkeypatch.setattr("explorer.traversal_views.load_samples", missing)
+    monkeypatch.setattr("explorer.latent.sample_view.load_samples", missing)
     explorer = LatentExplorer(vae_trial)
     explorer.state.go_to_row(3)
     assert "cannot be shown: dataset 'mnist' needs its IDX files in /nowhere" in explorer.info.message.object

@@ -9,7 +9,7 @@ import panel as pn
 from PIL import Image
 
 from explorer.store import Reconstructions
-from explorer.trial_view import Notice, TrialView
+from explorer.trial.view import Notice, TrialView
 
 SAMPLES = 12
 PIXELS = 64  # each image is shown at this size (nearest-neighbour upscaling keeps pixels sharp)

@@ -10,135 +10,19 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import datashader as ds
-import datashader.transfer_functions as tf
 import numpy as np
 import pandas as pd
-import xarray as xr
-from bokeh.palettes import Category10, Category20, Viridis256
 
-from explorer.splom_draw import BACKGROUND, draw_diagonal, draw_labels, on_background, over
+from explorer.latent.colouring import Colouring
+from explorer.latent.raster import BACKGROUND, on_background, over, shade_categories, shade_grey
+from explorer.latent.splom_decor import draw_diagonal, draw_labels
+from explorer.latent.splom_layout import MAX_DIMS, SplomImage, SplomLayout, axis_ranges, default_cell
 
-MAX_DIMS = 32
-MAX_CATEGORIES = 12  # a column with more distinct values is coloured as a continuous value, in bins
-VALUE_BINS = 16
-SINGLE_COLOUR = "#1f77b4"
-UNSELECTED_CMAP = ["#e3e3e3", "#9a9a9a"]  # samples outside the selection: light grey
-LEFT_MARGIN = BOTTOM_MARGIN = 34  # room for the names; equal, so that the composite is square
-GAP = 3
 POINTS_PER_CALL = 500_000  # below this many points a pair, datashader's fixed cost a call dominates: batch pairs
-SPREAD_PX = 1  # points of sparse cells grow by this many pixels a side (tf.spread), so that few samples stay visible
-SPARSE_SAMPLES = 5_000  # samples a cell below which it counts as sparse
 AGGREGATION_THREADS = min(4, os.cpu_count() or 1)
 _POOL = ThreadPoolExecutor(AGGREGATION_THREADS, thread_name_prefix="splom")
-
-
-@dataclass(frozen=True)
-class Colouring:
-    """What colour each sample gets: a category code a sample, with a name and a colour a category."""
-
-    column: str  # a latents column, or "none"
-    codes: np.ndarray  # (N,) int16 in 0..K-1
-    names: tuple[str, ...]
-    colors: tuple[str, ...]  # "#rrggbb", one a category
-    continuous: bool = False  # categories are equal-width bins of a continuous value
-
-
-def make_colouring(latents: pd.DataFrame, column: str) -> Colouring:
-    """Colour by a column: categories for up to MAX_CATEGORIES integer values, else VALUE_BINS value bins."""
-    if column == "none":
-        return Colouring("none", np.zeros(len(latents), np.int16), ("all samples",), (SINGLE_COLOUR,))
-    if column not in latents.columns:
-        raise KeyError(f"cannot colour by {column!r}: the latents table has no such column")
-    values = latents[column].to_numpy()
-    unique = np.unique(values)
-    if len(unique) <= MAX_CATEGORIES and np.all(np.mod(unique, 1) == 0):
-        codes = np.searchsorted(unique, values).astype(np.int16)
-        palette = Category10[10] if len(unique) <= 10 else Category20[20]
-        names = tuple("none" if column == "label" and v < 0 else str(int(v)) for v in unique)
-        return Colouring(column, codes, names, tuple(palette[: len(unique)]))
-    lo, hi = (float(unique[0]), float(unique[-1])) if len(unique) else (0.0, 1.0)
-    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, VALUE_BINS + 1)
-    codes = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, VALUE_BINS - 1).astype(np.int16)
-    names = tuple(f"{edges[b]:.3g}–{edges[b + 1]:.3g}" for b in range(VALUE_BINS))
-    colors = tuple(Viridis256[round(b * 255 / (VALUE_BINS - 1))] for b in range(VALUE_BINS))
-    return Colouring(column, codes, names, colors, continuous=True)
-
-
-def default_cell(n_dims: int) -> int:
-    """Cell size in pixels: the matrix stays about 900 pixels wide (it is shown ~760 wide), cells 32 to 160 pixels."""
-    return int(np.clip(900 // max(n_dims, 1), 32, 160))
-
-
-def axis_ranges(columns: np.ndarray, prior_span: float = 1.0) -> np.ndarray:
-    """(k, 2) plot ranges: the 0.1-99.9th percentiles padded by 5%, widened to cover +-prior_span.
-
-    Covering the prior's +-1 std keeps a collapsed dimension (means all near 0) a thin line, as it should look.
-    """
-    stride = max(1, columns.shape[1] // 200_000)  # percentiles of a strided subsample: fast at a million rows
-    sample = columns[:, ::stride]
-    if sample.shape[1] == 0:
-        return np.tile([-prior_span, prior_span], (len(columns), 1))
-    lo, hi = np.percentile(sample, [0.1, 99.9], axis=1)
-    pad = 0.05 * np.maximum(hi - lo, 1e-6)
-    return np.stack([np.minimum(lo - pad, -prior_span), np.maximum(hi + pad, prior_span)], axis=1)
-
-
-@dataclass(frozen=True)
-class SplomLayout:
-    """Where each cell of an n x n lower-triangle matrix lies in the composite, in pixels from the top left."""
-
-    dims: tuple[int, ...]  # the shown coordinates (indices into the embedding's columns), top to bottom
-    names: tuple[str, ...]
-    ranges: tuple[tuple[float, float], ...]  # one (lo, hi) a shown coordinate
-    cell: int
-
-    @property
-    def n(self) -> int:
-        """How many coordinates the matrix shows."""
-        return len(self.dims)
-
-    @property
-    def width(self) -> int:
-        """Pixels across, margin included."""
-        return LEFT_MARGIN + self.n * self.cell + (self.n - 1) * GAP
-
-    @property
-    def height(self) -> int:
-        """Pixels down, margin included."""
-        return self.n * self.cell + (self.n - 1) * GAP + BOTTOM_MARGIN
-
-    def origin(self, row: int, col: int) -> tuple[int, int]:
-        """(top, left) pixel of a cell."""
-        return row * (self.cell + GAP), LEFT_MARGIN + col * (self.cell + GAP)
-
-    def pairs(self) -> list[tuple[int, int]]:
-        """The lower-triangle cells as (row, col): row's coordinate on y, col's on x."""
-        return [(row, col) for row in range(self.n) for col in range(row)]
-
-    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
-        """The (row, col) under a point given in plot units (origin bottom left, y up), or None."""
-        left, top = x - LEFT_MARGIN, self.height - y
-        col, row = int(left // (self.cell + GAP)), int(top // (self.cell + GAP))
-        pitch = self.cell + GAP
-        in_cell = left >= 0 and top >= 0 and left % pitch < self.cell and top % pitch < self.cell
-        return (row, col) if in_cell and row < self.n and col <= row else None
-
-    def to_pixel(self, value: float, position: int, axis: str) -> float:
-        """A coordinate value -> pixel offset within a cell (from the left for `x`, the top for `y`), kept inside it."""
-        lo, hi = self.ranges[position]
-        fraction = min(max((value - lo) / (hi - lo), 0.0), 1.0)
-        return fraction * self.cell if axis == "x" else (1.0 - fraction) * self.cell
-
-
-@dataclass(frozen=True)
-class SplomImage:
-    """A rendered composite and the layout that maps pixels back to cells and values."""
-
-    rgba: np.ndarray  # (height, width, 4) uint8, row 0 at the top
-    layout: SplomLayout
 
 
 class SplomRenderer:
@@ -251,27 +135,6 @@ class SplomRenderer:
         return [_coded_histogram(self._coded_x(d)[selection], n, layout.cell // 2)[visible].sum(0) for d in layout.dims]
 
 
-def shade_categories(counts: np.ndarray, colouring: Colouring, spread: int | None = None) -> np.ndarray:
-    """(P, cell, cell, K) unsigned counts -> (P, cell, cell, 4) RGBA in the categories' colours, one shared scale.
-
-    Points grow by `spread` pixels a side (default: SPREAD_PX when the cells are sparse, else 0).
-    """
-    if not counts.any():
-        return np.zeros((*counts.shape[:3], 4), np.uint8)
-    names = list(colouring.names)
-    agg = _as_aggregate(_stack(counts), {"c": names})  # (P * (cell + SPREAD_PX), cell, K)
-    image = tf.shade(agg, color_key=dict(zip(names, colouring.colors)), how="eq_hist", min_alpha=60)
-    return _unstack(image, counts.shape[:3], _spread_px(counts) if spread is None else spread)
-
-
-def shade_grey(totals: np.ndarray, spread: int | None = None) -> np.ndarray:
-    """(P, cell, cell) unsigned counts -> RGBA in light grey: the samples outside a selection."""
-    if not totals.any():
-        return np.zeros((*totals.shape, 4), np.uint8)
-    image = tf.shade(_as_aggregate(_stack(totals)), cmap=UNSELECTED_CMAP, how="eq_hist", min_alpha=60)
-    return _unstack(image, totals.shape, _spread_px(totals) if spread is None else spread)
-
-
 def _aggregate_pairs(
     layout: SplomLayout, pairs: list[tuple[int, int]], xs: list[np.ndarray], ys: list[np.ndarray], n_categories: int
 ) -> list[np.ndarray]:
@@ -319,27 +182,3 @@ def _coded_histogram(coded: np.ndarray, n_categories: int, bins: int) -> np.ndar
     inside = coded[~np.isnan(coded)]
     index = (inside * bins).astype(np.int64)  # category * bins + bin
     return np.bincount(index, minlength=n_categories * bins).reshape(n_categories, bins)
-
-
-def _as_aggregate(array: np.ndarray, categories: dict[str, list[str]] | None = None) -> xr.DataArray:
-    """A stacked (rows, cols[, K]) count array as the DataArray that tf.shade takes."""
-    coords = {"y": np.arange(array.shape[0]), "x": np.arange(array.shape[1]), **(categories or {})}
-    return xr.DataArray(array, dims=("y", "x", *(categories or {})), coords=coords)
-
-
-def _stack(cells: np.ndarray) -> np.ndarray:
-    """(P, cell, cell, ...) -> (P * (cell + SPREAD_PX), cell, ...): cells one under another, blank rows between."""
-    padded = np.pad(cells, [(0, 0), (0, SPREAD_PX)] + [(0, 0)] * (cells.ndim - 2))
-    return padded.reshape(-1, *cells.shape[2:])
-
-
-def _spread_px(counts: np.ndarray) -> int:
-    """How far points grow: SPREAD_PX when cells hold few samples (lone pixels are hard to see), else 0."""
-    return SPREAD_PX if counts.sum() < SPARSE_SAMPLES * len(counts) else 0
-
-
-def _unstack(image: xr.DataArray, shape: tuple[int, int, int], px: int) -> np.ndarray:
-    """A shaded stack, points grown by tf.spread (into the blank rows, not the next cell) -> (P, cell, cell, 4)."""
-    spread = tf.spread(image, px=px) if px else image
-    rgba = np.ascontiguousarray(spread.to_numpy()).view(np.uint8)  # uint32 packed RGBA, little-endian
-    return rgba.reshape(shape[0], shape[1] + SPREAD_PX, shape[2], 4)[:, : shape[1]]

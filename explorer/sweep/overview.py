@@ -8,9 +8,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from explorer.panes import error_box, placeholder
-from explorer.plotting import PALETTE, hv_pane
-from explorer.selection import ExplorerState
+from explorer.page.boxes import error_box, placeholder
+from explorer.page.figures import PALETTE, hv_pane
+from explorer.page.state import ExplorerState
 from explorer.store import ResultsError, ResultsStore
 from vaemodels import ARCHITECTURES, CONFIG_KEYS
 

@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 from bokeh.events import RangesUpdate, SelectionGeometry, Tap
 
-from explorer.focus_view import render_focus
-from explorer.latent_explorer import PLACEHOLDER, LatentExplorer
-from explorer.latent_stats import box_mask, combine_selection, fit_pca, lasso_mask
-from explorer.splom import SPREAD_PX, SplomImage, make_colouring
-from explorer.splom_draw import BACKGROUND, hex_to_rgb
+from explorer.latent.colouring import make_colouring
+from explorer.latent.focus_view import render_focus
+from explorer.latent.raster import BACKGROUND, SPREAD_PX
+from explorer.latent.selection import box_mask, combine_selection, lasso_mask
+from explorer.latent.splom_decor import hex_to_rgb
+from explorer.latent.splom_layout import SplomImage
+from explorer.latent.stats import fit_pca
+from explorer.latent.workbench import PLACEHOLDER, LatentExplorer
 from tests.latent_fixtures import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 

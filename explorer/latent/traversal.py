@@ -1,66 +1,19 @@
-"""Decoding latent points into pictures: single images, traversal grids, interpolations and class strips, as PNG.
-
-Everything runs on the CPU with few torch threads: the explorer may serve several sessions at once, and a single
-small decoder forward is no faster with more threads.
-"""
+"""Pictures of latent paths: traversal grids, interpolations and class strips, and the PNGs the views show."""
 
 from __future__ import annotations
 
-import copy
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
-import torch
 from PIL import Image
 
+from explorer.latent.decoding import decode
 from vaemodels import VAE
 
-DECODE_THREADS = 1
 DISPLAY_SIZE = 192  # pixels a side that a decoded image is upscaled to (nearest neighbour, whole factors)
+GRID_TILE = 64  # pixels a side of one grid or strip image
 GAP = 2  # pixels between the images of a grid or strip
 GAP_VALUE = 255  # white
-
-
-@contextmanager
-def torch_threads(n: int = DECODE_THREADS) -> Iterator[None]:
-    """Run the block with at most n torch threads, then restore the previous count."""
-    previous = torch.get_num_threads()
-    if previous > n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if previous > n:
-            torch.set_num_threads(previous)
-
-
-def cpu_model(model: VAE) -> VAE:
-    """The model itself when it is on the CPU, else an eval-mode CPU copy (the trial's own model is left alone)."""
-    if next(model.parameters()).device.type == "cpu":
-        return model.eval()
-    return copy.deepcopy(model).cpu().eval()
-
-
-def decode(model: VAE, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
-    """Images for latent points: (B, d) or (d,) -> uint8 (B, H, W) for grey, (B, H, W, C) for colour."""
-    z = np.array(z, dtype=np.float32, ndmin=2)  # a writable copy: torch refuses read-only arrays
-    label_tensor = None
-    if model.conditions_decoder:  # only a conditional decoder reads the label
-        label_values = np.empty(len(z), np.int64)  # (B,): one label for all, or one a point
-        label_values[:] = 0 if labels is None else labels
-        label_tensor = torch.from_numpy(label_values)
-    with torch_threads(), torch.inference_mode():
-        images = model.decode_image(torch.from_numpy(z), label_tensor)  # (B, C, H, W) in [0, 1]
-    pixels = (images.float().numpy() * 255.0 + 0.5).astype(np.uint8)
-    return pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] of shape (B, C, H, W) -> uint8 as `decode` returns them."""
-    pixels = (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
 
 
 def upscale_factor(size: int, target: int = DISPLAY_SIZE) -> int:
