@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from explorer.images import to_png, upscale_factor
 from explorer.latent.colouring import make_colouring
 from explorer.latent.decoding import decode, torch_threads
 from explorer.latent.splom import SplomRenderer
-from explorer.latent.traversal import to_png, traversal_grid, upscale_factor
+from explorer.latent.traversal import traversal_grid
 from vaemodels import TrialConfig, create_model
 
 GOALS = {"composite 8": 1.0, "composite 32": 5.0, "repaint 8": 1.0, "step": 0.050, "grid": 0.500}

@@ -41,7 +41,7 @@ def test_the_explorer_is_split_into_the_page_shell_and_three_kinds_of_view():
     folders = sorted(p.name for p in EXPLORER.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert folders == sorted(SUBPACKAGES)
     top = sorted(p.name for p in EXPLORER.glob("*.py"))
-    assert top == ["__init__.py", "app.py", "cli.py", "store.py"]
+    assert top == ["__init__.py", "app.py", "cli.py", "images.py", "store.py"]
     for package in SUBPACKAGES:  # each says in its docstring what it holds
         assert importlib.import_module(f"explorer.{package}").__doc__
 

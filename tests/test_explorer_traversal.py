@@ -9,10 +9,10 @@ import pytest
 from bokeh.events import Tap
 from PIL import Image
 
-from explorer.latent.decoding import decode, to_uint8
+from explorer.images import GAP, to_uint8
+from explorer.latent.decoding import decode
 from explorer.latent.splom_decor import marker_positions
 from explorer.latent.stats import prior_range
-from explorer.latent.traversal import GAP
 from explorer.latent.workbench import LatentExplorer
 from tests.latent_fixtures import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial

@@ -8,9 +8,12 @@ import numpy as np
 import panel as pn
 import param
 
+from explorer.images import to_png, upscale_factor
 from explorer.latent.state import LatentState
-from explorer.latent.traversal import GRID_TILE, class_strip, to_png, upscale_factor
+from explorer.latent.traversal import GRID_TILE, class_strip
 from explorer.page.scheduling import LatestOnly
+
+DISPLAY_SIZE = 192  # pixels a side that the decoded image is upscaled to (nearest neighbour, whole factors)
 
 
 class DecodedView(pn.viewable.Viewer):
@@ -34,7 +37,7 @@ class DecodedView(pn.viewable.Viewer):
         if s.trial is None:
             return
         self.image = s.decode_current()
-        self.pane.object = to_png(self.image, upscale_factor(self.image.shape[0], 192))
+        self.pane.object = to_png(self.image, upscale_factor(self.image.shape[0], DISPLAY_SIZE))
         if s.conditional:
             strip = class_strip(s.model, s.current_z, s.trial.config.num_classes)
             self.strip.object = to_png(strip, upscale_factor(self.image.shape[0], GRID_TILE))

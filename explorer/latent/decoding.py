@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from explorer.images import to_uint8
 from vaemodels import VAE
 
 DECODE_THREADS = 1
@@ -48,11 +49,4 @@ def decode(model: VAE, z: np.ndarray, labels: np.ndarray | int | None = None) ->
         label_tensor = torch.from_numpy(label_values)
     with torch_threads(), torch.inference_mode():
         images = model.decode_image(torch.from_numpy(z), label_tensor)  # (B, C, H, W) in [0, 1]
-    pixels = (images.float().numpy() * 255.0 + 0.5).astype(np.uint8)
-    return pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] of shape (B, C, H, W) -> uint8 as `decode` returns them."""
-    pixels = (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
+    return to_uint8(images.float().numpy())

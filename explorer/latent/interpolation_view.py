@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import panel as pn
 
+from explorer.images import to_png, upscale_factor
 from explorer.latent.state import LatentState
-from explorer.latent.traversal import GRID_TILE, interpolation_strip, to_png, upscale_factor
+from explorer.latent.traversal import GRID_TILE, interpolation_strip
 
 
 class InterpolationView(pn.viewable.Viewer):

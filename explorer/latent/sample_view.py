@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
-from explorer.latent.decoding import decode, to_uint8
+from explorer.images import to_png, to_uint8, upscale_factor
+from explorer.latent.decoding import decode
 from explorer.latent.state import LatentState
-from explorer.latent.traversal import to_png, upscale_factor
 from vaemodels import DatasetUnavailable, load_samples
 
 
