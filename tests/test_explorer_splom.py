@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh.events import RangesUpdate, SelectionGeometry, Tap
+from sklearn import decomposition
 
 from explorer.latent.colouring import make_colouring
 from explorer.latent.focus_view import render_focus
@@ -78,6 +79,21 @@ def test_pca_of_data_with_a_known_covariance_matches_eigh():
     np.testing.assert_allclose(pca.explained_variance, expected, rtol=1e-10)
     scores = pca.transform(data, 3)
     np.testing.assert_allclose(pca.inverse_transform(scores), data, atol=1e-10)
+
+
+def test_pca_axes_keep_one_sign_whatever_the_order_or_the_sign_of_the_samples():
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((2000, 4)) @ rng.standard_normal((4, 4))
+    pca = fit_pca(data)
+    largest = pca.components[np.arange(4), np.abs(pca.components).argmax(axis=1)]
+    assert (largest > 0).all()  # the convention: each axis' largest loading is positive
+    shuffled = fit_pca(data[rng.permutation(len(data))])
+    np.testing.assert_allclose(shuffled.components, pca.components, atol=1e-9)
+    negated = fit_pca(-data)  # the same covariance: the same axes, and every score changes sign
+    np.testing.assert_allclose(negated.components, pca.components, atol=1e-9)
+    np.testing.assert_allclose(negated.transform(-data, 4), -pca.transform(data, 4), atol=1e-8)
+    reference = decomposition.PCA(svd_solver="full").fit(data)  # scikit-learn's axes, up to their sign
+    np.testing.assert_allclose(np.abs(pca.components), np.abs(reference.components_), atol=1e-8)
 
 
 def exact_covariance_sample(covariance: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import decomposition
 
 PRIOR_QUANTILE = 0.99  # "prior quantiles": the central 98% of N(0, 1), as the embedding's 1st-99th percentile
 RANGE_KINDS = ("prior", "embedding", "class")
@@ -39,21 +40,35 @@ def order_by_kl(kl: np.ndarray) -> list[int]:
 
 @dataclass(frozen=True)
 class PCA:
-    """Principal components of the posterior means, all of them; `n` arguments keep the first n."""
+    """Every principal component of the posterior means (scikit-learn's fit); `n` arguments keep the first n."""
 
-    mean: np.ndarray  # (d,)
-    components: np.ndarray  # (d, d): row k is the k-th principal axis (unit length), by decreasing variance
-    explained_variance: np.ndarray  # (d,) eigenvalues of the covariance, decreasing
+    model: decomposition.PCA  # fitted, its axes flipped to the sign convention of `fit_pca`
+
+    @property
+    def mean(self) -> np.ndarray:
+        """(d,) the means' mean."""
+        return self.model.mean_
+
+    @property
+    def components(self) -> np.ndarray:
+        """(d, d): row k is the k-th principal axis (unit length), by decreasing variance."""
+        return self.model.components_
+
+    @property
+    def explained_variance(self) -> np.ndarray:
+        """(d,) the variance along each axis (ddof 1), decreasing."""
+        return self.model.explained_variance_
 
     @property
     def explained_variance_ratio(self) -> np.ndarray:
-        """Each component's share of the total variance."""
+        """Each component's share of the total variance (all 0 when the means do not vary)."""
         total = self.explained_variance.sum()
         return self.explained_variance / total if total > 0 else np.zeros_like(self.explained_variance)
 
     def transform(self, z: np.ndarray, n: int) -> np.ndarray:
         """Scores on the first n components: (..., d) -> (..., n)."""
-        return (np.asarray(z, dtype=np.float64) - self.mean) @ self.components[:n].T
+        z = np.asarray(z, dtype=np.float64)
+        return self.model.transform(z.reshape(-1, z.shape[-1]))[:, :n].reshape(*z.shape[:-1], n)
 
     def inverse_transform(self, scores: np.ndarray) -> np.ndarray:
         """The latent point whose scores on the first n = scores.shape[-1] components are `scores`, (..., d)."""
@@ -62,17 +77,20 @@ class PCA:
 
 
 def fit_pca(mu: np.ndarray) -> PCA:
-    """PCA of (N, d) means by eigendecomposition of their covariance; each axis' largest loading made positive."""
+    """PCA of (N, d) means, every component kept; each axis' largest loading made positive.
+
+    A fixed sign, whatever the solver or the scikit-learn version returns: refits of the same means (another session,
+    a restart) draw the same picture and move the sliders the same way. Ties go to the first of the largest loadings.
+    """
     mu = np.asarray(mu, dtype=np.float64)
-    mean = mu.mean(axis=0)
-    centred = mu - mean
-    covariance = centred.T @ centred / max(len(mu) - 1, 1)  # (d, d), as np.cov
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)  # ascending
-    order = np.argsort(eigenvalues)[::-1]
-    components = eigenvectors[:, order].T  # (d, d) rows = axes
+    # covariance_eigh: one (d, d) eigendecomposition, fast for N >> d (a million means, at most a few dozen dims).
+    model = decomposition.PCA(svd_solver="covariance_eigh").fit(mu)
+    missing = mu.shape[1] - len(model.components_)  # fewer samples than dimensions: the views still want d axes
+    components = np.pad(model.components_, [(0, missing), (0, 0)])  # zero axes: no variance, a flat coordinate
+    model.explained_variance_ = np.pad(model.explained_variance_, (0, missing))
     signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
-    components = components * np.where(signs == 0, 1.0, signs)[:, None]  # a fixed sign: stable across refits
-    return PCA(mean, components, np.clip(eigenvalues[order], 0.0, None))
+    model.components_ = components * np.where(signs == 0, 1.0, signs)[:, None]
+    return PCA(model)
 
 
 def class_moments(coords: np.ndarray, labels: np.ndarray, label: int | None) -> tuple[np.ndarray, np.ndarray]:
