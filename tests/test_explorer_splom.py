@@ -106,8 +106,9 @@ def exact_covariance_sample(covariance: np.ndarray, n: int, seed: int) -> np.nda
 
 
 def test_focus_raster_draws_each_sample_in_its_pixel_with_its_id_and_colour():
-    x = np.array([0.05, 0.95, 0.55, 0.56, 2.0], np.float32)  # the last one lies outside the plotted range
-    y = np.array([0.05, 0.15, 0.75, 0.75, 0.5], np.float32)
+    # Inside pixels, off their edges (where float32 rounding may go either way); the last one lies outside the range.
+    x = np.array([0.075, 0.925, 0.575, 0.58, 2.0], np.float32)
+    y = np.array([0.075, 0.175, 0.775, 0.775, 0.5], np.float32)
     labels = pd.DataFrame({"label": np.array([0, 1, 2, 2, 0], np.int16)})
     colouring = make_colouring(labels, "label")
     ids = np.array([10, 11, 12, 13, 14])

@@ -1,9 +1,17 @@
-"""Shading counts into RGBA with datashader, and compositing: one colour scale for every cell it is given."""
+"""The one rasterizer of the SPLOM and the focus plot: datashader counts points a pixel and category, shades the
+counts on one colour scale for every cell it is given, and finds the first sample of each pixel for the hover.
+
+Every count is `Canvas.points` over a 2-column frame whose columns are always named x/y (datashader compiles one
+kernel per set of column names and dtypes, so fixed names keep every call after the first cheap). x carries the
+sample's category too (see `coded_x`): the plain `ds.count` kernel then counts each category in its own cells.
+"""
 
 from __future__ import annotations
 
+import datashader as ds
 import datashader.transfer_functions as tf
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from explorer.latent.colouring import Colouring
@@ -12,6 +20,41 @@ BACKGROUND = (255, 255, 255)
 UNSELECTED_CMAP = ["#e3e3e3", "#9a9a9a"]  # samples outside the selection: light grey
 SPREAD_PX = 1  # points of sparse cells grow by this many pixels a side (tf.spread), so that few samples stay visible
 SPARSE_SAMPLES = 5_000  # samples a cell below which it counts as sparse
+Range = tuple[float, float]
+
+
+def coded_x(values: np.ndarray, codes: np.ndarray, x_range: Range) -> np.ndarray:
+    """(N,) float32 category code + the value's position in [0, 1) across x_range; NaN outside it.
+
+    Counting points over x in [0, K) on a canvas K cells wide counts each category in its own cell: the same
+    numbers as ds.count_cat, from the plain ds.count kernel (about twice as fast at a million points).
+    """
+    lo, hi = x_range
+    unit = (np.asarray(values, np.float32) - np.float32(lo)) * np.float32(1.0 / (hi - lo))  # (N,) float32
+    unit[(unit < 0) | (unit >= 1)] = np.nan  # not drawn, rather than drawn in the next category's cell
+    # float32 spacing near 16 is 2e-6: 0.999 keeps code + unit below code + 1 and maps to the last pixel.
+    return np.minimum(unit, np.float32(0.999)) + codes.astype(np.float32)
+
+
+def count_points(x: np.ndarray, y: np.ndarray, width: int, height: int, x_range: Range, y_range: Range) -> np.ndarray:
+    """(height, width) uint32 points a pixel; row 0 is the lowest y."""
+    canvas = ds.Canvas(width, height, x_range=x_range, y_range=y_range)
+    frame = pd.DataFrame({"x": x, "y": y}, copy=False)  # always x/y: one compiled kernel
+    return canvas.points(frame, "x", "y", agg=ds.count()).to_numpy()
+
+
+def category_counts(coded: np.ndarray, y: np.ndarray, n_categories: int, size: int, y_range: Range) -> np.ndarray:
+    """(size, size, K) uint32 counts of each category's points a pixel from `coded_x` x; row 0 is the lowest y."""
+    counts = count_points(coded, y, n_categories * size, size, (0.0, float(n_categories)), y_range)
+    return counts.reshape(size, n_categories, size).transpose(0, 2, 1)
+
+
+def first_rows(x: np.ndarray, y: np.ndarray, size: int, ranges: tuple[Range, Range]) -> np.ndarray:
+    """(size, size) int64: the first row (data order) drawn in each pixel, -1 where none; row 0 is the lowest y."""
+    canvas = ds.Canvas(size, size, x_range=ranges[0], y_range=ranges[1])
+    frame = pd.DataFrame({"x": x, "y": y, "row": np.arange(len(x), dtype=np.float64)}, copy=False)
+    first = canvas.points(frame, "x", "y", agg=ds.min("row")).to_numpy()  # NaN where no point falls
+    return np.where(np.isnan(first), -1, first).astype(np.int64)
 
 
 def shade_categories(counts: np.ndarray, colouring: Colouring, spread: int | None = None) -> np.ndarray:

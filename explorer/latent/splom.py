@@ -1,9 +1,8 @@
 """The SPLOM of a latent space as ONE composite datashader image: no per-panel figures, no link_selections.
 
-Each lower-triangle cell is `Canvas.points` over a 2-column frame whose columns are always named x/y (datashader
-compiles one kernel per set of column names, so fixed names keep every pair after the first cheap); x carries the
-sample's category too (see `SplomRenderer._coded_x`). All cells are shaded by a single `tf.shade` call on the stacked
-aggregates, so every cell shares one colour scale.
+Each lower-triangle cell is counted by explorer.latent.raster (several pairs side by side in one call when they are
+small), and all cells are shaded by a single `tf.shade` call on the stacked counts, so every cell shares one colour
+scale.
 """
 
 from __future__ import annotations
@@ -11,12 +10,18 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import datashader as ds
 import numpy as np
-import pandas as pd
 
 from explorer.latent.colouring import Colouring
-from explorer.latent.raster import BACKGROUND, on_background, over, shade_categories, shade_grey
+from explorer.latent.raster import (
+    BACKGROUND,
+    coded_x,
+    count_points,
+    on_background,
+    over,
+    shade_categories,
+    shade_grey,
+)
 from explorer.latent.splom_decor import draw_diagonal, draw_labels
 from explorer.latent.splom_layout import MAX_DIMS, SplomImage, SplomLayout, axis_ranges, default_cell
 
@@ -110,17 +115,9 @@ class SplomRenderer:
         return np.stack(_aggregate_pairs(layout, pairs, xs, ys, len(self.colouring.names)))
 
     def _coded_x(self, dim: int) -> np.ndarray:
-        """(N,) category code + the value's position in [0, 1) across its plot range; NaN outside it. Cached.
-
-        Counting points over x in [0, K) on a canvas K cells wide counts each category in its own cell: the same
-        numbers as ds.count_cat, from the plain ds.count kernel (about twice as fast at a million points).
-        """
+        """(N,) category code + position across the coordinate's plot range (raster.coded_x); cached."""
         if dim not in self._coded_cache:
-            lo, hi = self.ranges[dim]
-            unit = (self.columns[dim] - np.float32(lo)) * np.float32(1.0 / (hi - lo))  # (N,) float32
-            unit[(unit < 0) | (unit >= 1)] = np.nan  # not drawn, rather than drawn in the next category's cell
-            # float32 spacing near 16 is 2e-6: 0.999 keeps code + unit below code + 1 and maps to the last pixel.
-            self._coded_cache[dim] = np.minimum(unit, np.float32(0.999)) + self.colouring.codes.astype(np.float32)
+            self._coded_cache[dim] = coded_x(self.columns[dim], self.colouring.codes, tuple(self.ranges[dim]))
         return self._coded_cache[dim]
 
     def _histogram(self, dim: int, cell: int) -> np.ndarray:
@@ -171,9 +168,7 @@ def _aggregate_row(
     else:  # float64: slot offsets up to 32 * K keep the unit fraction exact
         x = np.concatenate([xs[col].astype(np.float64) + slot * n for slot, col in enumerate(cols)])
         y = np.tile(ys[row], k)
-    canvas = ds.Canvas(cell * n * k, cell, x_range=(0.0, float(n * k)), y_range=layout.ranges[row])
-    frame = pd.DataFrame({"x": x, "y": y}, copy=False)  # always x/y: one compiled kernel
-    counts = canvas.points(frame, "x", "y", agg=ds.count()).to_numpy()  # (cell, k * K * cell)
+    counts = count_points(x, y, cell * n * k, cell, (0.0, float(n * k)), layout.ranges[row])  # (cell, k * K * cell)
     return list(counts.reshape(cell, k, n, cell).transpose(1, 0, 3, 2))  # k x (cell, cell, K)
 
 
