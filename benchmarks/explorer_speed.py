@@ -32,6 +32,7 @@ import panel as pn
 
 from benchmarks import latent_speed
 from explorer.app import ExplorerApp, build_app
+from explorer.latent.selection import box_mask, lasso_mask
 from explorer.latent.workbench import LatentExplorer
 from explorer.page.state import ExplorerState
 from explorer.page.warmup import warm_up
@@ -174,6 +175,9 @@ def main() -> None:
             served = served_switch(served_results)
             if served:
                 results["loop hold"] = served["hold open"]
+    lasso = lasso_seconds()
+    print(f"lasso, 1,000,000 samples, 200 vertices: numba {lasso['lasso numba'] * 1000:.0f} ms, "
+          f"matplotlib Path.contains_points {lasso['lasso matplotlib'] * 1000:.0f} ms")  # fmt: skip
     latent_results = run_latent_speed(args.quick)
     report(results, latent_results)
 
@@ -194,6 +198,30 @@ def served_switch(results: Path) -> dict[str, float] | None:
     print(f"served page, latent card open: per-trial views shown {opened['shown']:.2f} s, latent views "
           f"{opened['latent']:.2f} s after a click; loop held at most {opened['hold']:.2f} s")  # fmt: skip
     return {"hold open": opened["hold"]}
+
+
+def lasso_seconds(n: int = 1_000_000, vertices: int = 200, repeats: int = 5) -> dict[str, float]:
+    """A lasso over n samples: the explorer's numba kernel against matplotlib's Path.contains_points (which it
+    would use instead if it were as fast); both test only the samples in the polygon's bounding box."""
+    from matplotlib.path import Path as PolygonPath
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, n)).astype(np.float32)
+    angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    xs, ys = (1.5 + 0.4 * np.sin(5 * angles)) * np.cos(angles), (1.5 + 0.4 * np.sin(5 * angles)) * np.sin(angles)
+
+    def with_matplotlib() -> np.ndarray:
+        mask = np.zeros(n, bool)
+        candidates = np.flatnonzero(box_mask(x, y, (xs.min(), ys.min(), xs.max(), ys.max())))
+        points = np.column_stack([x[candidates], y[candidates]])
+        mask[candidates] = PolygonPath(np.column_stack([xs, ys])).contains_points(points)
+        return mask
+
+    assert np.array_equal(lasso_mask(x, y, xs, ys), with_matplotlib())  # the same samples (and numba compiled)
+    return {
+        "lasso numba": seconds(lambda: lasso_mask(x, y, xs, ys), repeats),
+        "lasso matplotlib": seconds(with_matplotlib, repeats),
+    }
 
 
 def run_latent_speed(quick: bool) -> dict[str, float]:
