@@ -39,7 +39,16 @@ from explorer.page.warmup import warm_up
 from explorer.store import ResultsStore
 from explorer.sweep.table import TrialTable
 from tests.explorer_fixtures import copy_results, run_sweep
-from vaemodels import LoadedTrial, TrialConfig, create_model, read_trials_table, resolve, write_trials_table
+from vaemodels import (
+    LoadedTrial,
+    TrialConfig,
+    checkpoint_name,
+    create_model,
+    on,
+    read_trials_table,
+    resolve,
+    write_trials_table,
+)
 
 GOALS = {"table": 1.0, "switch first": 1.0, "switch revisit": 1.0, "loop hold": 1.0}
 COLD_SWITCH = """
@@ -116,8 +125,8 @@ def made_up_trial(seed: int, latent_dim: int = 8, n: int = 10_000) -> tuple[Load
     frame |= {f"mu_{i}": mu[:, i].astype(np.float32) for i in range(latent_dim)}
     frame |= {f"logvar_{i}": np.full(n, -2.0 - i / 4, np.float32) for i in range(latent_dim)}
     frame["recon_error"] = rng.gamma(2.0, 30.0, n).astype(np.float32)
-    folder = Path(tempfile.gettempdir()) / f"made-up-{seed}"
-    trial = LoadedTrial(folder, folder / "checkpoint_000001", config, create_model(config).eval(), [])
+    folder = on(None, Path(tempfile.gettempdir()) / f"made-up-{seed}")  # never read: the latents are given
+    trial = LoadedTrial(folder, folder.join(checkpoint_name(1)), config, create_model(config).eval(), [])
     return trial, pd.DataFrame(frame)
 
 
