@@ -23,6 +23,7 @@ import torch
 
 from explorer.images import to_png, upscale_factor
 from explorer.latent.colouring import make_colouring
+from explorer.latent.decoded_view import DISPLAY_SIZE
 from explorer.latent.decoding import decode, torch_threads
 from explorer.latent.splom import SplomRenderer
 from explorer.latent.traversal import traversal_grid
@@ -108,7 +109,7 @@ def bench_decoder(dataset: str, size: int, results: dict[str, float]) -> None:
             model.decode(batch)
 
     def step() -> None:
-        to_png(decode(model, z)[0], upscale_factor(size))
+        to_png(decode(model, z)[0], upscale_factor(size, DISPLAY_SIZE))
 
     def grid() -> None:
         to_png(traversal_grid(model, z, np.eye(8), z, np.tile([-2.5, 2.5], (8, 1)), 10), 2)
