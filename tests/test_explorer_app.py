@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORT = {"width": 1500, "height": 2700}
-START_SECONDS = 90
+START_SECONDS = 150  # the CLI waits up to 120 s for its first page
 LATENT_MS = 120_000  # the first latent views of a fresh server may wait for its kernel warm-up
 
 
@@ -56,14 +57,13 @@ def explorer_server(sweep_results, tmp_path):  # noqa: F811
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent)
     try:
         deadline = time.monotonic() + START_SECONDS
-        while True:
+        while "serving" not in (tmp_path / "server.log").read_text():  # printed once the page answers
             assert server.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"the explorer did not listen on port {port} in {START_SECONDS} s"
-                time.sleep(0.3)
+            assert time.monotonic() < deadline, f"the explorer printed no URL in {START_SECONDS} s"
+            time.sleep(0.3)
+        assert f"localhost:{port}/" in (tmp_path / "server.log").read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:  # the URL works right away
+            assert page.status == 200
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.terminate()

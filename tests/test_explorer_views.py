@@ -2,8 +2,11 @@
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import panel as pn
@@ -187,6 +190,15 @@ def test_the_explore_command_is_registered_and_binds_locally(tmp_path):
     assert args.handler.__module__ == "explorer.cli" and args.host == "127.0.0.1" and args.port == 5011
     assert websocket_origins("127.0.0.1", 5011) == ["127.0.0.1:5011", "localhost:5011"]
     assert websocket_origins("0.0.0.0", 80) == ["*"]
+
+
+def test_explore_with_a_bad_path_exits_2_with_one_line_naming_it_before_serving(tmp_path):
+    missing = tmp_path / "no-results"
+    command = [sys.executable, "-m", "vaemodels.cli", "explore", str(missing), "--port", "0"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 2 and done.stdout == ""  # nothing served, no "serving ..." line
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("latentsweep explore: ") and str(missing) in lines[0], done.stderr
 
 
 def test_the_latent_card_starts_closed_and_draws_the_selected_trial_once_opened(sweep_results):  # noqa: F811
