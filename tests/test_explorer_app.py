@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -150,6 +151,8 @@ def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explore
                 card.locator(".card-header").first.click()
             heading.wait_for(timeout=LATENT_MS)
             _check_latent_views(page, card)
+            _check_focus_hover(page)
+            _check_a_switch_clears_the_picked_sample(page, rows.filter(has_text=best), best)
             show_whole_page(page)
             page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
             card.screenshot(path=str(ARTIFACTS / "latent.png"))
@@ -173,6 +176,73 @@ def _check_latent_views(page, card) -> None:
     before = decoded.get_attribute("src")
     drag_across(page, page.locator(".ls-slider-top").first)
     assert wait_for_change(decoded, "src", before, timeout_s=30) is not None, "the decoded image did not change"
+
+
+TOOLTIP_TEXTS = """() => {
+    const found = [];
+    const walk = (root) => {
+        for (const element of root.querySelectorAll("*")) {
+            if (element.classList.contains("bk-Tooltip") && element.checkVisibility()) {
+                const content = element.shadowRoot && element.shadowRoot.querySelector(".bk-tooltip-content");
+                found.push(content ? content.innerText : "");
+            }
+            if (element.shadowRoot) walk(element.shadowRoot);
+        }
+    };
+    walk(document);
+    return found;
+}"""  # Bokeh's tooltips live in shadow roots, their text in their own
+
+
+def _check_focus_hover(page) -> None:
+    """Hovering a drawn sample names it; hovering empty space between the samples shows no tooltip at all."""
+    focus = page.locator(".ls-focus").first
+    focus.scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    box = focus.bounding_box()
+    rgb = np.asarray(Image.open(io.BytesIO(focus.screenshot())).convert("RGB")).astype(int)
+    coloured = rgb.max(axis=-1) - rgb.min(axis=-1) > 60  # samples in their classes' colours (and the red marker)
+    rows, cols = np.nonzero(coloured)
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()  # inside the plot's frame
+    near = np.zeros_like(coloured)  # within 4 pixels of a drawn sample
+    for dy in range(-4, 5):
+        for dx in range(-4, 5):
+            near |= np.roll(coloured, (dy, dx), axis=(0, 1))
+    solid = np.ones_like(coloured)  # the middle of a drawn dot: most likely a sample's own pixel
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            solid &= np.roll(coloured, (dy, dx), axis=(0, 1))
+    rng = np.random.default_rng(0)
+
+    def tooltips_at(mask: np.ndarray, count: int) -> list[list[str]]:
+        inside = np.zeros_like(mask)
+        inside[top : bottom + 1, left : right + 1] = True
+        ys, xs = np.nonzero(mask & inside)
+        found = []
+        for i in rng.choice(len(ys), min(count, len(ys)), replace=False):
+            page.mouse.move(box["x"] + xs[i] + 0.5, box["y"] + ys[i] + 0.5)
+            page.wait_for_timeout(150)
+            found.append(page.evaluate(TOOLTIP_TEXTS))
+        return found
+
+    empty = tooltips_at(~near, 8)
+    assert len(empty) == 8 and all(found == [] for found in empty), empty  # not even "sample: -1"
+    on_samples = [text for found in tooltips_at(solid, 30) for text in found]
+    samples = [m.group(1) for text in on_samples if (m := re.search(r"sample\s*:?\s*(-?\d+)", text))]
+    assert samples and "-1" not in samples, on_samples
+
+
+def _check_a_switch_clears_the_picked_sample(page, row, trial_id: str) -> None:
+    """Pick a sample in the focus plot, switch trials: the picked sample's images are the old trial's, so they go."""
+    focus = page.locator(".ls-focus").first
+    box = focus.bounding_box()
+    page.mouse.click(box["x"] + 0.45 * box["width"], box["y"] + 0.5 * box["height"])
+    page.locator(".ls-reconstruction img").first.wait_for(timeout=30_000)
+    row.click()
+    page.locator(".ls-trial", has_text=trial_id).wait_for(timeout=LATENT_MS)
+    page.locator(".ls-reconstruction img").first.wait_for(state="detached", timeout=30_000)
+    assert page.get_by_text("Click a point in the focus plot").first.is_visible()
 
 
 def _is_problem(message) -> bool:

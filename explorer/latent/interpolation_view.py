@@ -12,6 +12,8 @@ from explorer.images import to_png, upscale_factor
 from explorer.latent.state import LatentState
 from explorer.latent.traversal import GRID_TILE, interpolation_strip
 
+SET_BOTH_ENDS = "Set both ends: pick a sample, or select some, then press a button."
+
 
 class InterpolationView(pn.viewable.Viewer):
     """The straight line between two chosen points (picked samples or selection centroids), decoded as a strip."""
@@ -23,7 +25,7 @@ class InterpolationView(pn.viewable.Viewer):
         self.strip: np.ndarray | None = None
         self.steps = pn.widgets.IntSlider(label="Steps", start=2, end=20, value=10, width=200)
         self.pane = pn.pane.PNG(None, css_classes=["ls-interpolation"])
-        self.message = pn.pane.Markdown("Set both ends: pick a sample, or select some, then press a button.")
+        self.message = pn.pane.Markdown(SET_BOTH_ENDS)
         buttons = []
         for end in ("A", "B"):
             for what in ("picked sample", "selection centroid"):
@@ -32,7 +34,12 @@ class InterpolationView(pn.viewable.Viewer):
                 buttons.append(button)
         self.buttons = buttons
         self.steps.param.watch(lambda *_: self.refresh(), "value_throttled")
-        state.param.watch(lambda *_: self.ends.clear(), ["trial_version"])
+        state.param.watch(self.clear, ["trial_version"])
+
+    def clear(self, *_: Any) -> None:
+        """Forget both ends and the strip: they are points of the previous trial's latent space."""
+        self.ends.clear()
+        self.strip, self.pane.object, self.message.object = None, None, SET_BOTH_ENDS
 
     def set_end(self, end: str, what: str) -> None:
         """Make the picked sample or the selection's centroid one end of the line."""

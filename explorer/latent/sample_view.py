@@ -13,6 +13,8 @@ from explorer.latent.decoding import decode
 from explorer.latent.state import LatentState
 from vaemodels import DatasetUnavailable, load_samples
 
+PICK_A_SAMPLE = "Click a point in the focus plot to see that sample."
+
 
 class SampleInfoView(pn.viewable.Viewer):
     """The picked sample: original image, reconstruction, its coordinates beside its class's mean and std."""
@@ -23,7 +25,7 @@ class SampleInfoView(pn.viewable.Viewer):
         self.data_dir = data_dir
         self.original = pn.pane.PNG(None, css_classes=["ls-original"], width=112, height=112)
         self.reconstruction = pn.pane.PNG(None, css_classes=["ls-reconstruction"], width=112, height=112)
-        self.message = pn.pane.Markdown("Click a point in the focus plot to see that sample.")
+        self.message = pn.pane.Markdown(PICK_A_SAMPLE)
         self.table = pn.pane.DataFrame(None, css_classes=["ls-info"], index=True, float_format="{:.3f}".format)
         self.latent_table = pn.pane.DataFrame(None, index=True, float_format="{:.3f}".format, visible=False)
         self.original_image: np.ndarray | None = None
@@ -36,11 +38,16 @@ class SampleInfoView(pn.viewable.Viewer):
             return
         row = s.current_row
         label = int(s.labels[row]) if row is not None else s.label
-        mean, std = s.class_statistics(label if (s.labels == label).any() else None)
-        columns = {"class mean": mean, "class std": std}
+        has_class = bool((s.labels == label).any())
+        mean, std = s.class_statistics(label if has_class else None)
+        whose = f"class {label}" if has_class else "all samples"  # which class the statistics describe
+        columns = {f"{whose} mean": mean, f"{whose} std": std}
         if row is not None:
             columns = {"sample": s.columns[: s.n_coordinates, row], **columns}
             self._show_images(row)
+        else:  # nothing picked in this trial (a new trial clears the pick): no images of another trial's sample
+            self.original_image, self.original.object, self.reconstruction.object = None, None, None
+            self.message.object = PICK_A_SAMPLE
         self.table.object = pd.DataFrame(columns, index=s.coordinate_names[: s.n_coordinates])
         self.latent_table.visible = s.mode == "pca" and row is not None
         if self.latent_table.visible:

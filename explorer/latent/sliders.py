@@ -84,8 +84,8 @@ class TraversalSliders(pn.viewable.Viewer):
 
     def update_ranges(self, *_: Any) -> None:
         """Apply the chosen range kind to every slider."""
-        if self.state.trial is None:
-            return
+        if self.state.trial is None or set(self.sliders) != set(range(self.state.n_coordinates)):
+            return  # the sliders of another trial or space, about to be rebuilt (with the new ranges)
         ranges = self.state.slider_ranges()
         self._syncing = True
         try:
