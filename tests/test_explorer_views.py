@@ -178,6 +178,12 @@ def test_several_sweeps_get_a_chooser(results_copy):
     assert not make_app(results_copy / SWEEP_NAME).chooser.select.visible
 
 
+def test_a_parent_folder_holding_one_sweep_names_that_sweep(sweep_results):  # noqa: F811
+    for results in (sweep_results, sweep_results / SWEEP_NAME):  # the parent folder, and the sweep folder itself
+        chooser = make_app(results).chooser
+        assert not chooser.select.visible and chooser.sweep_name.visible and SWEEP_NAME in chooser.sweep_name.object
+
+
 def test_missing_results_give_a_page_that_says_which_command_makes_them(tmp_path):
     page = build_app(str(tmp_path / "no-results"))
     text = " ".join(str(pane.object) for pane in pn.Column(*page.main).select(pn.pane.HTML))

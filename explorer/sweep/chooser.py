@@ -1,6 +1,8 @@
-"""The sweep chooser: a drop-down of the sweeps under RESULTS."""
+"""The sweep chooser: a drop-down of the sweeps under RESULTS, or the name of the only one."""
 
 from __future__ import annotations
+
+import html
 
 import panel as pn
 import param
@@ -10,13 +12,14 @@ from explorer.store import ResultsStore
 
 
 class SweepChooser(pn.viewable.Viewer):
-    """A drop-down of the sweeps under RESULTS; hidden when there is only one."""
+    """A drop-down of the sweeps under RESULTS; with only one, its name instead (RESULTS may be its parent folder)."""
 
     def __init__(self, store: ResultsStore, state: ExplorerState, **params) -> None:
         super().__init__(**params)
         self.store, self.state = store, state
         self.select = pn.widgets.Select(label="Sweep", options=[], sizing_mode="stretch_width")
         self.select.param.watch(self._chosen, "value")
+        self.sweep_name = pn.pane.HTML("", css_classes=["ls-sweep-name"], sizing_mode="stretch_width")
         self.refresh()
 
     def refresh(self) -> None:
@@ -25,6 +28,8 @@ class SweepChooser(pn.viewable.Viewer):
         if sweeps != self.select.options:
             self.select.options = sweeps
         self.select.visible = len(sweeps) > 1
+        self.sweep_name.visible = len(sweeps) == 1
+        self.sweep_name.object = f"<p style='font-size:14px'><b>sweep</b><br>{html.escape(sweeps[0])}</p>"
         if self.state.sweep not in sweeps:
             self.select.value = sweeps[0]
             self.state.sweep = sweeps[0]
@@ -35,4 +40,4 @@ class SweepChooser(pn.viewable.Viewer):
             self.state.sweep = event.new
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return self.select
+        return pn.Column(self.select, self.sweep_name, sizing_mode="stretch_width")
