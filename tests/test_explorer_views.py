@@ -165,6 +165,23 @@ def test_range_filters_hide_trials_outside_the_range(sweep_results):  # noqa: F8
     assert len(app.table.tabulator.current_view) == N_TRIALS
 
 
+def test_the_tables_header_and_range_filters_drive_the_overview_and_the_trial_count(sweep_results):  # noqa: F811
+    app = make_app(sweep_results)
+    table = trials_table(sweep_results)
+    conditional = sorted(table.loc[table["arch"] == "conditional", "trial_id"])
+    app.table.tabulator.filters = [{"field": "arch", "type": "like", "value": "conditional"}]  # typed in a header
+    assert sorted(app.state.shown_trials) == conditional
+    assert sorted(app.overview.frame["trial_id"]) == conditional
+    assert f"{len(conditional)} of {N_TRIALS} trials shown" in app.table.summary.object
+    app.table.range_filters["beta"].value = (4.0, 8.0)  # both filters together
+    both = sorted(table.loc[(table["arch"] == "conditional") & (table["beta"] == 8.0), "trial_id"])
+    assert sorted(app.overview.frame["trial_id"]) == both and f"{len(both)} of {N_TRIALS}" in app.table.summary.object
+    app.table.tabulator.filters = []
+    app.table.range_filters["beta"].value = (1.0, 8.0)
+    assert app.state.shown_trials is None and len(app.overview.frame) == N_TRIALS
+    assert f"{N_TRIALS} trials</b>" in app.table.summary.object
+
+
 def test_several_sweeps_get_a_chooser(results_copy):
     os.symlink(results_copy / SWEEP_NAME, results_copy / "sweepB")
     app = make_app(results_copy)

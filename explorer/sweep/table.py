@@ -56,6 +56,9 @@ class TrialTable(pn.viewable.Viewer):
         )
         self.tabulator.param.watch(self._row_selected, "selection")
         self.tabulator.add_filter(pn.bind(_within_ranges, ranges=self.param.ranges))
+        # After the filter above: its watcher has updated the table's view by the time this one reads it.
+        self.tabulator.param.watch(self._filters_changed, "filters")
+        self.param.watch(self._filters_changed, "ranges")
         self.range_filters: dict[str, pn.widgets.EditableRangeSlider] = {}
         self.filters = pn.FlexBox(sizing_mode="stretch_width")
         self.summary = pn.pane.HTML(sizing_mode="stretch_width", margin=(0, 10))
@@ -101,9 +104,20 @@ class TrialTable(pn.viewable.Viewer):
             self.tabulator.selection = []  # positions of the old value; _trial_changed selects the trial again
         self.tabulator.param.update(**updates)
         self._update_range_filters(shown)
-        self.summary.object = _summary(frame)
+        self._filters_changed()
         self._set_layout([self.summary, self.filters, self.tabulator])
         self._trial_changed()
+
+    def _filters_changed(self, *_: object) -> None:
+        """Tell the state which trials the header and range filters leave, and count them above the table."""
+        if self.frame is None or self.frame.empty:
+            return
+        view = self.tabulator.current_view
+        kept = None if len(view) == len(self.frame) else [str(trial) for trial in view["trial_id"]]
+        if kept != self.state.shown_trials:
+            self.state.shown_trials = kept
+        shown = self.frame if kept is None else self.frame[self.frame["trial_id"].astype(str).isin(kept)]
+        self.summary.object = _summary(shown, len(self.frame))
 
     def _set_layout(self, objects: list) -> None:
         if [id(o) for o in objects] != [id(o) for o in self._layout.objects]:  # a new layout re-walks every model
@@ -160,11 +174,12 @@ class TrialTable(pn.viewable.Viewer):
         return self._layout
 
 
-def _summary(frame: pd.DataFrame) -> str:
-    """One line above the table: how many trials in which status, and the best one."""
+def _summary(frame: pd.DataFrame, total: int) -> str:
+    """One line above the table: how many of the `total` trials the filters show, in which status, and the best."""
     counts = frame["status"].value_counts() if "status" in frame else pd.Series(dtype=int)
     statuses = ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
-    text = f"<b>{len(frame)} trials</b> ({statuses})" if statuses else f"<b>{len(frame)} trials</b>"
+    how_many = f"{len(frame)} trials" if len(frame) == total else f"{len(frame)} of {total} trials shown"
+    text = f"<b>{how_many}</b> ({statuses})" if statuses else f"<b>{how_many}</b>"
     if "best_loss" in frame and frame["best_loss"].notna().any():
         best = frame.loc[frame["best_loss"].idxmin()]
         what = html.escape(loss_name(best.get("recon")))
