@@ -96,7 +96,7 @@ def table_seconds(results: Path, repeats: int) -> float:
 
 
 def switch_seconds(results: Path, trial_ids: list[str], repeats: int) -> tuple[float, float]:
-    """(first visit, revisit) median seconds to select another trial in a built page (latent card closed: default)."""
+    """(first visit, revisit) median seconds to select another trial in a built page (the Trial tab's views)."""
     app = ExplorerApp(ResultsStore(results))
     pn.Column(*app.main()).get_root()
     first = []
@@ -202,9 +202,9 @@ def served_switch(results: Path) -> dict[str, float] | None:
     with ServedExplorer(results, chromium, build_app) as served:
         closed = served.switch_rows(open_card=False)
         opened = served.switch_rows(open_card=True)
-    print(f"served page, latent card closed: per-trial views shown {closed['shown']:.2f} s after a click "
+    print(f"served page, Trial tab shown: per-trial views shown {closed['shown']:.2f} s after a click "
           f"(browser included); loop held at most {closed['hold']:.2f} s")  # fmt: skip
-    print(f"served page, latent card open: per-trial views shown {opened['shown']:.2f} s, latent views "
+    print(f"served page, Latent space tab shown: latent views "
           f"{opened['latent']:.2f} s after a click; loop held at most {opened['hold']:.2f} s")  # fmt: skip
     return {"hold open": opened["hold"]}
 

@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORT = {"width": 1500, "height": 2700}
+WORKBENCH = {"width": 1600, "height": 1000}  # the screen the latent workbench must fit
 START_SECONDS = 150  # the CLI waits up to 120 s for its first page
 LATENT_MS = 120_000  # the first latent views of a fresh server may wait for its kernel warm-up
 
@@ -132,11 +133,13 @@ def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explore
             page = browser.new_page(viewport=VIEWPORT)
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if _is_problem(m) else None)
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
             page.goto(explorer_server, timeout=60_000)
             rows = page.locator(".tabulator-row")
             rows.first.wait_for(timeout=60_000)
             assert rows.count() == N_TRIALS
             assert rows.first.inner_text().startswith(best)  # best best_loss first
+            page.locator(".bk-tab", has_text="Trial").first.click()
             page.get_by_text("Select a trial in the table").first.wait_for()
 
             rows.filter(has_text=conditional).click()
@@ -145,11 +148,10 @@ def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explore
             assert "conditional" in summary and "decoder_conditioning" in summary
             page.get_by_text("top: validation images").wait_for(timeout=30_000)
 
-            card = page.locator(".ls-latent-card")
-            heading = page.locator(".ls-trial", has_text=conditional)
-            if not heading.is_visible():  # the card starts collapsed: open it
-                card.locator(".card-header").first.click()
-            heading.wait_for(timeout=LATENT_MS)
+            page.locator(".bk-tab", has_text="Latent space").first.click()
+            page.locator(".ls-trial", has_text=conditional).wait_for(timeout=LATENT_MS)
+            _check_the_workbench_fits_one_screen(page)
+            card = page.locator(".ls-explorer")
             _check_latent_views(page, card)
             _check_focus_hover(page)
             _check_a_switch_clears_the_picked_sample(page, rows.filter(has_text=best), best)
@@ -160,6 +162,19 @@ def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explore
             browser.close()
     assert problems == []
     assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000 and (ARTIFACTS / "latent.png").stat().st_size > 10_000
+
+
+def _check_the_workbench_fits_one_screen(page) -> None:
+    """At 1600x1000 the SPLOM, the focus plot, the decoded image and the first slider are all on screen at once."""
+    page.set_viewport_size(WORKBENCH)
+    page.evaluate("document.getElementById('main').scrollTo(0, 0)")
+    page.wait_for_timeout(1_500)  # the figures redraw at the new size
+    for view in (".ls-splom", ".ls-focus", ".ls-decoded", ".ls-slider-top"):
+        box = page.locator(view).first.bounding_box()
+        inside = box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= WORKBENCH["width"]
+        assert inside and box["y"] + box["height"] <= WORKBENCH["height"], f"{view} is not on the screen: {box}"
+    page.screenshot(path=str(ARTIFACTS / "workbench.png"))
+    page.set_viewport_size(VIEWPORT)
 
 
 def _check_latent_views(page, card) -> None:

@@ -116,7 +116,7 @@ def test_a_damaged_trial_shows_its_error_and_the_others_keep_working(results_cop
     (sweep / store.row(SWEEP_NAME, conditional)["latents_path"]).write_bytes(b"\x00garbage")
     (sweep / store.row(SWEEP_NAME, vae8)["checkpoint_path"] / "model.pt").unlink()
     app = ExplorerApp(store)
-    app.latent_card.collapsed = False  # the latent views follow the selection too, and fail in their own card
+    app.open_tab("Latent space")  # the latent views follow the selection too, and fail in their own tab
 
     select_row(app, conditional)
     assert "latents.parquet cannot be read" in app.reconstructions.error
@@ -224,25 +224,27 @@ def test_explore_with_a_bad_path_exits_2_with_one_line_naming_it_before_serving(
     assert len(lines) == 1 and lines[0].startswith("latentsweep explore: ") and str(missing) in lines[0], done.stderr
 
 
-def test_the_latent_card_starts_closed_and_draws_the_selected_trial_once_opened(sweep_results):  # noqa: F811
+def test_the_latent_tab_draws_the_selected_trial_once_opened_and_tab_and_trial_survive_each_other(sweep_results):  # noqa: F811
     app = make_app(sweep_results)
     latent = app.latent_explorer
-    assert app.latent_card.collapsed and app.latent_card in app.main()
+    assert app.tab_names == ["Sweep", "Trial", "Latent space"] and app.tabs.active == 0
+    assert app.main()[0].title == "Trials" and app.main()[1] is app.tabs  # the table stays above every tab
     vae = find_trial(sweep_results, "vae", 1.0)
     select_row(app, vae)
-    assert latent.state.trial is None  # closed: a switch costs the latent views nothing
-    app.latent_card.collapsed = False
+    assert latent.state.trial is None  # not shown: a switch costs the latent views nothing
+    app.open_tab("Latent space")
     assert latent.state.trial.path.name == vae and vae in latent.heading.object
     assert latent.splom.image is not None and latent.focus.image is not None and latent.decoded.image is not None
     assert not latent.layout.loading
     conditional = find_trial(sweep_results, "conditional", 8.0)
-    select_row(app, conditional)  # open: the views follow the table
-    assert latent.state.trial.path.name == conditional and latent.decoded.label.visible  # a class for its decoder
+    select_row(app, conditional)  # open: the views follow the table, and the tab stays
+    assert app.tabs.active == 2 and latent.state.trial.path.name == conditional and latent.decoded.label.visible
     assert len(latent.sliders.sliders) == LATENT_DIM
-    app.latent_card.collapsed = True
+    app.open_tab("Trial")
+    assert app.state.trial_id == conditional and app.summary.shown_trial == conditional  # the trial stays
     select_row(app, vae)
-    assert latent.state.trial.path.name == conditional  # closed again: left as it was until reopened
-    app.latent_card.collapsed = False
+    assert latent.state.trial.path.name == conditional  # hidden again: left as it was until reopened
+    app.open_tab("Latent space")
     assert latent.state.trial.path.name == vae
 
 

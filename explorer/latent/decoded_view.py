@@ -13,7 +13,7 @@ from explorer.latent.state import LatentState
 from explorer.latent.traversal import GRID_TILE, class_strip
 from explorer.page.scheduling import LatestOnly
 
-DISPLAY_SIZE = 192  # pixels a side that the decoded image is upscaled to (nearest neighbour, whole factors)
+DISPLAY_SIZE = 160  # pixels a side that the decoded image is upscaled to (nearest neighbour, whole factors)
 
 
 class DecodedView(pn.viewable.Viewer):
@@ -23,7 +23,7 @@ class DecodedView(pn.viewable.Viewer):
         super().__init__(**params)
         self.state = state
         self.image: np.ndarray | None = None  # the last decoded image, uint8
-        self.pane = pn.pane.PNG(None, css_classes=["ls-decoded"], width=200, height=200)
+        self.pane = pn.pane.PNG(None, css_classes=["ls-decoded"], width=170, height=170)
         self.label = pn.widgets.Select(label="Decoder class", width=150, visible=False)
         self.strip = pn.pane.PNG(None, css_classes=["ls-class-strip"], visible=False)
         self.label.param.watch(self._label_chosen, "value")

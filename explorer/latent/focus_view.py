@@ -38,7 +38,7 @@ from explorer.latent.state import LatentState
 from explorer.page.figures import edit_bokeh
 from explorer.page.scheduling import LatestOnly
 
-FOCUS_SIZE = 520  # pixels a side of the plot's frame, and of its raster
+FOCUS_SIZE = 360  # pixels a side of the plot's frame, and of its raster
 MARKER_COLOUR = "#e41a1c"
 SPREAD_BELOW = (20_000, 200_000)  # points grow 2 pixels a side below 20,000 samples, 1 below 200,000, else 0
 Ranges = tuple[tuple[float, float], tuple[float, float]]  # ((x0, x1), (y0, y1))

@@ -29,7 +29,7 @@ class TraversalSliders(pn.viewable.Viewer):
         self._order: list[int] = []  # the coordinate each shown slider moves, by position
         self.on_release: list[Callable[[], None]] = []  # called when a slider is let go
         self._syncing = False
-        self.column = pn.Column(scroll=True, max_height=560, width=330)
+        self.column = pn.Column(scroll=True, max_height=420, width=310)
         self.range_kind = pn.widgets.Select.from_param(state.param.range_kind, label="Slider range", width=150)
         self.range_k = pn.widgets.FloatInput.from_param(state.param.range_k, label="class k (std)", width=110)
         self.resets = {
@@ -77,7 +77,7 @@ class TraversalSliders(pn.viewable.Viewer):
     def _grow_pool(self, n: int) -> None:
         """Make sliders until there are n; each moves the coordinate of its position in `_order`."""
         while len(self._pool) < n:
-            slider = pn.widgets.FloatSlider(start=0.0, end=1.0, value=0.0, width=300)
+            slider = pn.widgets.FloatSlider(start=0.0, end=1.0, value=0.0, width=280)
             slider.param.watch(partial(self._moved, len(self._pool)), "value")
             slider.param.watch(self._released, "value_throttled")
             self._pool.append(slider)

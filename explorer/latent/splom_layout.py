@@ -12,8 +12,9 @@ GAP = 3
 
 
 def default_cell(n_dims: int) -> int:
-    """Cell size in pixels: the matrix stays about 900 pixels wide (it is shown ~760 wide), cells 32 to 160 pixels."""
-    return int(np.clip(900 // max(n_dims, 1), 32, 160))
+    """Cell size in pixels: the matrix stays about 480 pixels wide (it is shown 400 wide, so its burnt-in names stay
+    readable), cells 32 to 160 pixels."""
+    return int(np.clip(480 // max(n_dims, 1), 32, 160))
 
 
 def axis_ranges(columns: np.ndarray, prior_span: float = 1.0) -> np.ndarray:

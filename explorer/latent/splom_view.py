@@ -25,7 +25,7 @@ from explorer.latent.state import LatentState
 from explorer.page.figures import edit_bokeh
 from explorer.page.scheduling import LatestOnly
 
-PLOT_SIZE = 760  # pixels a side of the SPLOM
+PLOT_SIZE = 400  # pixels a side of the SPLOM: it shares one screen with the focus plot, image and sliders
 MARKER_COLOUR = "#e41a1c"
 REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidden", "selection"]
 
@@ -201,7 +201,9 @@ class SplomView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(self.mode, self.colour, self.n_components)
-        return pn.Column(controls, self.dims, self.heading, self.plot, self.legend, self.gradient, width=PLOT_SIZE + 30)
+        # The dimension picker last: it is used less often than the plot, which stays on the first screen.
+        parts = (controls, self.heading, self.plot, self.legend, self.gradient, self.dims)
+        return pn.Column(*parts, width=PLOT_SIZE + 30)
 
 
 def _legend_css(colours: tuple[str, ...]) -> str:

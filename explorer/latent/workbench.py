@@ -42,9 +42,9 @@ class LatentExplorer(pn.viewable.Viewer):
         self.body = pn.Column(
             self.heading,
             pn.FlexBox(
-                pn.Column("### Latent space", self.splom, self.selection),
-                pn.Column("### Focus", self.focus, self.info),
-                pn.Column("### Decoded", self.decoded, self.sliders),
+                pn.Column(self.splom, self.selection),
+                pn.Column(self.focus, self.info),
+                pn.Column(self.decoded, self.sliders),
                 flex_wrap="wrap",
                 sizing_mode="stretch_width",
             ),

@@ -19,7 +19,7 @@ LEADING_COLUMNS = ("trial_id", "status", "arch", "latent_dim", "beta", "best_los
 HIDDEN_COLUMNS = ("checkpoint_path", "last_checkpoint_path", "latents_path", "val_kl_per_dim", "schema_version")
 # Continuous hyperparameters, a range filter each above the table: beta, lr and every log-searched architecture key.
 RANGE_COLUMNS = ("beta", "lr", *(key.name for key in arch_keys() if isinstance(key.search, LogRange)))
-TABLE_HEIGHT = 340  # at most; a short sweep gets a shorter table
+TABLE_HEIGHT = 210  # at most (a strip over the tabs); a short sweep gets a shorter table
 ROW_HEIGHT, HEADER_HEIGHT = 30, 80
 
 
@@ -62,7 +62,7 @@ class TrialTable(pn.viewable.Viewer):
         self.range_filters: dict[str, pn.widgets.EditableRangeSlider] = {}
         self.filters = pn.FlexBox(sizing_mode="stretch_width")
         self.summary = pn.pane.HTML(sizing_mode="stretch_width", margin=(0, 10))
-        self._layout = pn.Column(self.summary, self.filters, self.tabulator, sizing_mode="stretch_width")
+        self._layout = pn.Column(self.summary, self.tabulator, sizing_mode="stretch_width")  # filters: the sidebar's
         state.param.watch(self._trial_changed, "trial_id")
         state.param.watch(self._sweep_changed, "sweep")
         self.refresh(force=True)
@@ -105,7 +105,7 @@ class TrialTable(pn.viewable.Viewer):
         self.tabulator.param.update(**updates)
         self._update_range_filters(shown)
         self._filters_changed()
-        self._set_layout([self.summary, self.filters, self.tabulator])
+        self._set_layout([self.summary, self.tabulator])
         self._trial_changed()
 
     def _filters_changed(self, *_: object) -> None:
