@@ -32,19 +32,29 @@ import panel as pn
 
 from benchmarks import latent_speed
 from explorer.app import ExplorerApp, build_app
-from explorer.latent_explorer import LatentExplorer
-from explorer.selection import ExplorerState
+from explorer.latent.selection import box_mask, lasso_mask
+from explorer.latent.workbench import LatentExplorer
+from explorer.page.state import ExplorerState
+from explorer.page.warmup import warm_up
 from explorer.store import ResultsStore
-from explorer.table_view import TrialTable
-from explorer.warmup import warm_up
+from explorer.sweep.table import TrialTable
 from tests.explorer_fixtures import copy_results, run_sweep
-from vaemodels import LoadedTrial, TrialConfig, create_model, read_trials_table, resolve, write_trials_table
+from vaemodels import (
+    LoadedTrial,
+    TrialConfig,
+    checkpoint_name,
+    create_model,
+    on,
+    read_trials_table,
+    resolve,
+    write_trials_table,
+)
 
 GOALS = {"table": 1.0, "switch first": 1.0, "switch revisit": 1.0, "loop hold": 1.0}
 COLD_SWITCH = """
 import time
 from benchmarks.explorer_speed import made_up_trial
-from explorer.latent_explorer import LatentExplorer
+from explorer.latent.workbench import LatentExplorer
 trial, latents = made_up_trial(0)
 start = time.perf_counter()
 LatentExplorer().set_trial(trial, latents)
@@ -86,7 +96,7 @@ def table_seconds(results: Path, repeats: int) -> float:
 
 
 def switch_seconds(results: Path, trial_ids: list[str], repeats: int) -> tuple[float, float]:
-    """(first visit, revisit) median seconds to select another trial in a built page (latent card closed: default)."""
+    """(first visit, revisit) median seconds to select another trial in a built page (the Trial tab's views)."""
     app = ExplorerApp(ResultsStore(results))
     pn.Column(*app.main()).get_root()
     first = []
@@ -115,8 +125,8 @@ def made_up_trial(seed: int, latent_dim: int = 8, n: int = 10_000) -> tuple[Load
     frame |= {f"mu_{i}": mu[:, i].astype(np.float32) for i in range(latent_dim)}
     frame |= {f"logvar_{i}": np.full(n, -2.0 - i / 4, np.float32) for i in range(latent_dim)}
     frame["recon_error"] = rng.gamma(2.0, 30.0, n).astype(np.float32)
-    folder = Path(tempfile.gettempdir()) / f"made-up-{seed}"
-    trial = LoadedTrial(folder, folder / "checkpoint_000001", config, create_model(config).eval(), [])
+    folder = on(None, Path(tempfile.gettempdir()) / f"made-up-{seed}")  # never read: the latents are given
+    trial = LoadedTrial(folder, folder.join(checkpoint_name(1)), config, create_model(config).eval(), [])
     return trial, pd.DataFrame(frame)
 
 
@@ -174,6 +184,9 @@ def main() -> None:
             served = served_switch(served_results)
             if served:
                 results["loop hold"] = served["hold open"]
+    lasso = lasso_seconds()
+    print(f"lasso, 1,000,000 samples, 200 vertices: numba {lasso['lasso numba'] * 1000:.0f} ms, "
+          f"matplotlib Path.contains_points {lasso['lasso matplotlib'] * 1000:.0f} ms")  # fmt: skip
     latent_results = run_latent_speed(args.quick)
     report(results, latent_results)
 
@@ -189,11 +202,35 @@ def served_switch(results: Path) -> dict[str, float] | None:
     with ServedExplorer(results, chromium, build_app) as served:
         closed = served.switch_rows(open_card=False)
         opened = served.switch_rows(open_card=True)
-    print(f"served page, latent card closed: per-trial views shown {closed['shown']:.2f} s after a click "
+    print(f"served page, Trial tab shown: per-trial views shown {closed['shown']:.2f} s after a click "
           f"(browser included); loop held at most {closed['hold']:.2f} s")  # fmt: skip
-    print(f"served page, latent card open: per-trial views shown {opened['shown']:.2f} s, latent views "
+    print(f"served page, Latent space tab shown: latent views "
           f"{opened['latent']:.2f} s after a click; loop held at most {opened['hold']:.2f} s")  # fmt: skip
     return {"hold open": opened["hold"]}
+
+
+def lasso_seconds(n: int = 1_000_000, vertices: int = 200, repeats: int = 5) -> dict[str, float]:
+    """A lasso over n samples: the explorer's numba kernel against matplotlib's Path.contains_points (which it
+    would use instead if it were as fast); both test only the samples in the polygon's bounding box."""
+    from matplotlib.path import Path as PolygonPath
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, n)).astype(np.float32)
+    angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    xs, ys = (1.5 + 0.4 * np.sin(5 * angles)) * np.cos(angles), (1.5 + 0.4 * np.sin(5 * angles)) * np.sin(angles)
+
+    def with_matplotlib() -> np.ndarray:
+        mask = np.zeros(n, bool)
+        candidates = np.flatnonzero(box_mask(x, y, (xs.min(), ys.min(), xs.max(), ys.max())))
+        points = np.column_stack([x[candidates], y[candidates]])
+        mask[candidates] = PolygonPath(np.column_stack([xs, ys])).contains_points(points)
+        return mask
+
+    assert np.array_equal(lasso_mask(x, y, xs, ys), with_matplotlib())  # the same samples (and numba compiled)
+    return {
+        "lasso numba": seconds(lambda: lasso_mask(x, y, xs, ys), repeats),
+        "lasso matplotlib": seconds(with_matplotlib, repeats),
+    }
 
 
 def run_latent_speed(quick: bool) -> dict[str, float]:

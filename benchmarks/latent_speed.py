@@ -21,8 +21,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explorer.splom import SplomRenderer, make_colouring
-from explorer.traversal import decode, to_png, torch_threads, traversal_grid, upscale_factor
+from explorer.images import to_png, upscale_factor
+from explorer.latent.colouring import make_colouring
+from explorer.latent.decoded_view import DISPLAY_SIZE
+from explorer.latent.decoding import decode, torch_threads
+from explorer.latent.splom import SplomRenderer
+from explorer.latent.traversal import traversal_grid
 from vaemodels import TrialConfig, create_model
 
 GOALS = {"composite 8": 1.0, "composite 32": 5.0, "repaint 8": 1.0, "step": 0.050, "grid": 0.500}
@@ -105,7 +109,7 @@ def bench_decoder(dataset: str, size: int, results: dict[str, float]) -> None:
             model.decode(batch)
 
     def step() -> None:
-        to_png(decode(model, z)[0], upscale_factor(size))
+        to_png(decode(model, z)[0], upscale_factor(size, DISPLAY_SIZE))
 
     def grid() -> None:
         to_png(traversal_grid(model, z, np.eye(8), z, np.tile([-2.5, 2.5], (8, 1)), 10), 2)

@@ -15,7 +15,7 @@ from pathlib import Path
 import panel as pn
 from tornado.ioloop import PeriodicCallback
 
-from explorer import warmup
+from explorer.page import warmup
 
 HEARTBEAT_MS = 20
 ROWS = 4  # rows clicked, each twice (a first visit, then a revisit)
@@ -65,8 +65,10 @@ class ServedExplorer:
         """Click each row twice, ending on the last; median seconds until the per-trial (and latent) views show the
         clicked trial, and the longest loop hold meanwhile."""
         page = self.page
-        if open_card:  # the card's first drawing (of the trial selected last) is not a switch: not counted
-            page.locator(".ls-latent-card .card-header").first.click()
+        if not open_card:  # the per-trial views' tab; tabs are rendered only while shown
+            page.locator(".bk-tab", has_text="Trial").first.click()
+        else:  # the tab's first drawing (of the trial selected last) is not a switch: not counted
+            page.locator(".bk-tab", has_text="Latent space").first.click()
             page.locator(".ls-trial", has_text=self.ids[-1]).wait_for(timeout=120_000)
         page.wait_for_timeout(500)
         self.gaps.clear()
@@ -83,11 +85,11 @@ class ServedExplorer:
         trial_id = self.ids[index]
         start = time.perf_counter()
         self.rows.nth(index).click()
-        self.page.get_by_text(f"{trial_id} · TERMINATED").wait_for(timeout=60_000)
-        shown = time.perf_counter() - start
-        if latent:
+        if latent:  # the latent tab is the one shown: the per-trial views wait, hidden, until their tab opens
             self.page.locator(".ls-trial", has_text=trial_id).wait_for(timeout=120_000)
-        return shown, time.perf_counter() - start
+            return time.perf_counter() - start, time.perf_counter() - start
+        self.page.get_by_text(f"{trial_id} · TERMINATED").wait_for(timeout=60_000)
+        return time.perf_counter() - start, 0.0
 
     def __exit__(self, *_: object) -> None:
         if self.heartbeat is not None:

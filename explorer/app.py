@@ -12,34 +12,37 @@ from collections.abc import Callable
 
 import panel as pn
 
-from explorer.curves_view import TrainingCurves
-from explorer.overview_view import SweepOverview
-from explorer.panes import card, error_box, message_box
-from explorer.reconstruction_view import ReconstructionsView
-from explorer.scheduling import LatestJob
-from explorer.selection import ExplorerState
+from explorer.page.boxes import card, error_box, message_box
+from explorer.page.scheduling import LatestJob
+from explorer.page.state import ExplorerState
+from explorer.page.warmup import warm_up_in_background
 from explorer.store import ResultsError, ResultsStore
-from explorer.table_view import SweepChooser, TrialTable
-from explorer.trial_views import KLBars, TrialSummary
-from explorer.warmup import warm_up_in_background
+from explorer.sweep.chooser import SweepChooser
+from explorer.sweep.overview import SweepOverview
+from explorer.sweep.table import TrialTable
+from explorer.trial.curves import TrainingCurves
+from explorer.trial.kl import KLBars
+from explorer.trial.reconstructions import ReconstructionsView
+from explorer.trial.summary import TrialSummary
 
 pn.extension("tabulator", notifications=False)
 log = logging.getLogger(__name__)
 
 TITLE = "latentsweep explorer"
 ACCENT = "#0072B2"
+LATENT_TAB, LATENT_INDEX = "Latent space", 2
 REFRESH_MS = 5_000  # how often a session looks for new trials (a running sweep rewrites trials.parquet)
 HELP = (
     "Pick a trial in the table (sortable; filter in the column headers or with the ranges above it), or click a "
-    "point in the sweep overview. The views below follow the selected trial. New trials appear as a running sweep "
-    "writes them."
+    "point in the sweep overview. The Trial and Latent space tabs follow the selected trial. New trials appear as a "
+    "running sweep writes them."
 )
 
 
 def _latent_explorer(data_dir: str | None):
     """The latent-space views (SPLOM, traversals) when that module is present and works; None otherwise."""
     try:
-        from explorer.latent_explorer import LatentExplorer
+        from explorer.latent.workbench import LatentExplorer
 
         return LatentExplorer(data_dir=data_dir)
     except Exception:  # absent or broken: the rest of the page works without it
@@ -48,11 +51,12 @@ def _latent_explorer(data_dir: str | None):
 
 
 class ExplorerApp(pn.viewable.Viewer):
-    """Every view of one session, wired to one ExplorerState, in a BootstrapTemplate.
+    """Every view of one session, wired to one ExplorerState, in a BootstrapTemplate: the trial table in a strip
+    that stays on top, and below it one tab a scale (the sweep, the selected trial, its latent space).
 
-    The latent-space card starts collapsed and its views follow the selected trial only while it is open. They are
-    rebuilt on a worker thread (LatestJob): the event loop stays free for the next click, and a trial picked while
-    another is being drawn replaces it.
+    The latent views follow the selected trial only while their tab is open. They are rebuilt on a worker thread
+    (LatestJob): the event loop stays free for the next click, and a trial picked while another is being drawn
+    replaces it. The tab and the trial stay as they are when the other changes.
     """
 
     def __init__(self, store: ResultsStore, **params) -> None:
@@ -68,14 +72,40 @@ class ExplorerApp(pn.viewable.Viewer):
         self.reconstructions = ReconstructionsView(store, self.state)
         self.latent_explorer = _latent_explorer(store.data_dir)
         self.latent_error = pn.Column(sizing_mode="stretch_width")
-        self.latent_card: pn.Card | None = None
         self.latent_shown: tuple[str | None, str | None] | None = None  # (sweep, trial_id) the latent views show
         self.latent_job = LatestJob(self._update_latent_explorer)
+        tabs = self._tabs()
+        self.tab_names = [name for name, _ in tabs]
+        # Not dynamic: a tab rendered later fetches Panel's loading.css from its CDN, and the page must work offline.
+        self.tabs = pn.Tabs(*tabs, sizing_mode="stretch_width", css_classes=["ls-tabs"])
+        self.tabs.param.watch(self._send_to_latent_explorer, "active")
+        self.state.param.watch(self._send_to_latent_explorer, ["sweep", "trial_id"])
+
+    def _tabs(self) -> list[tuple[str, pn.viewable.Viewable]]:
+        trial = pn.Column(
+            pn.Row(
+                card("Selected trial", self.summary, min_width=380),
+                card("KL per dimension", self.kl_bars, min_width=380),
+                sizing_mode="stretch_width",
+            ),
+            card("Training curves", self.curves),
+            card("Reconstructions", self.reconstructions),
+            sizing_mode="stretch_width",
+        )
+        tabs = [("Sweep", pn.Column(self.overview, sizing_mode="stretch_width")), ("Trial", trial)]
         if self.latent_explorer is not None:
-            body = pn.Column(self.latent_error, self.latent_explorer, sizing_mode="stretch_width")
-            self.latent_card = card("Latent space", body, collapsed=True, css_classes=["ls-latent-card"])
-            self.latent_card.param.watch(self._send_to_latent_explorer, "collapsed")
-            self.state.param.watch(self._send_to_latent_explorer, ["sweep", "trial_id"])
+            latent = pn.Column(self.latent_error, self.latent_explorer, sizing_mode="stretch_width")
+            tabs.append((LATENT_TAB, latent))
+        return tabs
+
+    @property
+    def latent_open(self) -> bool:
+        """True while the latent space's tab is the one shown."""
+        return self.latent_explorer is not None and self.tabs.active == LATENT_INDEX
+
+    def open_tab(self, name: str) -> None:
+        """Show the tab of that name (what a click on its header does)."""
+        self.tabs.active = self.tab_names.index(name)
 
     def refresh(self) -> None:
         """Look for new sweeps and for changes to the shown sweep's trials table."""
@@ -88,7 +118,7 @@ class ExplorerApp(pn.viewable.Viewer):
     def _send_to_latent_explorer(self, *_: object) -> None:
         """Ask for the selected trial's latent views, when the card is open and they show another trial."""
         request = (self.state.sweep, self.state.trial_id)
-        if self.latent_card.collapsed or (request == self.latent_shown and not self.latent_job.busy):
+        if not self.latent_open or (request == self.latent_shown and not self.latent_job.busy):
             return
         self.latent_explorer.layout.loading = True  # until the views show it: a spinner, and no clicks on old views
         self.latent_job.submit(request)
@@ -115,28 +145,15 @@ class ExplorerApp(pn.viewable.Viewer):
                 self.latent_explorer.layout.loading = False
 
     def main(self) -> list[pn.viewable.Viewable]:
-        """The page's main column: sweep views, then the views of the selected trial."""
-        objects = [
-            card("Trials", self.table),
-            card("Sweep overview", self.overview),
-            pn.Row(
-                card("Selected trial", self.summary, min_width=380),
-                card("KL per dimension", self.kl_bars, min_width=380),
-                sizing_mode="stretch_width",
-            ),
-            card("Training curves", self.curves),
-            card("Reconstructions", self.reconstructions),
-        ]
-        if self.latent_card is not None:
-            objects.append(self.latent_card)
-        return objects
+        """The page's main column: the trial table (always on top), then the tabs."""
+        return [card("Trials", self.table, css_classes=["ls-trials"]), self.tabs]
 
     def sidebar(self) -> list[pn.viewable.Viewable]:
-        """Sweep chooser, where the results are, and how to use the page."""
+        """Sweep chooser, the table's range filters, where the results are, and how to use the page."""
         where = (
             f"<p style='font-size:13px;word-break:break-all'><b>results</b><br>{html.escape(self.store.root.uri)}</p>"
         )
-        return [self.chooser, pn.pane.HTML(where), message_box(HELP, "hint")]
+        return [self.chooser, self.table.filters, pn.pane.HTML(where), message_box(HELP, "hint")]
 
     def __panel__(self) -> pn.template.BootstrapTemplate:
         return _template(self.main(), self.sidebar())

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
+import urllib.request
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ANSWER_SECONDS = 120  # the first page of a fresh process imports Panel, HoloViews and torch
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -28,7 +32,14 @@ def websocket_origins(host: str, port: int) -> list[str]:
 
 
 def run_explore(args: argparse.Namespace) -> int:
-    """Serve the explorer until interrupted."""
+    """Serve the explorer until interrupted; a RESULTS that cannot be explored exits 2 before anything is served."""
+    from explorer.store import ResultsError, ResultsStore
+
+    try:
+        ResultsStore(args.results, args.data_dir).sweeps()
+    except ResultsError as failure:
+        print(f"latentsweep explore: {failure}", file=sys.stderr)
+        return 2
     import panel as pn
 
     from explorer.app import TITLE, build_app
@@ -44,15 +55,14 @@ def run_explore(args: argparse.Namespace) -> int:
         start=False,
         title=TITLE,
         verbose=False,
+        liveness=True,  # /liveness?endpoint=/ builds the page once and answers 200 when it works
     )
     server.start()
-    from explorer.warmup import warm_up_in_background
+    from explorer.page.warmup import warm_up_in_background
 
     warm_up_in_background()  # compiles the latent views' kernels while the person opens the page
     url = f"http://{'localhost' if args.host in LOOPBACK else args.host}:{args.port}/"
-    print(f"latentsweep explore: serving {args.results} at {url} (Ctrl-C stops)", flush=True)
-    if args.show:
-        server.io_loop.add_callback(server.show, "/")
+    threading.Thread(target=_announce, args=(server, url, args), name="explorer-announce", daemon=True).start()
     try:
         server.io_loop.start()
     except KeyboardInterrupt:
@@ -60,6 +70,34 @@ def run_explore(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _announce(server, url: str, args: argparse.Namespace) -> None:
+    """Print the URL once the page answers (not merely once the port is bound), then open it if asked."""
+    probe = f"http://{_probe_host(args.host)}:{args.port}/liveness?endpoint=/"
+    deadline = time.monotonic() + ANSWER_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(probe, timeout=ANSWER_SECONDS) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        print(f"latentsweep explore: the page at {url} did not answer in {ANSWER_SECONDS} s", file=sys.stderr)
+        return
+    print(f"latentsweep explore: serving {args.results} at {url} (Ctrl-C stops)", flush=True)
+    if args.show:
+        server.io_loop.add_callback(server.show, "/")
+
+
+def _probe_host(host: str) -> str:
+    """Where this process reaches its own server: loopback for the wildcard addresses."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _free_port(host: str) -> int:

@@ -18,7 +18,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import torch
 
-from explorer.cache import ByteLRU, frame_bytes, model_bytes
+from explorer.page.cache import ByteLRU, frame_bytes, model_bytes
 from vaemodels import (
     DATASETS,
     HISTORY_FILE,

@@ -1,4 +1,4 @@
-"""Tiny real trained trials for the latent-view tests (test_splom.py, test_traversal.py).
+"""Tiny real trained trials for the latent-view tests (test_explorer_splom.py, test_explorer_traversal.py).
 
 Each test module wraps `train_tiny_trial` in its own module-scoped fixture.
 """

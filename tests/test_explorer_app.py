@@ -2,11 +2,13 @@
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORT = {"width": 1500, "height": 2700}
-START_SECONDS = 90
+WORKBENCH = {"width": 1600, "height": 1000}  # the screen the latent workbench must fit
+START_SECONDS = 150  # the CLI waits up to 120 s for its first page
 LATENT_MS = 120_000  # the first latent views of a fresh server may wait for its kernel warm-up
 
 
@@ -56,14 +59,13 @@ def explorer_server(sweep_results, tmp_path):  # noqa: F811
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent)
     try:
         deadline = time.monotonic() + START_SECONDS
-        while True:
+        while "serving" not in (tmp_path / "server.log").read_text():  # printed once the page answers
             assert server.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"the explorer did not listen on port {port} in {START_SECONDS} s"
-                time.sleep(0.3)
+            assert time.monotonic() < deadline, f"the explorer printed no URL in {START_SECONDS} s"
+            time.sleep(0.3)
+        assert f"localhost:{port}/" in (tmp_path / "server.log").read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:  # the URL works right away
+            assert page.status == 200
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.terminate()
@@ -131,11 +133,13 @@ def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explore
             page = browser.new_page(viewport=VIEWPORT)
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if _is_problem(m) else None)
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
             page.goto(explorer_server, timeout=60_000)
             rows = page.locator(".tabulator-row")
             rows.first.wait_for(timeout=60_000)
             assert rows.count() == N_TRIALS
             assert rows.first.inner_text().startswith(best)  # best best_loss first
+            page.locator(".bk-tab", has_text="Trial").first.click()
             page.get_by_text("Select a trial in the table").first.wait_for()
 
             rows.filter(has_text=conditional).click()
@@ -144,12 +148,13 @@ def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explore
             assert "conditional" in summary and "decoder_conditioning" in summary
             page.get_by_text("top: validation images").wait_for(timeout=30_000)
 
-            card = page.locator(".ls-latent-card")
-            heading = page.locator(".ls-trial", has_text=conditional)
-            if not heading.is_visible():  # the card starts collapsed: open it
-                card.locator(".card-header").first.click()
-            heading.wait_for(timeout=LATENT_MS)
+            page.locator(".bk-tab", has_text="Latent space").first.click()
+            page.locator(".ls-trial", has_text=conditional).wait_for(timeout=LATENT_MS)
+            _check_the_workbench_fits_one_screen(page)
+            card = page.locator(".ls-explorer")
             _check_latent_views(page, card)
+            _check_focus_hover(page)
+            _check_a_switch_clears_the_picked_sample(page, rows.filter(has_text=best), best)
             show_whole_page(page)
             page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
             card.screenshot(path=str(ARTIFACTS / "latent.png"))
@@ -157,6 +162,19 @@ def test_selecting_a_trial_and_exploring_its_latent_space_in_the_browser(explore
             browser.close()
     assert problems == []
     assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000 and (ARTIFACTS / "latent.png").stat().st_size > 10_000
+
+
+def _check_the_workbench_fits_one_screen(page) -> None:
+    """At 1600x1000 the SPLOM, the focus plot, the decoded image and the first slider are all on screen at once."""
+    page.set_viewport_size(WORKBENCH)
+    page.evaluate("document.getElementById('main').scrollTo(0, 0)")
+    page.wait_for_timeout(1_500)  # the figures redraw at the new size
+    for view in (".ls-splom", ".ls-focus", ".ls-decoded", ".ls-slider-top"):
+        box = page.locator(view).first.bounding_box()
+        inside = box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= WORKBENCH["width"]
+        assert inside and box["y"] + box["height"] <= WORKBENCH["height"], f"{view} is not on the screen: {box}"
+    page.screenshot(path=str(ARTIFACTS / "workbench.png"))
+    page.set_viewport_size(VIEWPORT)
 
 
 def _check_latent_views(page, card) -> None:
@@ -173,6 +191,73 @@ def _check_latent_views(page, card) -> None:
     before = decoded.get_attribute("src")
     drag_across(page, page.locator(".ls-slider-top").first)
     assert wait_for_change(decoded, "src", before, timeout_s=30) is not None, "the decoded image did not change"
+
+
+TOOLTIP_TEXTS = """() => {
+    const found = [];
+    const walk = (root) => {
+        for (const element of root.querySelectorAll("*")) {
+            if (element.classList.contains("bk-Tooltip") && element.checkVisibility()) {
+                const content = element.shadowRoot && element.shadowRoot.querySelector(".bk-tooltip-content");
+                found.push(content ? content.innerText : "");
+            }
+            if (element.shadowRoot) walk(element.shadowRoot);
+        }
+    };
+    walk(document);
+    return found;
+}"""  # Bokeh's tooltips live in shadow roots, their text in their own
+
+
+def _check_focus_hover(page) -> None:
+    """Hovering a drawn sample names it; hovering empty space between the samples shows no tooltip at all."""
+    focus = page.locator(".ls-focus").first
+    focus.scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    box = focus.bounding_box()
+    rgb = np.asarray(Image.open(io.BytesIO(focus.screenshot())).convert("RGB")).astype(int)
+    coloured = rgb.max(axis=-1) - rgb.min(axis=-1) > 60  # samples in their classes' colours (and the red marker)
+    rows, cols = np.nonzero(coloured)
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()  # inside the plot's frame
+    near = np.zeros_like(coloured)  # within 4 pixels of a drawn sample
+    for dy in range(-4, 5):
+        for dx in range(-4, 5):
+            near |= np.roll(coloured, (dy, dx), axis=(0, 1))
+    solid = np.ones_like(coloured)  # the middle of a drawn dot: most likely a sample's own pixel
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            solid &= np.roll(coloured, (dy, dx), axis=(0, 1))
+    rng = np.random.default_rng(0)
+
+    def tooltips_at(mask: np.ndarray, count: int) -> list[list[str]]:
+        inside = np.zeros_like(mask)
+        inside[top : bottom + 1, left : right + 1] = True
+        ys, xs = np.nonzero(mask & inside)
+        found = []
+        for i in rng.choice(len(ys), min(count, len(ys)), replace=False):
+            page.mouse.move(box["x"] + xs[i] + 0.5, box["y"] + ys[i] + 0.5)
+            page.wait_for_timeout(150)
+            found.append(page.evaluate(TOOLTIP_TEXTS))
+        return found
+
+    empty = tooltips_at(~near, 8)
+    assert len(empty) == 8 and all(found == [] for found in empty), empty  # not even "sample: -1"
+    on_samples = [text for found in tooltips_at(solid, 30) for text in found]
+    samples = [m.group(1) for text in on_samples if (m := re.search(r"sample\s*:?\s*(-?\d+)", text))]
+    assert samples and "-1" not in samples, on_samples
+
+
+def _check_a_switch_clears_the_picked_sample(page, row, trial_id: str) -> None:
+    """Pick a sample in the focus plot, switch trials: the picked sample's images are the old trial's, so they go."""
+    focus = page.locator(".ls-focus").first
+    box = focus.bounding_box()
+    page.mouse.click(box["x"] + 0.45 * box["width"], box["y"] + 0.5 * box["height"])
+    page.locator(".ls-reconstruction img").first.wait_for(timeout=30_000)
+    row.click()
+    page.locator(".ls-trial", has_text=trial_id).wait_for(timeout=LATENT_MS)
+    page.locator(".ls-reconstruction img").first.wait_for(state="detached", timeout=30_000)
+    assert page.get_by_text("Click a point in the focus plot").first.is_visible()
 
 
 def _is_problem(message) -> bool:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from explorer.cache import ByteLRU
+from explorer.page.cache import ByteLRU
 from explorer.store import ResultsError, ResultsStore, TrialUnavailable
 from tests.explorer_fixtures import (  # noqa: F401
     ARCHS,

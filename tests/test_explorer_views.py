@@ -2,8 +2,11 @@
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import panel as pn
@@ -11,7 +14,7 @@ import pytest
 
 from explorer.app import ExplorerApp, build_app
 from explorer.cli import websocket_origins
-from explorer.panes import SELECT_A_TRIAL
+from explorer.page.boxes import SELECT_A_TRIAL
 from explorer.store import ResultsStore
 from tests.explorer_fixtures import (  # noqa: F401
     LATENT_DIM,
@@ -113,7 +116,7 @@ def test_a_damaged_trial_shows_its_error_and_the_others_keep_working(results_cop
     (sweep / store.row(SWEEP_NAME, conditional)["latents_path"]).write_bytes(b"\x00garbage")
     (sweep / store.row(SWEEP_NAME, vae8)["checkpoint_path"] / "model.pt").unlink()
     app = ExplorerApp(store)
-    app.latent_card.collapsed = False  # the latent views follow the selection too, and fail in their own card
+    app.open_tab("Latent space")  # the latent views follow the selection too, and fail in their own tab
 
     select_row(app, conditional)
     assert "latents.parquet cannot be read" in app.reconstructions.error
@@ -162,6 +165,23 @@ def test_range_filters_hide_trials_outside_the_range(sweep_results):  # noqa: F8
     assert len(app.table.tabulator.current_view) == N_TRIALS
 
 
+def test_the_tables_header_and_range_filters_drive_the_overview_and_the_trial_count(sweep_results):  # noqa: F811
+    app = make_app(sweep_results)
+    table = trials_table(sweep_results)
+    conditional = sorted(table.loc[table["arch"] == "conditional", "trial_id"])
+    app.table.tabulator.filters = [{"field": "arch", "type": "like", "value": "conditional"}]  # typed in a header
+    assert sorted(app.state.shown_trials) == conditional
+    assert sorted(app.overview.frame["trial_id"]) == conditional
+    assert f"{len(conditional)} of {N_TRIALS} trials shown" in app.table.summary.object
+    app.table.range_filters["beta"].value = (4.0, 8.0)  # both filters together
+    both = sorted(table.loc[(table["arch"] == "conditional") & (table["beta"] == 8.0), "trial_id"])
+    assert sorted(app.overview.frame["trial_id"]) == both and f"{len(both)} of {N_TRIALS}" in app.table.summary.object
+    app.table.tabulator.filters = []
+    app.table.range_filters["beta"].value = (1.0, 8.0)
+    assert app.state.shown_trials is None and len(app.overview.frame) == N_TRIALS
+    assert f"{N_TRIALS} trials</b>" in app.table.summary.object
+
+
 def test_several_sweeps_get_a_chooser(results_copy):
     os.symlink(results_copy / SWEEP_NAME, results_copy / "sweepB")
     app = make_app(results_copy)
@@ -173,6 +193,12 @@ def test_several_sweeps_get_a_chooser(results_copy):
     select_row(app, find_trial(results_copy, "vae", 8.0))
     assert app.summary.config["beta"] == 8.0
     assert not make_app(results_copy / SWEEP_NAME).chooser.select.visible
+
+
+def test_a_parent_folder_holding_one_sweep_names_that_sweep(sweep_results):  # noqa: F811
+    for results in (sweep_results, sweep_results / SWEEP_NAME):  # the parent folder, and the sweep folder itself
+        chooser = make_app(results).chooser
+        assert not chooser.select.visible and chooser.sweep_name.visible and SWEEP_NAME in chooser.sweep_name.object
 
 
 def test_missing_results_give_a_page_that_says_which_command_makes_them(tmp_path):
@@ -189,30 +215,41 @@ def test_the_explore_command_is_registered_and_binds_locally(tmp_path):
     assert websocket_origins("0.0.0.0", 80) == ["*"]
 
 
-def test_the_latent_card_starts_closed_and_draws_the_selected_trial_once_opened(sweep_results):  # noqa: F811
+def test_explore_with_a_bad_path_exits_2_with_one_line_naming_it_before_serving(tmp_path):
+    missing = tmp_path / "no-results"
+    command = [sys.executable, "-m", "vaemodels.cli", "explore", str(missing), "--port", "0"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 2 and done.stdout == ""  # nothing served, no "serving ..." line
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("latentsweep explore: ") and str(missing) in lines[0], done.stderr
+
+
+def test_the_latent_tab_draws_the_selected_trial_once_opened_and_tab_and_trial_survive_each_other(sweep_results):  # noqa: F811
     app = make_app(sweep_results)
     latent = app.latent_explorer
-    assert app.latent_card.collapsed and app.latent_card in app.main()
+    assert app.tab_names == ["Sweep", "Trial", "Latent space"] and app.tabs.active == 0
+    assert app.main()[0].title == "Trials" and app.main()[1] is app.tabs  # the table stays above every tab
     vae = find_trial(sweep_results, "vae", 1.0)
     select_row(app, vae)
-    assert latent.state.trial is None  # closed: a switch costs the latent views nothing
-    app.latent_card.collapsed = False
+    assert latent.state.trial is None  # not shown: a switch costs the latent views nothing
+    app.open_tab("Latent space")
     assert latent.state.trial.path.name == vae and vae in latent.heading.object
     assert latent.splom.image is not None and latent.focus.image is not None and latent.decoded.image is not None
     assert not latent.layout.loading
     conditional = find_trial(sweep_results, "conditional", 8.0)
-    select_row(app, conditional)  # open: the views follow the table
-    assert latent.state.trial.path.name == conditional and latent.decoded.label.visible  # a class for its decoder
+    select_row(app, conditional)  # open: the views follow the table, and the tab stays
+    assert app.tabs.active == 2 and latent.state.trial.path.name == conditional and latent.decoded.label.visible
     assert len(latent.sliders.sliders) == LATENT_DIM
-    app.latent_card.collapsed = True
+    app.open_tab("Trial")
+    assert app.state.trial_id == conditional and app.summary.shown_trial == conditional  # the trial stays
     select_row(app, vae)
-    assert latent.state.trial.path.name == conditional  # closed again: left as it was until reopened
-    app.latent_card.collapsed = False
+    assert latent.state.trial.path.name == conditional  # hidden again: left as it was until reopened
+    app.open_tab("Latent space")
     assert latent.state.trial.path.name == vae
 
 
 def test_a_burst_of_requests_runs_the_running_one_and_the_latest_only(monkeypatch):
-    from explorer import scheduling
+    from explorer.page import scheduling
 
     monkeypatch.setattr(scheduling, "_served", lambda doc: True)  # as in a served page: work goes to a worker thread
     started, release, finished = threading.Event(), threading.Event(), []

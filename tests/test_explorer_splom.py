@@ -6,12 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh.events import RangesUpdate, SelectionGeometry, Tap
+from sklearn import decomposition
 
-from explorer.focus_view import render_focus
-from explorer.latent_explorer import PLACEHOLDER, LatentExplorer
-from explorer.latent_stats import box_mask, combine_selection, fit_pca, lasso_mask
-from explorer.splom import SPREAD_PX, SplomImage, make_colouring
-from explorer.splom_draw import BACKGROUND, hex_to_rgb
+from explorer.latent.colouring import make_colouring
+from explorer.latent.focus_view import render_focus
+from explorer.latent.raster import BACKGROUND, SPREAD_PX
+from explorer.latent.selection import box_mask, combine_selection, lasso_mask
+from explorer.latent.splom_decor import hex_to_rgb
+from explorer.latent.splom_layout import SplomImage
+from explorer.latent.stats import fit_pca
+from explorer.latent.workbench import PLACEHOLDER, LatentExplorer
 from tests.latent_fixtures import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 
@@ -77,6 +81,21 @@ def test_pca_of_data_with_a_known_covariance_matches_eigh():
     np.testing.assert_allclose(pca.inverse_transform(scores), data, atol=1e-10)
 
 
+def test_pca_axes_keep_one_sign_whatever_the_order_or_the_sign_of_the_samples():
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((2000, 4)) @ rng.standard_normal((4, 4))
+    pca = fit_pca(data)
+    largest = pca.components[np.arange(4), np.abs(pca.components).argmax(axis=1)]
+    assert (largest > 0).all()  # the convention: each axis' largest loading is positive
+    shuffled = fit_pca(data[rng.permutation(len(data))])
+    np.testing.assert_allclose(shuffled.components, pca.components, atol=1e-9)
+    negated = fit_pca(-data)  # the same covariance: the same axes, and every score changes sign
+    np.testing.assert_allclose(negated.components, pca.components, atol=1e-9)
+    np.testing.assert_allclose(negated.transform(-data, 4), -pca.transform(data, 4), atol=1e-8)
+    reference = decomposition.PCA(svd_solver="full").fit(data)  # scikit-learn's axes, up to their sign
+    np.testing.assert_allclose(np.abs(pca.components), np.abs(reference.components_), atol=1e-8)
+
+
 def exact_covariance_sample(covariance: np.ndarray, n: int, seed: int) -> np.ndarray:
     """n rows whose sample covariance (np.cov, ddof 1) equals `covariance` exactly."""
     rng = np.random.default_rng(seed)
@@ -87,8 +106,9 @@ def exact_covariance_sample(covariance: np.ndarray, n: int, seed: int) -> np.nda
 
 
 def test_focus_raster_draws_each_sample_in_its_pixel_with_its_id_and_colour():
-    x = np.array([0.05, 0.95, 0.55, 0.56, 2.0], np.float32)  # the last one lies outside the plotted range
-    y = np.array([0.05, 0.15, 0.75, 0.75, 0.5], np.float32)
+    # Inside pixels, off their edges (where float32 rounding may go either way); the last one lies outside the range.
+    x = np.array([0.075, 0.925, 0.575, 0.58, 2.0], np.float32)
+    y = np.array([0.075, 0.175, 0.775, 0.775, 0.5], np.float32)
     labels = pd.DataFrame({"label": np.array([0, 1, 2, 2, 0], np.int16)})
     colouring = make_colouring(labels, "label")
     ids = np.array([10, 11, 12, 13, 14])

@@ -8,9 +8,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from explorer.panes import error_box, placeholder
-from explorer.plotting import PALETTE, hv_pane
-from explorer.selection import ExplorerState
+from explorer.page.boxes import error_box, placeholder
+from explorer.page.figures import PALETTE, hv_pane
+from explorer.page.state import ExplorerState
 from explorer.store import ResultsError, ResultsStore
 from vaemodels import ARCHITECTURES, CONFIG_KEYS
 
@@ -57,7 +57,7 @@ class SweepOverview(pn.viewable.Viewer):
         self._layout = pn.Column(sizing_mode="stretch_width")
         self.legend_pane = pn.pane.HTML(margin=(0, 10))
         self._pane = hv_pane(self.plot)
-        state.param.watch(self.refresh, ["sweep", "table_version"])
+        state.param.watch(self.refresh, ["sweep", "table_version", "shown_trials"])
         self.refresh()
 
     def refresh(self, *_: object) -> None:
@@ -72,6 +72,11 @@ class SweepOverview(pn.viewable.Viewer):
         if frame.empty or "arch" not in frame:
             self._layout.objects = [placeholder("The sweep overview appears when the sweep has trials.")]
             return
+        if self.state.shown_trials is not None:  # the table's filters hide some trials: so does the overview
+            frame = frame[frame["trial_id"].astype(str).isin(self.state.shown_trials)]
+            if frame.empty:
+                self._layout.objects = [placeholder("No trial passes the table's filters.")]
+                return
         metrics, hyperparameters = metric_options(frame), hyperparameter_options(frame)
         self.frame = frame.assign(arch=frame["arch"].fillna("?").astype(str))
         self.param.metric.objects, self.param.hyperparameter.objects = metrics, hyperparameters

@@ -14,8 +14,8 @@ import panel as pn
 from bokeh.models import AdaptiveTicker, ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.plotting import PALETTE, edit_bokeh
-from explorer.trial_view import NothingToShow, Notice, TrialView
+from explorer.page.figures import PALETTE, edit_bokeh
+from explorer.trial.view import NothingToShow, Notice, TrialView
 from vaemodels import loss_terms
 
 LOSS_TERMS = loss_terms()  # the shared terms, then each architecture's own (its registry entry)

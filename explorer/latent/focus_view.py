@@ -3,7 +3,8 @@ id, click or hover to pick a sample), drawn as a plain Bokeh image that is raste
 
 No HoloViews here: rebuilding a datashaded HoloViews plot took 0.5-1.2 s of the event loop at every trial switch,
 and each marker move re-ran its datashader pipeline. This figure is built once; a switch, a selection or a zoom
-replaces the data of its sources (milliseconds on the loop), and the counting and shading (numpy) run off the loop.
+replaces the data of its sources (milliseconds on the loop); the counting and shading (explorer.latent.raster, the
+SPLOM's rasterizer too) run off the loop.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bokeh.events import MouseMove, RangesUpdate, SelectionGeometry, Tap
 from bokeh.models import (
     BoxSelectTool,
     ColumnDataSource,
+    CustomJS,
     HoverTool,
     LassoSelectTool,
     PanTool,
@@ -28,17 +30,19 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from explorer.latent_state import LatentState
-from explorer.latent_stats import nearest_sample
-from explorer.plotting import edit_bokeh
-from explorer.scheduling import LatestOnly
-from explorer.splom import Colouring, axis_ranges, shade_categories, shade_grey
-from explorer.splom_draw import over
+from explorer.latent import raster
+from explorer.latent.colouring import Colouring
+from explorer.latent.selection import nearest_sample
+from explorer.latent.splom_layout import axis_ranges
+from explorer.latent.state import LatentState
+from explorer.page.figures import edit_bokeh
+from explorer.page.scheduling import LatestOnly
 
-FOCUS_SIZE = 520  # pixels a side of the plot's frame, and of its raster
+FOCUS_SIZE = 360  # pixels a side of the plot's frame, and of its raster
 MARKER_COLOUR = "#e41a1c"
 SPREAD_BELOW = (20_000, 200_000)  # points grow 2 pixels a side below 20,000 samples, 1 below 200,000, else 0
 Ranges = tuple[tuple[float, float], tuple[float, float]]  # ((x0, x1), (y0, y1))
+EMPTY_PIXEL_FILTER = "export default (args, tool, {value}) => value >= 0"  # `samples` holds -1 where no sample is
 
 
 @dataclass(frozen=True)
@@ -48,26 +52,6 @@ class FocusImage:
     rgba: np.ndarray  # (size, size, 4) uint8
     samples: np.ndarray  # (size, size) int32: the first sample drawn in each pixel (data order), -1 where none
     ranges: Ranges
-
-
-def pixel_index(x: np.ndarray, y: np.ndarray, ranges: Ranges, size: int) -> np.ndarray:
-    """(N,) flat pixel (row * size + column, row 0 at the lowest y) of each point; -1 outside the ranges."""
-    (x0, x1), (y0, y1) = ranges
-    column = np.floor((x - x0) * (size / (x1 - x0)))  # float64: exact enough for any zoom
-    row = np.floor((y - y0) * (size / (y1 - y0)))
-    inside = (column >= 0) & (column < size) & (row >= 0) & (row < size)
-    return np.where(inside, row * size + column, -1).astype(np.int64)
-
-
-def category_counts(pixels: np.ndarray, codes: np.ndarray, n_categories: int, size: int) -> np.ndarray:
-    """(size, size, K) uint32 counts of each category's points in each pixel (pixels < 0 are left out).
-
-    Unsigned, as datashader's own counts: tf.shade reads 0 as "no data" (transparent) only in unsigned counts.
-    """
-    inside = pixels >= 0
-    flat = codes[inside].astype(np.int64) * size * size + pixels[inside]
-    counts = np.bincount(flat, minlength=n_categories * size * size).astype(np.uint32)
-    return counts.reshape(n_categories, size, size).transpose(1, 2, 0)
 
 
 def render_focus(
@@ -80,21 +64,23 @@ def render_focus(
     size: int = FOCUS_SIZE,
 ) -> FocusImage:
     """The visible samples in their categories' colours; with a selection, the others in grey under it."""
-    pixels = pixel_index(*xy, ranges, size)  # (N,)
-    pixels[~visible] = -1
+    x, y = xy
     n = len(colouring.names)
-    counts = category_counts(pixels, colouring.codes, n, size)  # (size, size, K)
-    spread = sum(int(visible.sum()) < limit for limit in SPREAD_BELOW)  # few points: bigger dots
+    shown = np.flatnonzero(visible)  # (M,) rows drawn, in data order
+    coded = raster.coded_x(x, colouring.codes, ranges[0])  # (N,)
+    coded[~visible] = np.nan
+    counts = raster.category_counts(coded, y, n, size, ranges[1])  # (size, size, K)
+    spread = sum(len(shown) < limit for limit in SPREAD_BELOW)  # few points: bigger dots
     if selection is None:
-        rgba = shade_categories(counts[None], colouring, spread)[0]
+        rgba = raster.shade_categories(counts[None], colouring, spread)[0]
     else:
-        chosen = category_counts(np.where(selection, pixels, -1), colouring.codes, n, size)
-        grey = shade_grey(counts.sum(-1)[None], spread)
-        rgba = over(grey, shade_categories(chosen[None], colouring, spread))[0]
-    first = np.full(size * size, -1, np.int32)  # int32: half the bytes sent to the browser at each redraw
-    drawn = np.flatnonzero(pixels >= 0)[::-1]  # reversed: where a pixel gets several samples, the first one stays
-    first[pixels[drawn]] = sample_ids[drawn]
-    return FocusImage(rgba, first.reshape(size, size), ranges)
+        chosen = raster.category_counts(np.where(selection, coded, np.nan), y, n, size, ranges[1])
+        grey = raster.shade_grey(counts.sum(-1)[None], spread)
+        rgba = raster.over(grey, raster.shade_categories(chosen[None], colouring, spread))[0]
+    first = raster.first_rows(x[shown], y[shown], size, ranges)  # (size, size) positions in `shown`, -1 for none
+    # int32: half the bytes sent to the browser at each redraw
+    samples = np.where(first >= 0, np.asarray(sample_ids)[shown][np.maximum(first, 0)], -1).astype(np.int32)
+    return FocusImage(rgba, samples, ranges)
 
 
 def _focus_figure(source: ColumnDataSource, markers: ColumnDataSource) -> figure:
@@ -108,7 +94,11 @@ def _focus_figure(source: ColumnDataSource, markers: ColumnDataSource) -> figure
     # Box and lasso report their geometry (SelectionGeometry); an empty layer gives them something to select, since
     # an image cannot be hit-tested by a box.
     target = plot.scatter(x=[], y=[], alpha=0)
-    hover = HoverTool(renderers=[image], tooltips=[("sample", "@sample"), ("x", "$x{0.000}"), ("y", "$y{0.000}")])
+    hover = HoverTool(
+        renderers=[image],
+        tooltips=[("sample", "@sample"), ("x", "$x{0.000}"), ("y", "$y{0.000}")],
+        filters={"@sample": CustomJS(code=EMPTY_PIXEL_FILTER)},  # a pixel without a sample shows no tooltip
+    )
     zoom = WheelZoomTool()
     plot.add_tools(PanTool(), zoom, BoxSelectTool(renderers=[target]), LassoSelectTool(renderers=[target]), hover)
     plot.add_tools(ResetTool())

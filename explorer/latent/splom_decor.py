@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-if TYPE_CHECKING:  # splom.py imports this module
-    from explorer.splom import SplomLayout
+from explorer.latent.splom_layout import SplomLayout
 
-BACKGROUND = (255, 255, 255)
 FRAME = "#cfcfcf"
 BARS = "#8f8f8f"  # histogram of every shown sample
 BARS_UNDER_SELECTION = "#d4d4d4"  # the same, when a selection is drawn over it
@@ -115,19 +111,3 @@ def draw_marker(rgba: np.ndarray, layout: SplomLayout, point: np.ndarray, colour
     for x, y0, y1 in segments:
         out[layout.height - int(y1) : layout.height - int(y0), int(x), :3] = rgb
     return out
-
-
-def over(below: np.ndarray, above: np.ndarray) -> np.ndarray:
-    """Alpha-composite RGBA `above` over `below` (both uint8, same shape)."""
-    a_top = above[..., 3:4] / np.float32(255.0)  # float32: these arrays hold every cell of the matrix
-    a_bottom = below[..., 3:4] / np.float32(255.0)
-    alpha = a_top + a_bottom * (1 - a_top)
-    rgb = above[..., :3] * a_top + below[..., :3] * a_bottom * (1 - a_top)
-    rgb = np.divide(rgb, alpha, out=np.zeros_like(rgb), where=alpha > 0)
-    return np.concatenate([rgb, alpha * 255], axis=-1).round().astype(np.uint8)
-
-
-def on_background(rgba: np.ndarray) -> np.ndarray:
-    """RGBA over the opaque background colour -> RGB."""
-    alpha = rgba[..., 3:4] / 255.0
-    return (rgba[..., :3] * alpha + np.asarray(BACKGROUND) * (1 - alpha)).round().astype(np.uint8)

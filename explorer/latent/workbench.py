@@ -8,16 +8,15 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from explorer.focus_view import FocusView
-from explorer.latent_state import LatentState
-from explorer.latent_views import SelectionView, SplomView
-from explorer.traversal_views import (
-    DecodedView,
-    InterpolationView,
-    SampleInfoView,
-    TraversalGridView,
-    TraversalSliders,
-)
+from explorer.latent.decoded_view import DecodedView
+from explorer.latent.focus_view import FocusView
+from explorer.latent.grid_view import TraversalGridView
+from explorer.latent.interpolation_view import InterpolationView
+from explorer.latent.sample_view import SampleInfoView
+from explorer.latent.selection_view import SelectionView
+from explorer.latent.sliders import TraversalSliders
+from explorer.latent.splom_view import SplomView
+from explorer.latent.state import LatentState
 
 PLACEHOLDER = "Select a trial in the table above to explore its latent space."
 
@@ -43,9 +42,9 @@ class LatentExplorer(pn.viewable.Viewer):
         self.body = pn.Column(
             self.heading,
             pn.FlexBox(
-                pn.Column("### Latent space", self.splom, self.selection),
-                pn.Column("### Focus", self.focus, self.info),
-                pn.Column("### Decoded", self.decoded, self.sliders),
+                pn.Column(self.splom, self.selection),
+                pn.Column(self.focus, self.info),
+                pn.Column(self.decoded, self.sliders),
                 flex_wrap="wrap",
                 sizing_mode="stretch_width",
             ),

@@ -11,8 +11,8 @@ import logging
 
 import panel as pn
 
-from explorer.panes import SELECT_A_TRIAL, message_html
-from explorer.selection import ExplorerState
+from explorer.page.boxes import SELECT_A_TRIAL, message_html
+from explorer.page.state import ExplorerState
 from explorer.store import ResultsError, ResultsStore, TrialUnavailable
 
 log = logging.getLogger(__name__)

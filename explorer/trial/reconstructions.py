@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import panel as pn
-from PIL import Image
 
+from explorer.images import tile, to_png, to_uint8, upscale_factor
 from explorer.store import Reconstructions
-from explorer.trial_view import Notice, TrialView
+from explorer.trial.view import Notice, TrialView
 
 SAMPLES = 12
-PIXELS = 64  # each image is shown at this size (nearest-neighbour upscaling keeps pixels sharp)
-GAP = 4
-BACKGROUND = 255
+PIXELS = 64  # each image is shown about this size (whole-factor nearest-neighbour upscaling keeps pixels sharp)
 
 
-def mosaic(rows: list[np.ndarray], pixels: int = PIXELS, gap: int = GAP) -> np.ndarray:
-    """Images (n, C, H, W) in [0, 1], one list entry a row, as one uint8 picture (height, width, 3)."""
-    n = max(len(row) for row in rows)
-    picture = np.full((len(rows) * (pixels + gap) - gap, n * (pixels + gap) - gap, 3), BACKGROUND, np.uint8)
-    for r, images in enumerate(rows):
-        for c, image in enumerate(images):
-            tile = np.clip(image * 255, 0, 255).astype(np.uint8).transpose(1, 2, 0)  # (H, W, C)
-            if tile.shape[2] == 1:
-                tile = np.repeat(tile, 3, axis=2)
-            tile = np.asarray(Image.fromarray(tile).resize((pixels, pixels), Image.NEAREST))
-            top, left = r * (pixels + gap), c * (pixels + gap)
-            picture[top : top + pixels, left : left + pixels] = tile
-    return picture
-
-
-def png_bytes(picture: np.ndarray) -> bytes:
-    """A (height, width, 3) uint8 array as PNG."""
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
-    return buffer.getvalue()
+def mosaic(rows: list[np.ndarray]) -> np.ndarray:
+    """Images (n, C, H, W) in [0, 1], one list entry a row of the same length, as one uint8 picture."""
+    return tile(to_uint8(np.concatenate(rows)), len(rows), len(rows[0]))
 
 
 class ReconstructionsView(TrialView):
@@ -62,9 +41,9 @@ class ReconstructionsView(TrialView):
         self.result = result
         rows = [result.decoded] if result.originals is None else [result.originals, result.decoded]
         self.picture = mosaic(rows)
-        self.image.param.update(
-            object=png_bytes(self.picture), width=self.picture.shape[1], height=self.picture.shape[0]
-        )
+        scale = upscale_factor(result.decoded.shape[-1], PIXELS)
+        height, width = self.picture.shape[:2]
+        self.image.param.update(object=to_png(self.picture, scale), width=width * scale, height=height * scale)
         caption = (
             "top: validation images; bottom: their reconstructions (decoder at the posterior mean)"
             if result.originals is not None

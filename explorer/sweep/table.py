@@ -1,4 +1,4 @@
-"""The sweep chooser and the trial table: every trial with its config, status and metrics; a row selects a trial."""
+"""The trial table: every trial with its config, status and metrics; a row selects a trial."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import panel as pn
 import param
 
-from explorer.panes import error_box, placeholder
-from explorer.selection import ExplorerState
+from explorer.page.boxes import error_box, placeholder
+from explorer.page.state import ExplorerState
 from explorer.store import ResultsError, ResultsStore
 from vaemodels import CONFIG_KEYS, LogRange, arch_keys, loss_name
 
@@ -19,7 +19,7 @@ LEADING_COLUMNS = ("trial_id", "status", "arch", "latent_dim", "beta", "best_los
 HIDDEN_COLUMNS = ("checkpoint_path", "last_checkpoint_path", "latents_path", "val_kl_per_dim", "schema_version")
 # Continuous hyperparameters, a range filter each above the table: beta, lr and every log-searched architecture key.
 RANGE_COLUMNS = ("beta", "lr", *(key.name for key in arch_keys() if isinstance(key.search, LogRange)))
-TABLE_HEIGHT = 340  # at most; a short sweep gets a shorter table
+TABLE_HEIGHT = 210  # at most (a strip over the tabs); a short sweep gets a shorter table
 ROW_HEIGHT, HEADER_HEIGHT = 30, 80
 
 
@@ -30,35 +30,6 @@ def table_columns(frame: pd.DataFrame) -> list[str]:
     config = [c for c in CONFIG_KEYS if c in shown and c not in leading]
     rest = [c for c in shown if c not in leading and c not in config]
     return leading + config + rest
-
-
-class SweepChooser(pn.viewable.Viewer):
-    """A drop-down of the sweeps under RESULTS; hidden when there is only one."""
-
-    def __init__(self, store: ResultsStore, state: ExplorerState, **params) -> None:
-        super().__init__(**params)
-        self.store, self.state = store, state
-        self.select = pn.widgets.Select(label="Sweep", options=[], sizing_mode="stretch_width")
-        self.select.param.watch(self._chosen, "value")
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Look for sweeps again (a new sweep folder appears without a restart)."""
-        sweeps = self.store.sweeps()
-        if sweeps != self.select.options:
-            self.select.options = sweeps
-        self.select.visible = len(sweeps) > 1
-        if self.state.sweep not in sweeps:
-            self.select.value = sweeps[0]
-            self.state.sweep = sweeps[0]
-
-    def _chosen(self, event: param.parameterized.Event) -> None:
-        if event.new is not None and event.new != self.state.sweep:
-            self.state.trial_id = None
-            self.state.sweep = event.new
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return self.select
 
 
 class TrialTable(pn.viewable.Viewer):
@@ -85,10 +56,13 @@ class TrialTable(pn.viewable.Viewer):
         )
         self.tabulator.param.watch(self._row_selected, "selection")
         self.tabulator.add_filter(pn.bind(_within_ranges, ranges=self.param.ranges))
+        # After the filter above: its watcher has updated the table's view by the time this one reads it.
+        self.tabulator.param.watch(self._filters_changed, "filters")
+        self.param.watch(self._filters_changed, "ranges")
         self.range_filters: dict[str, pn.widgets.EditableRangeSlider] = {}
         self.filters = pn.FlexBox(sizing_mode="stretch_width")
         self.summary = pn.pane.HTML(sizing_mode="stretch_width", margin=(0, 10))
-        self._layout = pn.Column(self.summary, self.filters, self.tabulator, sizing_mode="stretch_width")
+        self._layout = pn.Column(self.summary, self.tabulator, sizing_mode="stretch_width")  # filters: the sidebar's
         state.param.watch(self._trial_changed, "trial_id")
         state.param.watch(self._sweep_changed, "sweep")
         self.refresh(force=True)
@@ -130,9 +104,20 @@ class TrialTable(pn.viewable.Viewer):
             self.tabulator.selection = []  # positions of the old value; _trial_changed selects the trial again
         self.tabulator.param.update(**updates)
         self._update_range_filters(shown)
-        self.summary.object = _summary(frame)
-        self._set_layout([self.summary, self.filters, self.tabulator])
+        self._filters_changed()
+        self._set_layout([self.summary, self.tabulator])
         self._trial_changed()
+
+    def _filters_changed(self, *_: object) -> None:
+        """Tell the state which trials the header and range filters leave, and count them above the table."""
+        if self.frame is None or self.frame.empty:
+            return
+        view = self.tabulator.current_view
+        kept = None if len(view) == len(self.frame) else [str(trial) for trial in view["trial_id"]]
+        if kept != self.state.shown_trials:
+            self.state.shown_trials = kept
+        shown = self.frame if kept is None else self.frame[self.frame["trial_id"].astype(str).isin(kept)]
+        self.summary.object = _summary(shown, len(self.frame))
 
     def _set_layout(self, objects: list) -> None:
         if [id(o) for o in objects] != [id(o) for o in self._layout.objects]:  # a new layout re-walks every model
@@ -189,11 +174,12 @@ class TrialTable(pn.viewable.Viewer):
         return self._layout
 
 
-def _summary(frame: pd.DataFrame) -> str:
-    """One line above the table: how many trials in which status, and the best one."""
+def _summary(frame: pd.DataFrame, total: int) -> str:
+    """One line above the table: how many of the `total` trials the filters show, in which status, and the best."""
     counts = frame["status"].value_counts() if "status" in frame else pd.Series(dtype=int)
     statuses = ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
-    text = f"<b>{len(frame)} trials</b> ({statuses})" if statuses else f"<b>{len(frame)} trials</b>"
+    how_many = f"{len(frame)} trials" if len(frame) == total else f"{len(frame)} of {total} trials shown"
+    text = f"<b>{how_many}</b> ({statuses})" if statuses else f"<b>{how_many}</b>"
     if "best_loss" in frame and frame["best_loss"].notna().any():
         best = frame.loc[frame["best_loss"].idxmin()]
         what = html.escape(loss_name(best.get("recon")))

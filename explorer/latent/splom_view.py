@@ -1,7 +1,7 @@
-"""Panel views of the latent space: the composite SPLOM and the selection tools (the focus plot is in focus_view.py).
+"""The SPLOM view: the composite image of every shown pair, its controls and its legend.
 
-Each view is a `pn.viewable.Viewer` over one shared `LatentState`; `LatentExplorer` (explorer.latent_explorer)
-assembles them with the traversal views. The SPLOM is a plain Bokeh figure built once: a redraw renders the composite
+A `pn.viewable.Viewer` over the shared `LatentState`; `LatentExplorer` (explorer.latent.workbench) assembles it with
+the other latent views. The SPLOM is a plain Bokeh figure built once: a redraw renders the composite
 off the event loop and replaces its image source's data.
 """
 
@@ -18,13 +18,14 @@ from bokeh.events import Tap
 from bokeh.models import ColumnDataSource, PanTool, Range1d, ResetTool, WheelZoomTool
 from bokeh.plotting import figure
 
-from explorer.latent_state import LatentState
-from explorer.plotting import edit_bokeh
-from explorer.scheduling import LatestOnly
-from explorer.splom import MAX_DIMS, SplomImage, SplomRenderer
-from explorer.splom_draw import marker_positions
+from explorer.latent.splom import SplomRenderer
+from explorer.latent.splom_decor import marker_positions
+from explorer.latent.splom_layout import MAX_DIMS, SplomImage
+from explorer.latent.state import LatentState
+from explorer.page.figures import edit_bokeh
+from explorer.page.scheduling import LatestOnly
 
-PLOT_SIZE = 760  # pixels a side of the SPLOM
+PLOT_SIZE = 400  # pixels a side of the SPLOM: it shares one screen with the focus plot, image and sliders
 MARKER_COLOUR = "#e41a1c"
 REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidden", "selection"]
 
@@ -200,34 +201,9 @@ class SplomView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(self.mode, self.colour, self.n_components)
-        return pn.Column(controls, self.dims, self.heading, self.plot, self.legend, self.gradient, width=PLOT_SIZE + 30)
-
-
-class SelectionView(pn.viewable.Viewer):
-    """The selection's size and class mix, how new selections combine, invert and clear."""
-
-    def __init__(self, state: LatentState, **params: Any) -> None:
-        super().__init__(**params)
-        self.state = state
-        self.mode = pn.widgets.RadioButtonGroup.from_param(state.param.selection_mode, label="New selections")
-        self.invert = pn.widgets.Button(label="Invert")
-        self.clear = pn.widgets.Button(label="Clear")
-        self.invert.on_click(lambda _: state.invert_selection())
-        self.clear.on_click(lambda _: state.clear_selection())
-        self.summary = pn.pane.Markdown(self.describe(), css_classes=["ls-selection"])
-        state.param.watch(lambda *_: setattr(self.summary, "object", self.describe()), ["selection", "trial_version"])
-
-    def describe(self) -> str:
-        """'N of M selected' with the count a class."""
-        s = self.state
-        if s.trial is None or s.selection is None:
-            return "Nothing selected: draw a box or a lasso on the focus plot."
-        count, mix = s.selection_summary()
-        classes = ", ".join(f"class {label}: {n}" for label, n in mix.items()) or "none"
-        return f"**{count:,} of {len(s.mu):,} selected** ({100 * count / max(len(s.mu), 1):.1f}%). {classes}"
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.Row(self.mode, self.invert, self.clear), self.summary)
+        # The dimension picker last: it is used less often than the plot, which stays on the first screen.
+        parts = (controls, self.heading, self.plot, self.legend, self.gradient, self.dims)
+        return pn.Column(*parts, width=PLOT_SIZE + 30)
 
 
 def _legend_css(colours: tuple[str, ...]) -> str:

@@ -12,22 +12,20 @@ import numpy as np
 import pandas as pd
 import param
 
-from explorer.latent_stats import (
+from explorer.latent.colouring import Colouring, make_colouring
+from explorer.latent.decoding import cpu_model, decode
+from explorer.latent.selection import box_mask, class_mix, combine_selection, lasso_mask
+from explorer.latent.splom_layout import MAX_DIMS
+from explorer.latent.stats import (
     PCA,
     RANGE_KINDS,
-    box_mask,
-    class_mix,
     class_moments,
-    combine_selection,
     coordinate_ranges,
     fit_pca,
     kl_from_history,
     kl_per_dim,
-    lasso_mask,
     order_by_kl,
 )
-from explorer.splom import MAX_DIMS, Colouring, make_colouring
-from explorer.traversal import cpu_model, decode
 from vaemodels import DATASETS, mu_columns
 
 DEFAULT_SHOWN_DIMS = 8

@@ -9,10 +9,12 @@ import pytest
 from bokeh.events import Tap
 from PIL import Image
 
-from explorer.latent_explorer import LatentExplorer
-from explorer.latent_stats import prior_range
-from explorer.splom_draw import marker_positions
-from explorer.traversal import GAP, decode, to_uint8
+from explorer.images import GAP, to_uint8
+from explorer.latent.decoding import decode
+from explorer.latent.splom_decor import marker_positions
+from explorer.latent.stats import prior_range
+from explorer.latent.traversal import traversal_grid
+from explorer.latent.workbench import LatentExplorer
 from tests.latent_fixtures import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 from vaemodels.datasets import DatasetUnavailable, load_samples
@@ -77,8 +79,8 @@ def test_clicking_a_sample_moves_the_sliders_there_and_shows_its_original(vae_tr
     np.testing.assert_allclose(table["sample"].to_numpy(), state.mu[row], atol=1e-6)
     label = int(state.labels[row])
     class_rows = state.mu[state.labels == label]
-    np.testing.assert_allclose(table["class mean"].to_numpy(), class_rows.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(table["class std"].to_numpy(), class_rows.std(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(table[f"class {label} mean"].to_numpy(), class_rows.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(table[f"class {label} std"].to_numpy(), class_rows.std(axis=0), rtol=1e-5)
     xs, ys, _ = marker_positions(explorer.splom.image.layout, state.mu[row])
     crosses = explorer.splom.marker_source.data
     np.testing.assert_allclose(np.column_stack([crosses["x"], crosses["y"]]), np.column_stack([xs, ys]))  # marked
@@ -90,7 +92,7 @@ def test_an_original_that_cannot_be_loaded_says_why(vae_trial, monkeypatch):
     def missing(*_args, **_kwargs):
         raise DatasetUnavailable("dataset 'mnist' needs its IDX files in /nowhere")
 
-    monkeypatch.setattr("explorer.traversal_views.load_samples", missing)
+    monkeypatch.setattr("explorer.latent.sample_view.load_samples", missing)
     explorer = LatentExplorer(vae_trial)
     explorer.state.go_to_row(3)
     assert "cannot be shown: dataset 'mnist' needs its IDX files in /nowhere" in explorer.info.message.object
@@ -184,3 +186,32 @@ def test_interpolation_strip_runs_from_one_sample_to_another(vae_trial):
     centroid = state.mu[state.labels == 1].mean(axis=0)
     np.testing.assert_array_equal(view.strip[:, -size:], decode(state.model, centroid)[0])
     assert "From A (sample" in view.message.object
+
+
+def test_switching_trials_clears_or_redraws_every_per_trial_panel(vae_trial, conditional_trial):
+    explorer = LatentExplorer(vae_trial)
+    state = explorer.state
+    state.go_to_row(2)
+    explorer.interpolation.set_end("A", "picked sample")
+    state.apply_selection(state.labels == 1)
+    explorer.interpolation.set_end("B", "selection centroid")
+    assert explorer.info.reconstruction.object is not None and explorer.interpolation.pane.object is not None
+    old_grid, old_decoded = explorer.grid.png, explorer.decoded.pane.object
+
+    explorer.set_trial(conditional_trial)
+    assert state.current_row is None and state.selection is None
+    info = explorer.info  # the picked sample was the other trial's: no images, and a hint instead
+    assert (info.original.object, info.reconstruction.object, info.original_image) == (None, None, None)
+    assert info.message.object.startswith("Click a point")
+    assert not any(name.startswith("sample") for name in info.table.object.columns)
+    interpolation = explorer.interpolation
+    assert interpolation.ends == {} and interpolation.strip is None and interpolation.pane.object is None
+    assert interpolation.message.object.startswith("Set both ends")
+    assert explorer.selection.describe().startswith("Nothing selected")
+    z = np.zeros(conditional_trial.config.model.latent_dim)
+    np.testing.assert_array_equal(explorer.decoded.image, decode(state.model, z, state.label)[0])  # the new decoder
+    assert explorer.decoded.pane.object != old_decoded and explorer.grid.png != old_grid
+    rows = explorer.grid.row_order()
+    expected = traversal_grid(state.model, z, state.axes[rows], state.point[rows], state.slider_ranges()[rows],
+                              explorer.grid.steps.value, state.label)  # fmt: skip
+    np.testing.assert_array_equal(explorer.grid.grid, expected)

@@ -51,8 +51,9 @@ def _warm_up_logged() -> None:
 
 def warm_up() -> None:
     """Draw every latent view (SPLOM, focus plot, selections, decoding) for a tiny made-up trial."""
-    from explorer.latent_explorer import LatentExplorer
-    from explorer.splom import SplomRenderer, make_colouring
+    from explorer.latent.colouring import make_colouring
+    from explorer.latent.splom import SplomRenderer
+    from explorer.latent.workbench import LatentExplorer
 
     trial, latents = _made_up_trial()
     state = LatentExplorer(trial, latents).state  # draws the SPLOM, the focus plot and the decoded image

@@ -1,0 +1,58 @@
+"""Pictures of latent paths, decoded in one batch each: traversal grids, interpolations and class strips."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.images import tile
+from explorer.latent.decoding import decode
+from vaemodels import VAE
+
+GRID_TILE = 64  # pixels a side of one grid or strip image
+
+
+def traversal_points(
+    z: np.ndarray, axes: np.ndarray, coordinates: np.ndarray, ranges: np.ndarray, steps: int
+) -> np.ndarray:
+    """Latent points of a traversal grid: row r moves z along axes[r] from coordinates[r] across ranges[r].
+
+    z (d,); axes (R, d) unit directions (rows of the identity, or principal axes); coordinates (R,) the point's
+    coordinate along each axis; ranges (R, 2). Returns (R * steps, d), row-major.
+    """
+    values = np.linspace(ranges[:, 0], ranges[:, 1], steps, axis=1)  # (R, steps)
+    shifts = values - coordinates[:, None]  # (R, steps): how far each image is from the point along its axis
+    points = z[None, None, :] + shifts[:, :, None] * axes[:, None, :]  # (R, steps, d)
+    return points.reshape(-1, z.shape[0])
+
+
+def traversal_grid(
+    model: VAE,
+    z: np.ndarray,
+    axes: np.ndarray,
+    coordinates: np.ndarray,
+    ranges: np.ndarray,
+    steps: int = 10,
+    label: int | None = None,
+) -> np.ndarray:
+    """One image: a row a traversed axis, `steps` decoded images across its range; one batched decoder forward."""
+    points = traversal_points(np.asarray(z, np.float64), np.asarray(axes), coordinates, np.asarray(ranges), steps)
+    return tile(decode(model, points, label), len(axes), steps)
+
+
+def interpolation(z_from: np.ndarray, z_to: np.ndarray, steps: int) -> np.ndarray:
+    """(steps, d) points on the straight line from z_from to z_to, both ends included."""
+    weights = np.linspace(0.0, 1.0, steps)[:, None]
+    return (1.0 - weights) * np.asarray(z_from, np.float64) + weights * np.asarray(z_to, np.float64)
+
+
+def interpolation_strip(
+    model: VAE, z_from: np.ndarray, z_to: np.ndarray, steps: int = 10, label: int | None = None
+) -> np.ndarray:
+    """The decoded interpolation from z_from to z_to as one strip image."""
+    return tile(decode(model, interpolation(z_from, z_to, steps), label), 1, steps)
+
+
+def class_strip(model: VAE, z: np.ndarray, num_classes: int) -> np.ndarray:
+    """What one z decodes to under every class label, as one strip (conditional decoders)."""
+    points = np.repeat(np.atleast_2d(np.asarray(z, np.float64)), num_classes, axis=0)  # (K, d)
+    return tile(decode(model, points, np.arange(num_classes)), 1, num_classes)

@@ -1,0 +1,1 @@
+"""Views of the selected trial: summary, KL per dimension, training curves and reconstructions."""
