@@ -87,7 +87,7 @@ def _imported_modules(path: Path) -> set[str]:
 def test_sweeps_explorer_and_benchmarks_import_only_the_public_surface():
     private, unknown = [], []
     for folder in ("sweeps", "explorer", "benchmarks"):
-        for path in sorted((ROOT / folder).glob("*.py")):
+        for path in sorted((ROOT / folder).rglob("*.py")):  # subpackages too
             for node in _imports(path):
                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vaemodels."):
                     private.append(f"{path.name}: from {node.module} import ...")
@@ -102,7 +102,7 @@ def test_sweeps_explorer_and_benchmarks_import_only_the_public_surface():
 
 def test_packages_depend_one_way_and_only_sweeps_imports_ray():
     for package in PACKAGES:
-        for path in (ROOT / package).glob("*.py"):
+        for path in (ROOT / package).rglob("*.py"):
             modules = {m.split(".")[0] for m in _imported_modules(path)}
             others = {"vaemodels": {"sweeps", "explorer"}, "sweeps": {"explorer"}, "explorer": {"sweeps"}}[package]
             assert not modules & others, f"{path}: imports {modules & others}"
@@ -113,8 +113,8 @@ def test_packages_depend_one_way_and_only_sweeps_imports_ray():
 def test_no_package_has_an_import_cycle():
     graph: dict[str, set[str]] = {}
     for package in PACKAGES:
-        for path in (ROOT / package).glob("*.py"):
-            name = f"{package}.{path.stem}"
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             graph[name] = {
                 m for m in _imported_modules(path) if m in graph or (ROOT / (m.replace(".", "/") + ".py")).exists()
             }
