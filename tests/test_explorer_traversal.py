@@ -215,3 +215,19 @@ def test_switching_trials_clears_or_redraws_every_per_trial_panel(vae_trial, con
     expected = traversal_grid(state.model, z, state.axes[rows], state.point[rows], state.slider_ranges()[rows],
                               explorer.grid.steps.value, state.label)  # fmt: skip
     np.testing.assert_array_equal(explorer.grid.grid, expected)
+
+
+@pytest.mark.parametrize(("classes", "rows", "cols"), [(3, 1, 3), (10, 2, 5), (7, 2, 5)])
+def test_the_class_strip_wraps_at_five_classes_a_row_so_the_decoded_column_stays_narrow(classes, rows, cols):
+    """A conditional model's strip of its classes: ten in one row made the decoded column wrap below the SPLOM."""
+    import torch
+
+    from explorer.latent.traversal import class_strip
+    from vaemodels import TrialConfig, create_model
+
+    torch.manual_seed(0)
+    model = create_model(TrialConfig.from_dict({"arch": "conditional", "latent_dim": 2})).eval()  # mnist_5k, 28 px
+    strip = class_strip(model, np.zeros(2), classes)
+    assert strip.shape[:2] == (rows * 28 + (rows - 1) * GAP, cols * 28 + (cols - 1) * GAP)
+    if rows * cols > classes:  # the last row's empty places are left white, not drawn
+        assert (strip[-28:, -28:] == 255).all()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.images import tile
+from explorer.images import GAP_VALUE, tile
 from explorer.latent.decoding import decode
 from vaemodels import VAE
 
 GRID_TILE = 64  # pixels a side of one grid or strip image
+STRIP_COLUMNS = 5  # class images a row of the class strip
 
 
 def traversal_points(
@@ -53,6 +54,11 @@ def interpolation_strip(
 
 
 def class_strip(model: VAE, z: np.ndarray, num_classes: int) -> np.ndarray:
-    """What one z decodes to under every class label, as one strip (conditional decoders)."""
+    """What one z decodes to under every class label (conditional decoders), `STRIP_COLUMNS` a row: ten classes
+    in one row would widen the decoded column past the workbench's screen."""
     points = np.repeat(np.atleast_2d(np.asarray(z, np.float64)), num_classes, axis=0)  # (K, d)
-    return tile(decode(model, points, np.arange(num_classes)), 1, num_classes)
+    images = decode(model, points, np.arange(num_classes))  # (K, H, W[, C])
+    cols = min(num_classes, STRIP_COLUMNS)
+    rows = -(-num_classes // cols)
+    blank = np.full((rows * cols - num_classes, *images.shape[1:]), GAP_VALUE, np.uint8)
+    return tile(np.concatenate([images, blank]), rows, cols)
