@@ -19,8 +19,10 @@ from tests.processes import kill_driver
 
 pytestmark = pytest.mark.slow
 
-FLAGS = ["--archs", "vae", "--betas", "1", "--latent-dims", "2", "--seeds", "0,1,2,3", "--epochs", "3"]
-FLAGS += ["--dataset", "shapes", "--image-size", "32", "--n-samples", "600", "--max-concurrent", "1"]
+# Each trial must outlast the driver's table-write spacing (a status change reaches storage within 5 s), so that a
+# written table can hold a finished trial beside an unfinished one even on an idle machine: about 8 s a trial then.
+FLAGS = ["--archs", "vae", "--betas", "1", "--latent-dims", "2", "--seeds", "0,1,2,3", "--epochs", "4"]
+FLAGS += ["--dataset", "shapes", "--image-size", "32", "--n-samples", "3000", "--max-concurrent", "1"]
 
 
 def command(storage) -> list[str]:
@@ -61,7 +63,7 @@ def rerun_and_check(storage, before: dict[str, list]) -> None:
     assert "resuming sweep" in rerun.stdout
     table = pd.read_parquet(storage / "driver" / "trials.parquet")
     assert len(table) == 4 and table["trial_id"].is_unique and (table["status"] == "TERMINATED").all()
-    assert (table["epochs_trained"] == 3).all()
+    assert (table["epochs_trained"] == 4).all()
     after = finished_histories(storage, table)
     for trial_id, history in before.items():  # finished trials were not retrained: identical histories
         assert after[trial_id] == history
