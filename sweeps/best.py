@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.ranking import explain_empty, healthy, metric_column, pareto_front, rank
+from sweeps.ranking import SHOWN_KEYS, config_values, explain_empty, healthy, metric_column, pareto_front, rank
 from sweeps.settings import SettingsError, SweepSettings
 from vaemodels import (
-    ARCHITECTURES,
     TRIALS_FILE,
     Location,
     StorageError,
     TrialNotFound,
     checkpoint_problem,
-    is_missing,
     load_or_rebuild,
     load_trial,
     loss_name,
@@ -63,9 +61,7 @@ def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mo
         return explain_empty(frame, metric)
     best = ranked.iloc[0]
     column = metric_column(metric)
-    spec = ARCHITECTURES.get(best.get("arch"))
-    keys = ("arch", "latent_dim", "beta", "lr", "dataset", *(spec.key_names if spec else ()))
-    config = {key: _plain(best[key]) for key in keys if key in best and not is_missing(best[key])}
+    config = {key: _plain(value) for key, value in config_values(best, (*SHOWN_KEYS, "dataset")).items()}
     what = f", the {loss_name(best.get('recon'))}" if metric == "loss" else ""
     lines = [f"best trial {best['trial_id']} ({column} = {best[column]:.4f}{what}): {config}"]
     if metric == "loss" and "recon" in ranked and ranked["recon"].nunique() > 1:

@@ -12,15 +12,18 @@ from vaemodels import ARCHITECTURES, TRIALS_FILE, is_missing
 SHOWN_KEYS = ("arch", "latent_dim", "beta", "lr")  # then the architecture's own keys
 
 
-def describe_config(row: Any, keys: tuple[str, ...] = SHOWN_KEYS) -> str:
-    """'arch=vae latent_dim=4 beta=2.5 lr=0.001', and the architecture's own keys; keys a trial lacks left out."""
+def config_values(row: Any, keys: tuple[str, ...] = SHOWN_KEYS) -> dict[str, Any]:
+    """The trial's values of `keys` and of its architecture's own keys, in that order; keys a trial lacks left out."""
     spec = ARCHITECTURES.get(row.get("arch"))
     names = (*keys, *(spec.key_names if spec else ()))
-    values = {name: row.get(name) for name in names}
+    return {name: row.get(name) for name in names if not is_missing(row.get(name))}
+
+
+def describe_config(row: Any, keys: tuple[str, ...] = SHOWN_KEYS) -> str:
+    """'arch=vae latent_dim=4 beta=2.5 lr=0.001', and the architecture's own keys; keys a trial lacks left out."""
     return " ".join(
         f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
-        for name, value in values.items()
-        if not is_missing(value)
+        for name, value in config_values(row, keys).items()
     )
 
 
