@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sweeps.study_report import configuration_labels, median_interval, rank_correlation, summary_table
 from vaemodels import frame_from_rows, resolve, write_trials_table
 from vaemodels.cli import main
+from vaemodels.study_stats import (
+    configuration_labels,
+    has_seed_replicates,
+    median_interval,
+    rank_correlation,
+    rank_disagreement,
+    summary_table,
+)
 
 
 def study_rows() -> list[dict]:
@@ -61,3 +68,22 @@ def test_the_command_writes_a_figure_a_score_the_matrix_and_the_table(tmp_path, 
     assert main(["study", str(tmp_path / "sweep"), "--out", str(tmp_path / "r2"), "--scores", "nope"]) == 2
     assert "--scores nope: not a column of the table" in capsys.readouterr().err
     assert main(["study", str(tmp_path / "missing"), "--out", str(tmp_path / "r3")]) == 2
+
+
+def test_replicates_are_configurations_trained_with_more_than_one_seed():
+    frame = frame_from_rows(study_rows()[:-1])
+    assert has_seed_replicates(frame)
+    one_seed = frame[frame["seed"] == 0]  # four configurations, one seed each
+    assert not has_seed_replicates(one_seed)
+    assert not has_seed_replicates(frame.drop(columns="seed"))
+
+
+def test_the_disagreement_list_puts_the_trial_whose_ranks_differ_most_first():
+    # Four trials: a ranks them 1 2 3 4 (highest first), b ranks them 4 2 3 1; w and z swap ends (difference 3),
+    # x and y keep their places (difference 0).
+    frame = frame_from_rows([
+        {"trial_id": name, "a": a, "b": b} for name, a, b in (("w", 4, 1), ("x", 3, 3), ("y", 2, 2), ("z", 1, 4))
+    ])  # fmt: skip
+    listed = rank_disagreement(frame, "a", "b", top=3)
+    assert list(listed["trial_id"][:2]) == ["w", "z"] and list(listed["rank difference"]) == [3.0, 3.0, 0.0]
+    assert listed.loc[0, "rank a"] == 1.0 and listed.loc[0, "rank b"] == 4.0
