@@ -19,6 +19,7 @@ from explorer.page.warmup import warm_up_in_background
 from explorer.store import ResultsError, ResultsStore
 from explorer.sweep.chooser import SweepChooser
 from explorer.sweep.overview import SweepOverview
+from explorer.sweep.study_view import StudyView
 from explorer.sweep.table import TrialTable
 from explorer.trial.curves import TrainingCurves
 from explorer.trial.kl import KLBars
@@ -66,6 +67,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.chooser = SweepChooser(store, self.state)
         self.table = TrialTable(store, self.state)
         self.overview = SweepOverview(store, self.state)
+        self.study = StudyView(store, self.state, open_trial=self.open_in_latent_space)
         self.summary = TrialSummary(store, self.state)
         self.curves = TrainingCurves(store, self.state)
         self.kl_bars = KLBars(store, self.state)
@@ -92,7 +94,8 @@ class ExplorerApp(pn.viewable.Viewer):
             card("Reconstructions", self.reconstructions),
             sizing_mode="stretch_width",
         )
-        tabs = [("Sweep", pn.Column(self.overview, sizing_mode="stretch_width")), ("Trial", trial)]
+        sweep = pn.Column(self.overview, card("Study: scores over seeds", self.study), sizing_mode="stretch_width")
+        tabs = [("Sweep", sweep), ("Trial", trial)]
         if self.latent_explorer is not None:
             latent = pn.Column(self.latent_error, self.latent_explorer, sizing_mode="stretch_width")
             tabs.append((LATENT_TAB, latent))
@@ -106,6 +109,12 @@ class ExplorerApp(pn.viewable.Viewer):
     def open_tab(self, name: str) -> None:
         """Show the tab of that name (what a click on its header does)."""
         self.tabs.active = self.tab_names.index(name)
+
+    def open_in_latent_space(self, trial_id: str) -> None:
+        """Select the trial and show its latent space (the Study view's disagreement list does this)."""
+        self.state.trial_id = trial_id
+        if self.latent_explorer is not None:
+            self.open_tab(LATENT_TAB)
 
     def refresh(self) -> None:
         """Look for new sweeps and for changes to the shown sweep's trials table."""

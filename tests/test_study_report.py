@@ -87,3 +87,8 @@ def test_the_disagreement_list_puts_the_trial_whose_ranks_differ_most_first():
     listed = rank_disagreement(frame, "a", "b", top=3)
     assert list(listed["trial_id"][:2]) == ["w", "z"] and list(listed["rank difference"]) == [3.0, 3.0, 0.0]
     assert listed.loc[0, "rank a"] == 1.0 and listed.loc[0, "rank b"] == 4.0
+
+
+def test_a_score_against_itself_disagrees_nowhere():
+    frame = frame_from_rows(study_rows()[:-1])
+    assert (rank_disagreement(frame, "mig", "mig")["rank difference"] == 0).all()

@@ -89,13 +89,8 @@ def rank_disagreement(frame: pd.DataFrame, first: str, second: str, top: int = 1
 
     Ranks are over the trials that have both scores; ties share their mean rank.
     """
-    both = frame[["trial_id", first, second]].dropna()
-    ranks = both.assign(
-        **{
-            f"rank {first}": both[first].astype(float).rank(ascending=False),
-            f"rank {second}": both[second].astype(float).rank(ascending=False),
-        }
-    )
+    both = frame[list(dict.fromkeys(["trial_id", first, second]))].dropna()
+    ranks = both.assign(**{f"rank {name}": both[name].astype(float).rank(ascending=False) for name in (first, second)})
     ranks["rank difference"] = (ranks[f"rank {first}"] - ranks[f"rank {second}"]).abs()
     return ranks.sort_values("rank difference", ascending=False, kind="stable").head(top).reset_index(drop=True)
 
