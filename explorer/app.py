@@ -15,6 +15,7 @@ import panel as pn
 from explorer.page.boxes import card, error_box, message_box
 from explorer.page.scheduling import LatestJob
 from explorer.page.state import ExplorerState
+from explorer.page.view_link import ViewLink, trial_ids_of
 from explorer.page.warmup import warm_up_in_background
 from explorer.store import ResultsError, ResultsStore
 from explorer.sweep.chooser import SweepChooser
@@ -82,6 +83,16 @@ class ExplorerApp(pn.viewable.Viewer):
         self.tabs = pn.Tabs(*tabs, sizing_mode="stretch_width", css_classes=["ls-tabs"])
         self.tabs.param.watch(self._send_to_latent_explorer, "active")
         self.state.param.watch(self._send_to_latent_explorer, ["sweep", "trial_id"])
+        self.link: ViewLink | None = None  # the view in the URL, when served
+
+    def link_to(self, location: object) -> None:
+        """Restore the view a URL names (pn.state.location), then keep the URL in step with the page."""
+        self.link = ViewLink(self, location)
+        self.link.restore(self.store.sweeps(), lambda sweep: trial_ids_of(self.store.trials(sweep)))
+        self.link.follow()
+        self._send_to_latent_explorer()
+        # The browser sends its own URL when the page connects: write the restored view once it has.
+        pn.state.onload(self.link.write)
 
     def _tabs(self) -> list[tuple[str, pn.viewable.Viewable]]:
         trial = pn.Column(
@@ -144,6 +155,8 @@ class ExplorerApp(pn.viewable.Viewer):
                 if is_stale():
                     return  # another trial was picked meanwhile: draw that one instead
                 self.latent_explorer.set_trial(trial, latents)
+                if self.link is not None:
+                    self.link.apply_latent()  # a link's latent values, once its trial is shown
             self.latent_shown = request
         except Exception as failure:  # its files failed, or its view did: say so here, keep the page
             log.exception("the latent explorer failed for trial %s", trial_id)
@@ -155,7 +168,8 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def main(self) -> list[pn.viewable.Viewable]:
         """The page's main column: the trial table (always on top), then the tabs."""
-        return [card("Trials", self.table, css_classes=["ls-trials"]), self.tabs]
+        notice = [self.link.notice] if self.link is not None else []
+        return [*notice, card("Trials", self.table, css_classes=["ls-trials"]), self.tabs]
 
     def sidebar(self) -> list[pn.viewable.Viewable]:
         """Sweep chooser, the table's range filters, where the results are, and how to use the page."""
@@ -187,6 +201,8 @@ def build_app(results: str, data_dir: str | None = None) -> pn.template.Bootstra
         store = pn.state.as_cached("latentsweep-store", ResultsStore, results=str(results), data_dir=data_dir)
         store.sweeps()
         app = ExplorerApp(store)
+        if pn.state.location is not None:
+            app.link_to(pn.state.location)
         page = app.__panel__()
     except ResultsError as failure:
         return error_page(str(failure))
