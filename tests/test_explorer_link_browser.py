@@ -1,11 +1,13 @@
-"""A link to a view, in Chromium: the URL's trial and decoded point come back after a reload."""
+"""A link to a view, in Chromium: the URL's trial and decoded point come back after a reload; the selection
+downloads as a file."""
 
 import re
 import urllib.parse
 
+import pandas as pd
 import pytest
 
-from tests.explorer_fixtures import LATENT_DIM, find_trial, sweep_results  # noqa: F401
+from tests.explorer_fixtures import LATENT_DIM, VALIDATION_SAMPLES, find_trial, sweep_results  # noqa: F401
 from tests.test_explorer_app import CHROMIUM, CHROMIUM_ARGS, LATENT_MS, explorer_server, require_chromium  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -44,6 +46,12 @@ def test_a_link_with_a_trial_and_slider_values_survives_a_reload(explorer_server
             assert page.locator(".ls-decoded img").first.get_attribute("src") == decoded  # the same point, decoded
             assert re.search(r"tab=latent", page.url)
             assert page.locator(".bk-tab.bk-active", has_text="Latent space").count() == 1
+
+            with page.expect_download(timeout=30_000) as download:  # nothing selected: every validation sample
+                page.locator(".ls-export button", has_text="Selection (CSV)").click()
+            exported = pd.read_csv(download.value.path())
+            assert download.value.suggested_filename == f"{trial}_selection.csv" and len(exported) == VALIDATION_SAMPLES
+            assert {"sample", "label", *(f"mu_{i}" for i in range(LATENT_DIM))} <= set(exported.columns)
         finally:
             browser.close()
     assert problems == []

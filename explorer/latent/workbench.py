@@ -9,6 +9,7 @@ import pandas as pd
 import panel as pn
 
 from explorer.latent.decoded_view import DecodedView
+from explorer.latent.export_view import ExportView
 from explorer.latent.focus_view import FocusView
 from explorer.latent.grid_view import TraversalGridView
 from explorer.latent.interpolation_view import InterpolationView
@@ -35,6 +36,7 @@ class LatentExplorer(pn.viewable.Viewer):
         self.info = SampleInfoView(self.state, data_dir)
         self.grid = TraversalGridView(self.state)
         self.interpolation = InterpolationView(self.state)
+        self.export = ExportView(self.state)
         self.sliders.on_release.append(self.grid.refresh)  # the grid follows a slider once it is let go
         self.placeholder = pn.pane.Markdown(PLACEHOLDER, css_classes=["ls-placeholder"])
         self.heading = pn.pane.Markdown("", css_classes=["ls-trial"], margin=(0, 10))
@@ -42,7 +44,7 @@ class LatentExplorer(pn.viewable.Viewer):
         self.body = pn.Column(
             self.heading,
             pn.FlexBox(
-                pn.Column(self.splom, self.selection),
+                pn.Column(self.splom, self.selection, self.export),
                 pn.Column(self.focus, self.info),
                 pn.Column(self.decoded, self.sliders),
                 flex_wrap="wrap",
