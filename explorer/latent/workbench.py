@@ -7,11 +7,13 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
+from bokeh.models import HoverTool
 
 from explorer.latent.decoded_view import DecodedView
 from explorer.latent.export_view import ExportView
 from explorer.latent.focus_view import FocusView
 from explorer.latent.grid_view import TraversalGridView
+from explorer.latent.hover_view import HoverThumbnail
 from explorer.latent.interpolation_view import InterpolationView
 from explorer.latent.sample_view import SampleInfoView
 from explorer.latent.selection_view import SelectionView
@@ -37,6 +39,8 @@ class LatentExplorer(pn.viewable.Viewer):
         self.grid = TraversalGridView(self.state)
         self.interpolation = InterpolationView(self.state)
         self.export = ExportView(self.state)
+        self.hover = HoverThumbnail(self.state, data_dir)
+        self.hover.attach(self.focus.figure.select_one(HoverTool), self.focus.source)
         self.sliders.on_release.append(self.grid.refresh)  # the grid follows a slider once it is let go
         self.placeholder = pn.pane.Markdown(PLACEHOLDER, css_classes=["ls-placeholder"])
         self.heading = pn.pane.Markdown("", css_classes=["ls-trial"], margin=(0, 10))
@@ -45,7 +49,7 @@ class LatentExplorer(pn.viewable.Viewer):
             self.heading,
             pn.FlexBox(
                 pn.Column(self.splom, self.selection, self.export),
-                pn.Column(self.focus, self.info),
+                pn.Column(self.focus, self.hover, self.info),
                 pn.Column(self.decoded, self.sliders),
                 flex_wrap="wrap",
                 sizing_mode="stretch_width",
