@@ -17,6 +17,7 @@ from explorer.page.scheduling import LatestJob
 from explorer.page.state import ExplorerState
 from explorer.page.warmup import warm_up_in_background
 from explorer.store import ResultsError, ResultsStore
+from explorer.sweep.analytics import SweepAnalytics
 from explorer.sweep.chooser import SweepChooser
 from explorer.sweep.overview import SweepOverview
 from explorer.sweep.table import TrialTable
@@ -66,6 +67,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.chooser = SweepChooser(store, self.state)
         self.table = TrialTable(store, self.state)
         self.overview = SweepOverview(store, self.state)
+        self.analytics = SweepAnalytics(store, self.state, self.table)
         self.summary = TrialSummary(store, self.state)
         self.curves = TrainingCurves(store, self.state)
         self.kl_bars = KLBars(store, self.state)
@@ -92,7 +94,7 @@ class ExplorerApp(pn.viewable.Viewer):
             card("Reconstructions", self.reconstructions),
             sizing_mode="stretch_width",
         )
-        tabs = [("Sweep", pn.Column(self.overview, sizing_mode="stretch_width")), ("Trial", trial)]
+        tabs = [("Sweep", pn.Column(self.overview, self.analytics, sizing_mode="stretch_width")), ("Trial", trial)]
         if self.latent_explorer is not None:
             latent = pn.Column(self.latent_error, self.latent_explorer, sizing_mode="stretch_width")
             tabs.append((LATENT_TAB, latent))

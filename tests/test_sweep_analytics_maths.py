@@ -82,3 +82,17 @@ def test_fanova_finds_the_one_hyperparameter_that_matters_and_is_repeatable():
 
 def test_too_few_trials_give_no_importance():
     assert importances(sweep_table(3), "best_loss") == {}
+
+
+def test_parallel_axes_scale_to_unit_and_map_a_brushed_span_back_to_values():
+    from explorer.sweep.parallel import make_axis, positions
+
+    frame = pd.DataFrame({"beta": [0.1, 1.0, 10.0], "latent_dim": [2, 4, 10], "arch": ["vae", "branched", "vae"]})
+    beta, dims, arch = (make_axis(frame, c) for c in ("beta", "latent_dim", "arch"))
+    assert beta.log and beta.label == "beta (log)" and not dims.log and not arch.brushable
+    np.testing.assert_allclose(positions(frame, [beta, dims]), [[0.0, 0.0], [0.5, 0.25], [1.0, 1.0]])
+    assert beta.values_between(0.5, 1.0) == pytest.approx((1.0, 10.0))
+    assert beta.positions_of(1.0, 10.0) == pytest.approx((0.5, 1.0))
+    assert dims.values_between(-0.2, 0.25) == pytest.approx((2.0, 4.0))  # clipped to the axis
+    assert arch.scale(frame["arch"]).tolist() == [1.0, 0.0, 1.0]
+    assert not make_axis(pd.DataFrame({"mig": [0.001, 0.4]}), "mig", wide_is_log=False).log
