@@ -120,3 +120,20 @@ def test_the_sweep_tab_holds_the_analytics(app):
     sweep_tab = app.tabs.objects[0]
     assert any(pane is app.analytics.parallel.pane for pane in sweep_tab.select(pn.pane.Bokeh))
     assert any(pane is app.analytics.pareto.pane for pane in sweep_tab.select(pn.pane.HoloViews))
+
+
+def test_the_drawn_plots_follow_a_brush_not_only_the_views_frames(app):
+    from bokeh.models import GlyphRenderer, MultiLine, Scatter
+
+    root = pn.Column(app.table, app.tabs).get_root()  # the models a session's browser would get
+
+    def drawn(glyph: type) -> list[int]:
+        column = "xs" if glyph is MultiLine else "arch"
+        sources = [r.data_source.data for r in root.select({"type": GlyphRenderer}) if isinstance(r.glyph, glyph)]
+        return sorted(len(data[column]) for data in sources if len(data.get(column, [])))
+
+    assert drawn(Scatter) == [N, N]  # the overview and the Pareto plot
+    app.analytics.parallel.brush("latent_dim", 2, 4)
+    kept = table_rows(app)
+    assert drawn(Scatter) == [kept, kept]
+    assert drawn(MultiLine) == sorted([kept, N - kept])

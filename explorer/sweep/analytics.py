@@ -36,13 +36,15 @@ class ParetoView(pn.viewable.Viewer):
 
     x_metric = param.Selector(default=None, objects=[], doc="the x axis")
     y_metric = param.Selector(default=None, objects=[], doc="the y axis")
+    redraws = param.Integer(default=0, precedence=-1, doc="bumped when the plotted trials change (see overview.py)")
 
     def __init__(self, store: ResultsStore, state: ExplorerState, **params) -> None:
         super().__init__(**params)
         self.store, self.state = store, state
         self.frame = pd.DataFrame()  # the plotted trials: Selection1D indices point into it
-        self.points = hv.DynamicMap(self._points, streams=[self.param.x_metric, self.param.y_metric])
-        self.front = hv.DynamicMap(self._front, streams=[self.param.x_metric, self.param.y_metric])
+        axes = [self.param.x_metric, self.param.y_metric, self.param.redraws]
+        self.points = hv.DynamicMap(self._points, streams=axes)
+        self.front = hv.DynamicMap(self._front, streams=axes)
         self.tap = hv.streams.Selection1D(source=self.points)
         self.tap.param.watch(self._tapped, "index")
         self.pane = hv_pane((self.points * self.front).opts(responsive=True, height=320))
@@ -70,8 +72,7 @@ class ParetoView(pn.viewable.Viewer):
         with param.parameterized.batch_call_watchers(self):
             self.x_metric = self.x_metric if self.x_metric in metrics else default[0]
             self.y_metric = self.y_metric if self.y_metric in metrics else default[1]
-        self.points.event()
-        self.front.event()
+        self.redraws += 1
         if self.layout.objects[:1] != [self.controls]:
             self.layout.objects = [self.controls, self.pane]
 
@@ -88,7 +89,7 @@ class ParetoView(pn.viewable.Viewer):
     def _label(self, metric: str) -> str:
         return f"{metric} ({'higher' if larger_is_better(metric) else 'lower'} is better)"
 
-    def _points(self, x_metric: str | None, y_metric: str | None) -> hv.Scatter:
+    def _points(self, x_metric: str | None, y_metric: str | None, redraws: int = 0) -> hv.Scatter:
         if self.frame.empty or x_metric is None or y_metric is None:
             return hv.Scatter(pd.DataFrame({"x": [], "y": []}), "x", "y")
         columns = self._columns(x_metric, y_metric)
@@ -108,7 +109,7 @@ class ParetoView(pn.viewable.Viewer):
             title=f"{y_metric} against {x_metric}: Pareto front joined (click a point to select its trial)",
         )
 
-    def _front(self, x_metric: str | None, y_metric: str | None) -> hv.Curve:
+    def _front(self, x_metric: str | None, y_metric: str | None, redraws: int = 0) -> hv.Curve:
         if self.frame.empty or x_metric is None or y_metric is None:
             return hv.Curve([])
         front = self.frame[self.front_mask()].sort_values(x_metric)
