@@ -113,7 +113,7 @@ def test_importance_names_beta_and_says_which_evaluator(app):
     importance = app.analytics.importance
     assert importance.metric == "best_loss"
     assert max(importance.found, key=importance.found.get) == "beta"
-    assert "fANOVA" in importance.pane.object.opts["title"]
+    assert "fANOVA" in importance.evaluator.object
 
 
 def test_the_sweep_tab_holds_the_analytics(app):

@@ -106,7 +106,7 @@ class ParetoView(pn.viewable.Viewer):
             xlabel=self._label(x_metric),
             ylabel=self._label(y_metric),
             show_grid=True,
-            title=f"{y_metric} against {x_metric}: Pareto front joined (click a point to select its trial)",
+            title=f"{y_metric} against {x_metric} (dashed: Pareto front; click selects)",
         )
 
     def _front(self, x_metric: str | None, y_metric: str | None, redraws: int = 0) -> hv.Curve:
@@ -137,6 +137,7 @@ class ImportanceView(pn.viewable.Viewer):
         self.found: dict[str, float] = {}
         self.pane = hv_pane(hv.Bars([]))
         self.select = pn.widgets.Select.from_param(self.param.metric, label="metric", width=200)
+        self.evaluator = pn.pane.HTML(margin=(0, 10))
         self.layout = pn.Column(sizing_mode="stretch_width")
         self.param.watch(self._draw, "metric")
         state.param.watch(self.refresh, ["sweep", "table_version"])
@@ -169,13 +170,14 @@ class ImportanceView(pn.viewable.Viewer):
         bars = hv.Bars(list(self.found.items()), "hyperparameter", "importance").opts(
             invert_axes=True,
             responsive=True,
-            height=40 + 28 * len(self.found),
+            height=max(140, 60 + 28 * len(self.found)),
             color="#0072B2",
             tools=["hover"],
-            title=f"importance for {self.metric}, all {int(frame[self.metric].notna().sum())} trials: {EVALUATOR}",
+            title=f"importance for {self.metric} over all {int(frame[self.metric].notna().sum())} trials",
         )
         self.pane.object = bars
-        self.layout.objects = [self.select, self.pane]
+        self.evaluator.object = f"<span style='font-size:12px;color:#555'>evaluator: {EVALUATOR}</span>"
+        self.layout.objects = [self.select, self.pane, self.evaluator]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.layout

@@ -57,7 +57,9 @@ class ParallelCoordinates(pn.viewable.Viewer):
         self.param.watch(self.refresh, "metrics")
         self.note = pn.pane.HTML(margin=(0, 10))
         self.controls = pn.Row(
-            pn.widgets.MultiChoice.from_param(self.param.metrics, label="metric axes", width=300),
+            pn.widgets.MultiSelect.from_param(
+                self.param.metrics, label="metric axes (ctrl-click for more)", size=4, width=240
+            ),
             pn.widgets.Select.from_param(self.param.axis, label="brush axis", width=160),
             self.range_input,
             self.clear_button,
@@ -108,8 +110,7 @@ class ParallelCoordinates(pn.viewable.Viewer):
         self.lines = positions(self.frame, self.axes)
         brushable = [a.column for a in self.axes if a.brushable]
         self.param.axis.objects = brushable
-        with param.parameterized.discard_events(self):
-            self.metrics = chosen
+        self.metrics = chosen  # the same list again: no event, so no second refresh
         self.axis = self.axis if self.axis in brushable else (brushable[0] if brushable else None)
         self._restore_brushes()
         self._draw_axes()
@@ -184,9 +185,9 @@ class ParallelCoordinates(pn.viewable.Viewer):
     def clear(self) -> None:
         """Drop every brush and range filter: all trials pass again (the header filters stay)."""
         self.brushes = {}
+        self.table.ranges = {}  # first: the sliders reset below then leave it unchanged, so the rows filter once
         for slider in self.table.range_filters.values():
             slider.value = (slider.start, slider.end)
-        self.table.ranges = {}
         self.redraw()
 
     def _box_dropped(self, event: SelectionGeometry) -> None:
@@ -256,4 +257,5 @@ class ParallelCoordinates(pn.viewable.Viewer):
         return {key: [b[i] for b in boxes] for i, key in enumerate(("left", "right", "bottom", "top"))}
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.controls, self.note, self.pane, sizing_mode="stretch_width")
+        plot = pn.Column(self.pane, sizing_mode="stretch_width", css_classes=["ls-parallel"])
+        return pn.Column(self.controls, self.note, plot, sizing_mode="stretch_width")
