@@ -92,6 +92,8 @@ def test_parallel_axes_scale_to_unit_and_map_a_brushed_span_back_to_values():
     assert beta.log and beta.label == "beta (log)" and not dims.log and not arch.brushable
     np.testing.assert_allclose(positions(frame, [beta, dims]), [[0.0, 0.0], [0.5, 0.25], [1.0, 1.0]])
     assert beta.values_between(0.5, 1.0) == pytest.approx((1.0, 10.0))
+    eight = make_axis(pd.DataFrame({"beta": [1.0, 8.0]}), "beta")
+    assert eight.values_between(0.5, 1.0)[1] == 8.0 and eight.values_between(0.0, 0.5)[0] == 1.0  # exact ends
     assert beta.positions_of(1.0, 10.0) == pytest.approx((0.5, 1.0))
     assert dims.values_between(-0.2, 0.25) == pytest.approx((2.0, 4.0))  # clipped to the axis
     assert arch.scale(frame["arch"]).tolist() == [1.0, 0.0, 1.0]

@@ -22,6 +22,7 @@ class Axis:
     low: float = 0.0
     high: float = 1.0
     categories: tuple[str, ...] | None = None  # a categorical axis: its values bottom to top
+    ends: tuple[float, float] | None = None  # the smallest and largest value, exactly (10 ** log10(8) is not 8)
 
     @property
     def brushable(self) -> bool:
@@ -50,7 +51,10 @@ class Axis:
         """The column values a brushed span of positions covers, clipped to the axis."""
         bottom, top = sorted((min(max(bottom, 0.0), 1.0), min(max(top, 0.0), 1.0)))
         low, high = (self.low + p * (self.high - self.low) for p in (bottom, top))
-        return (10**low, 10**high) if self.log else (low, high)
+        low, high = (10**low, 10**high) if self.log else (low, high)
+        if self.ends is not None:  # a span reaching an end of the axis keeps the trials at that end
+            low, high = (self.ends[0] if bottom <= 0 else low), (self.ends[1] if top >= 1 else high)
+        return low, high
 
     def positions_of(self, low: float, high: float) -> tuple[float, float]:
         """The span of positions a value range covers (the inverse of `values_between`)."""
@@ -74,8 +78,8 @@ def make_axis(frame: pd.DataFrame, column: str, wide_is_log: bool = True) -> Axi
         return Axis(column, categories=tuple(sorted(values.astype(str).unique())))
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     if low > 0 and (column in LOG_COLUMNS or (wide_is_log and high / low >= 20)):
-        return Axis(column, log=True, low=math.log10(low), high=math.log10(high))
-    return Axis(column, low=low, high=high)
+        return Axis(column, log=True, low=math.log10(low), high=math.log10(high), ends=(low, high))
+    return Axis(column, low=low, high=high, ends=(low, high))
 
 
 def positions(frame: pd.DataFrame, axes: list[Axis]) -> np.ndarray:
