@@ -18,6 +18,7 @@ from explorer.page.state import ExplorerState
 from explorer.page.view_link import ViewLink, trial_ids_of
 from explorer.page.warmup import warm_up_in_background
 from explorer.store import ResultsError, ResultsStore
+from explorer.sweep.analytics import SweepAnalytics
 from explorer.sweep.chooser import SweepChooser
 from explorer.sweep.overview import SweepOverview
 from explorer.sweep.study_view import StudyView
@@ -68,6 +69,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.chooser = SweepChooser(store, self.state)
         self.table = TrialTable(store, self.state)
         self.overview = SweepOverview(store, self.state)
+        self.analytics = SweepAnalytics(store, self.state, self.table)
         self.study = StudyView(store, self.state, open_trial=self.open_in_latent_space)
         self.summary = TrialSummary(store, self.state)
         self.curves = TrainingCurves(store, self.state)
@@ -105,7 +107,8 @@ class ExplorerApp(pn.viewable.Viewer):
             card("Reconstructions", self.reconstructions),
             sizing_mode="stretch_width",
         )
-        sweep = pn.Column(self.overview, card("Study: scores over seeds", self.study), sizing_mode="stretch_width")
+        study = card("Study: scores over seeds", self.study)
+        sweep = pn.Column(self.overview, self.analytics, study, sizing_mode="stretch_width")
         tabs = [("Sweep", sweep), ("Trial", trial)]
         if self.latent_explorer is not None:
             latent = pn.Column(self.latent_error, self.latent_explorer, sizing_mode="stretch_width")

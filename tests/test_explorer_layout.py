@@ -11,7 +11,7 @@ import vaemodels
 ROOT = Path(__file__).resolve().parent.parent
 EXPLORER = ROOT / "explorer"
 MODULES = sorted(EXPLORER.rglob("*.py"))
-SUBPACKAGES = ("page", "sweep", "trial", "latent")
+SUBPACKAGES = ("page", "sweep", "trial", "latent", "compare")
 MAX_LINES = 350
 
 
@@ -37,7 +37,7 @@ def explorer_targets(path: Path) -> set[str]:
     return found - {module_name(path)} - {f"explorer.{p}" for p in SUBPACKAGES}
 
 
-def test_the_explorer_is_split_into_the_page_shell_and_three_kinds_of_view():
+def test_the_explorer_is_split_into_the_page_shell_the_views_and_the_comparison_maths():
     folders = sorted(p.name for p in EXPLORER.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert folders == sorted(SUBPACKAGES)
     top = sorted(p.name for p in EXPLORER.glob("*.py"))

@@ -39,16 +39,20 @@ class SweepOverview(pn.viewable.Viewer):
 
     metric = param.Selector(default=None, objects=[], doc="the y axis")
     hyperparameter = param.Selector(default=None, objects=[], doc="the x axis")
+    redraws = param.Integer(default=0, precedence=-1, doc="bumped when the plotted trials change")
 
     def __init__(self, store: ResultsStore, state: ExplorerState, **params) -> None:
         super().__init__(**params)
         self.store, self.state = store, state
         self.frame = pd.DataFrame()  # the trials as plotted: Selection1D indices point into it
         self.error: str | None = None
-        self.points = hv.DynamicMap(self._points, streams=[self.param.metric, self.param.hyperparameter])
+        # A DynamicMap keeps what it drew for unchanged stream values (event() alone redraws nothing): new trials or
+        # filters bump `redraws`, a stream value, so that the plot follows them.
+        axes = [self.param.metric, self.param.hyperparameter, self.param.redraws]
+        self.points = hv.DynamicMap(self._points, streams=axes)
         self.tap = hv.streams.Selection1D(source=self.points)
         self.tap.param.watch(self._tapped, "index")
-        ring = hv.DynamicMap(self._ring, streams=[self.param.metric, self.param.hyperparameter, state.param.trial_id])
+        ring = hv.DynamicMap(self._ring, streams=[*axes, state.param.trial_id])
         self.plot = (self.points * ring).opts(responsive=True, height=320)
         self.controls = pn.Row(
             pn.widgets.Select.from_param(self.param.hyperparameter, label="hyperparameter (x)", width=200),
@@ -84,14 +88,14 @@ class SweepOverview(pn.viewable.Viewer):
             self.metric = self.metric if self.metric in metrics else (metrics[0] if metrics else None)
             default_x = "beta" if "beta" in hyperparameters else (hyperparameters[0] if hyperparameters else None)
             self.hyperparameter = self.hyperparameter if self.hyperparameter in hyperparameters else default_x
-        self.points.event()
+        self.redraws += 1
         self.legend_pane.object = self.legend()
         self._layout.objects = [self.controls, self._pane, self.legend_pane]
 
     def _columns(self) -> list[str]:
         return list(dict.fromkeys([self.hyperparameter, self.metric, "arch", "trial_id"]))
 
-    def _points(self, metric: str | None, hyperparameter: str | None) -> hv.Scatter:
+    def _points(self, metric: str | None, hyperparameter: str | None, redraws: int = 0) -> hv.Scatter:
         if self.frame.empty or metric is None or hyperparameter is None:
             return hv.Scatter(pd.DataFrame({"x": [], "y": []}), "x", "y")
         data = self.frame[self._columns()]
@@ -108,7 +112,9 @@ class SweepOverview(pn.viewable.Viewer):
             title=f"{metric} against {hyperparameter} (colour: arch; click a point to select its trial)",
         )
 
-    def _ring(self, metric: str | None, hyperparameter: str | None, trial_id: str | None) -> hv.Scatter:
+    def _ring(
+        self, metric: str | None, hyperparameter: str | None, trial_id: str | None, redraws: int = 0
+    ) -> hv.Scatter:
         chosen = self.frame[self.frame["trial_id"] == trial_id] if trial_id and not self.frame.empty else None
         if metric is None or hyperparameter is None:
             return hv.Scatter(pd.DataFrame({"x": [], "y": []}), "x", "y")

@@ -1,0 +1,1 @@
+"""Comparison maths on latent codes: matching two trials' dimensions, neighbourhoods, attribute vectors."""
