@@ -15,8 +15,7 @@ import pandas as pd
 
 from sweeps.settings import SettingsError
 from sweeps.status import read_table
-from vaemodels import resolve
-from vaemodels.study_stats import configuration_labels, rank_correlation, score_columns, summary_table
+from vaemodels import configuration_labels, rank_correlation, resolve, score_columns, summary_table
 
 
 def markdown(summary: pd.DataFrame, correlation: pd.DataFrame, scores: list[str]) -> str:

@@ -21,7 +21,7 @@ from vaemodels.metric_names import DCI_KEYS
 
 BOOTSTRAP_SAMPLES = 2000
 # The disentanglement scores first, then the latent space's other statistics.
-SCORES = ("mig", *DCI_KEYS, "gaussian_tc", "probe_accuracy", "active_units")
+STUDY_SCORES = ("mig", *DCI_KEYS, "gaussian_tc", "probe_accuracy", "active_units")
 NOT_HYPERPARAMETERS = ("arch", "seed", "data_seed", "data_dir")  # vary without making another configuration
 
 
@@ -62,8 +62,8 @@ def median_interval(values: np.ndarray, seed: int = 0, level: float = 0.95) -> t
 
 
 def score_columns(frame: pd.DataFrame) -> list[str]:
-    """The scores the table holds a value of, in `SCORES` order."""
-    return [name for name in SCORES if name in frame and frame[name].notna().any()]
+    """The scores the table holds a value of, in `STUDY_SCORES` order."""
+    return [name for name in STUDY_SCORES if name in frame and frame[name].notna().any()]
 
 
 def summary_table(frame: pd.DataFrame, scores: list[str], seed: int = 0) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from explorer.page.figures import hv_pane
 from explorer.page.state import ExplorerState
 from explorer.store import ResultsError, ResultsStore
 from explorer.sweep.overview import ARCH_COLORS
-from vaemodels.study_stats import (
+from vaemodels import (
     configuration_labels,
     has_seed_replicates,
     label_order,
