@@ -24,12 +24,23 @@ from vaemodels import DatasetUnavailable, load_samples
 THUMBNAIL = 32  # pixels a side of an atlas tile (a 10,000-sample atlas is 3,200 px a side)
 SHOWN = 96  # pixels a side of the thumbnail on the page
 LOAD_CHUNK = 2_048  # originals loaded at a time
+REACH = 2  # pixels around the pointer searched for a sample (a drawn dot is up to 2 pixels wider a side)
 
 HOVER_CODE = """
 const hit = cb_data.index.image_indices[0];
 const data = source.data;
 if (hit == null || data.sample.length == 0 || lookup.data.ids.length == 0) { return; }
-const sample = data.sample[0][hit.flat_index];
+const pixels = data.sample[0], width = pixels.shape ? pixels.shape[1] : Math.round(Math.sqrt(pixels.length));
+let sample = pixels[hit.flat_index];
+// A dot is drawn a few pixels wide but its sample sits on one pixel: look at the nearest pixels around it too.
+for (let reach = 1; (sample == null || sample < 0) && reach <= reach_pixels; reach++) {
+  for (let dy = -reach; dy <= reach && !(sample >= 0); dy++) {
+    for (let dx = -reach; dx <= reach && !(sample >= 0); dx++) {
+      const i = hit.i + dx, j = hit.j + dy;
+      if (i >= 0 && j >= 0 && i < width && j < pixels.length / width) { sample = pixels[j * width + i]; }
+    }
+  }
+}
 if (sample == null || sample < 0) { return; }
 const ids = lookup.data.ids;
 let low = 0, high = ids.length - 1;
@@ -81,7 +92,14 @@ class HoverThumbnail(pn.viewable.Viewer):
     def attach(self, hover: HoverTool, source: ColumnDataSource) -> None:
         """Run the lookup on the browser side whenever `hover` (over the raster in `source`) moves."""
         hover.callback = CustomJS(
-            args={"source": source, "lookup": self.lookup, "atlas": self.atlas, "div": self.div, "shown": SHOWN},
+            args={
+                "source": source,
+                "lookup": self.lookup,
+                "atlas": self.atlas,
+                "div": self.div,
+                "shown": SHOWN,
+                "reach_pixels": REACH,
+            },
             code=HOVER_CODE,
         )
 
