@@ -101,7 +101,12 @@ class LatentState(param.Parameterized):
         options = ["label"] if (self.labels >= 0).any() else []
         options += [f for f in self.factor_names if f != "label"]
         options += ["recon_error"] if "recon_error" in self.latents.columns else []
+        options += ["attribute"] if "attribute" in self.latents.columns else []  # an attribute vector's projection
         return [*options, "none"]
+
+    def forget_colouring(self, column: str) -> None:
+        """Drop the cached colouring of a column whose values changed."""
+        self._colourings.pop(column, None)
 
     def visible_mask(self) -> np.ndarray:
         """(N,) True for the samples whose category is not hidden."""

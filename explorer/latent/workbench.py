@@ -9,12 +9,14 @@ import pandas as pd
 import panel as pn
 from bokeh.models import HoverTool
 
+from explorer.latent.attribute_view import AttributeView
 from explorer.latent.decoded_view import DecodedView
 from explorer.latent.export_view import ExportView
 from explorer.latent.focus_view import FocusView
 from explorer.latent.grid_view import TraversalGridView
 from explorer.latent.hover_view import HoverThumbnail
 from explorer.latent.interpolation_view import InterpolationView
+from explorer.latent.neighbours_view import NeighboursView
 from explorer.latent.sample_view import SampleInfoView
 from explorer.latent.selection_view import SelectionView
 from explorer.latent.sliders import TraversalSliders
@@ -40,6 +42,8 @@ class LatentExplorer(pn.viewable.Viewer):
         self.interpolation = InterpolationView(self.state)
         self.export = ExportView(self.state)
         self.hover = HoverThumbnail(self.state, data_dir)
+        self.neighbours = NeighboursView(self.state, data_dir)
+        self.attribute = AttributeView(self.state)
         self.hover.attach(self.focus.figure.select_one(HoverTool), self.focus.source)
         self.sliders.on_release.append(self.grid.refresh)  # the grid follows a slider once it is let go
         self.placeholder = pn.pane.Markdown(PLACEHOLDER, css_classes=["ls-placeholder"])
@@ -54,7 +58,12 @@ class LatentExplorer(pn.viewable.Viewer):
                 flex_wrap="wrap",
                 sizing_mode="stretch_width",
             ),
-            pn.Tabs(("Traversal grid", self.grid), ("Interpolation", self.interpolation)),
+            pn.Tabs(
+                ("Traversal grid", self.grid),
+                ("Interpolation", self.interpolation),
+                ("Nearest samples", self.neighbours),
+                ("Attribute vector", self.attribute),
+            ),
             sizing_mode="stretch_width",
         )
         self.layout = pn.Column(self.placeholder, css_classes=["ls-explorer"], sizing_mode="stretch_width")
