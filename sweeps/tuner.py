@@ -298,10 +298,7 @@ def _finish_off(book: TrialBook, finisher: Finisher, regressor: str) -> None:
 
 def _add_udr(book: TrialBook, sweep: Location) -> None:
     """UDR over the finished trials, from their stored latents, into the table (a damaged trial gets a line)."""
-    frame = book.table.frame()
-    if frame.empty:
-        return
-    scored, problems = sweep_udr(sweep, frame)
+    scored, problems = sweep_udr(sweep, book.table.frame())
     for row in scored[["trial_id", *UDR_KEYS]].to_dict("records"):
         book.table.put({**book.table.get(row["trial_id"]), **row})
     for line in problems:

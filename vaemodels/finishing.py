@@ -16,15 +16,14 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from vaemodels import trial_folder as tf
+from vaemodels.damage import TrialDamaged
 from vaemodels.datasets import DATASETS
 from vaemodels.metric_names import DCI_KEYS, DCI_REGRESSOR, DCI_SAMPLES, KEEP_POLICIES
 from vaemodels.score_columns import trial_scores
 from vaemodels.storage import Location
 from vaemodels.trials_table import PATH_COLUMNS
 
-
-class TrialDamaged(RuntimeError):
-    """A file of one trial cannot be read; the message names it."""
+__all__ = ["TrialDamaged", "finish_trial", "trial_dci", "trim_trial"]
 
 
 def trial_dci(sweep: Location, row: dict[str, Any], regressor: str, max_samples: int) -> dict[str, float] | None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from vaemodels.damage import TrialDamaged
 from vaemodels.dataset_registry import DATASETS
 from vaemodels.metric_names import CODE_SCORES, ORACLE_SCORES, SCORE_KEYS, SCORE_SETTINGS
 
@@ -32,8 +33,6 @@ def trial_scores(
     Cached in scores.json, keyed by setting and the latents file; `force` computes them again.
     Raises TrialDamaged when the latents cannot be read.
     """
-    from vaemodels.finishing import TrialDamaged
-
     if setting not in SCORE_SETTINGS:
         raise ValueError(f"score setting {setting!r}: choose one of {', '.join(SCORE_SETTINGS)}")
     spec = DATASETS.get(row.get("dataset"))
