@@ -15,11 +15,11 @@ import pandas as pd
 
 from sweeps.settings import SettingsError
 from sweeps.status import read_table
-from vaemodels import ARCHITECTURES, CONFIG_KEYS, DCI_KEYS, SCORE_KEYS, resolve
+from vaemodels import ARCHITECTURES, CONFIG_KEYS, DCI_KEYS, resolve
 
 BOOTSTRAP_SAMPLES = 2000
 # The disentanglement scores first, then the latent space's other statistics.
-SCORES = ("mig", *DCI_KEYS, *SCORE_KEYS, "udr", "gaussian_tc", "probe_accuracy", "active_units")
+SCORES = ("mig", *DCI_KEYS, "gaussian_tc", "probe_accuracy", "active_units")
 NOT_HYPERPARAMETERS = ("arch", "seed", "data_seed", "data_dir")  # vary without making another configuration
 
 
