@@ -2,10 +2,13 @@
 disentanglement score at the `quick` and `reference` sample counts against their goals (5 s and 60 s a trial).
 
 Run: .venv/bin/python benchmarks/metrics_speed.py
+     .venv/bin/python benchmarks/metrics_speed.py --regressors   # DCI's two regressors on the same codes only
 """
 
 from __future__ import annotations
 
+import itertools
+import sys
 import time
 
 import numpy as np
@@ -99,7 +102,73 @@ def scores_at(setting: str, oracle: SyntheticOracle, codes: np.ndarray, factors:
     return total / goal
 
 
+RANK_ROWS = 4_000  # rows a code for the regressor comparison (gradient boosting is the slow one)
+ANGLES = (0, 9, 18, 27, 36, 45)  # degrees two factor pairs are mixed by: 0 separate, 45 fully mixed
+
+
+def mixed_codes(factors: np.ndarray, angle: float, rng: np.random.Generator) -> np.ndarray:
+    """(n, 10) codes: the 5 standardised factors with pairs (0, 1) and (2, 3) rotated by angle, 5 noise dims."""
+    standard = (factors - factors.mean(0)) / factors.std(0)  # (n, 5)
+    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    rotation = np.eye(5)
+    for a, b in ((0, 1), (2, 3)):
+        rotation[[a, a, b, b], [a, b, a, b]] = cos, -sin, sin, cos
+    signal = standard @ rotation + 0.1 * rng.normal(size=standard.shape)
+    return np.column_stack([signal, rng.normal(size=(len(factors), 5))])
+
+
+def discordant(first: list[float], second: list[float]) -> int:
+    """Pairs of codes that the two lists order differently (Kendall's discordant pairs)."""
+    pairs = itertools.combinations(range(len(first)), 2)
+    return sum((first[i] - first[j]) * (second[i] - second[j]) < 0 for i, j in pairs)
+
+
+def compare_regressors(seeds: tuple[int, ...] = (0, 1, 2)) -> float:
+    """DCI with the forest and with gradient boosting on the same codes: differences, ranking swaps, times.
+
+    -> gradient boosting's time over the forest's."""
+    seconds = {"random_forest": 0.0, "gradient_boosting": 0.0}
+    largest = dict.fromkeys(("dci_disentanglement", "dci_completeness", "dci_informativeness"), 0.0)
+    swaps = {"dci_disentanglement": 0, "dci_completeness": 0}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        factors = SyntheticOracle().sample_factors(RANK_ROWS, rng)
+        results = {name: [] for name in seconds}
+        for angle in ANGLES:
+            codes = mixed_codes(factors, angle, rng)
+            for name in seconds:
+                scores, taken = timed(dci_metrics, codes, factors, regressor=name, seed=seed)
+                results[name].append(scores)
+                seconds[name] += taken
+        for key in largest:
+            diffs = [abs(a[key] - b[key]) for a, b in zip(results["random_forest"], results["gradient_boosting"])]
+            largest[key] = max(largest[key], max(diffs))
+        for key in swaps:
+            forest = [r[key] for r in results["random_forest"]]
+            boosting = [r[key] for r in results["gradient_boosting"]]
+            swaps[key] += discordant(forest, boosting)
+            print(f"seed {seed} {key}: forest {np.round(forest, 3)}; boosting {np.round(boosting, 3)}")
+    pairs = len(seeds) * len(ANGLES) * (len(ANGLES) - 1) // 2
+    codes = len(seeds) * len(ANGLES)
+    print(
+        f"largest |forest - boosting| over {codes} codes of {RANK_ROWS:,} rows: "
+        + ", ".join(f"{key.removeprefix('dci_')} {value:.3f}" for key, value in largest.items())
+    )
+    print(
+        "pairs of codes ranked differently: "
+        + ", ".join(f"{key.removeprefix('dci_')} {count} of {pairs}" for key, count in swaps.items())
+    )
+    print(", ".join(f"{name} {total / codes:.2f} s a code" for name, total in seconds.items()))
+    ratio = seconds["gradient_boosting"] / seconds["random_forest"]
+    print(f"gradient_boosting / random_forest time ratio: {ratio:.1f}")
+    return ratio
+
+
 def main() -> None:
+    if "--regressors" in sys.argv[1:]:
+        with threadpool_limits(limits=1):
+            compare_regressors()
+        return
     rng = np.random.default_rng(0)
     oracle = SyntheticOracle()
     factors = oracle.sample_factors(N, rng)

@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 class _FinishingWorker:
     """A long-lived process that finishes trials: its imports (torch, scikit-learn) are paid once, at the start."""
 
-    def finish(self, sweep: Location, row: dict[str, Any], dci_samples: int, regressor: str) -> dict[str, Any]:
-        return finish_trial(sweep, row, dci_samples, regressor)
+    def finish(
+        self, sweep: Location, row: dict[str, Any], dci_samples: int, regressor: str, scores: str | None
+    ) -> dict[str, Any]:
+        return finish_trial(sweep, row, dci_samples, regressor, scores)
 
 
 class Finisher:
@@ -59,13 +61,17 @@ class Finisher:
     done in the driver's own threads: an actor's start (about 6 s of CPU here) would slow the first trials more.
     """
 
-    def __init__(self, sweep: Location, dci_samples: int, regressor: str, with_dci: bool = True) -> None:
+    def __init__(
+        self, sweep: Location, dci_samples: int, regressor: str, with_dci: bool = True, scores: str | None = None
+    ) -> None:
         self.sweep, self.dci_samples, self.regressor = sweep, dci_samples, regressor
+        self.scores = scores if with_dci else None  # the score setting; the scores need factors, as DCI does
         self.pending: dict[ray.ObjectRef, tuple[str, Any]] = {}
         self.waiting: deque[dict[str, Any]] = deque()
         self.local: dict[Future, str] = {}
         self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="latentsweep-finish")
-        count = max(1, int(ray.cluster_resources().get("CPU", 1)) // 4) if with_dci and dci_samples > 0 else 0
+        costly = dci_samples > 0 or self.scores is not None
+        count = max(1, int(ray.cluster_resources().get("CPU", 1)) // 4) if with_dci and costly else 0
         worker = ray.remote(num_cpus=0, num_gpus=0, max_restarts=1, max_task_retries=1)(_FinishingWorker)
         self.idle = [worker.remote() for _ in range(count)]
         self.actors = count
@@ -85,7 +91,7 @@ class Finisher:
     def _launch(self) -> None:
         while self.waiting and self.idle:
             row, worker = self.waiting.popleft(), self.idle.pop()
-            ref = worker.finish.remote(self.sweep, row, self.dci_samples, self.regressor)
+            ref = worker.finish.remote(self.sweep, row, self.dci_samples, self.regressor, self.scores)
             self.pending[ref] = (row["trial_id"], worker)
 
     def ready(self, timeout: float = 0) -> list[tuple[str, dict[str, Any]]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaemodels import DCI_REGRESSOR, DCI_REGRESSORS, DCI_SAMPLES, add_config_flags, lazy
+from vaemodels import DCI_REGRESSORS, DCI_SAMPLES, RECOMPUTABLE, SCORE_SETTINGS, add_config_flags, lazy
 
 Subcommands = argparse._SubParsersAction
 
@@ -58,16 +58,24 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def register_metrics(commands: Subcommands) -> None:
-    """`latentsweep metrics`: compute DCI for a sweep and update trials.parquet."""
-    parser = commands.add_parser("metrics", help="compute DCI (and keep the other latent metrics) for a sweep")
+    """`latentsweep metrics`: compute DCI, the scores and UDR for a sweep and update trials.parquet."""
+    parser = commands.add_parser("metrics", help="compute DCI, the disentanglement scores and UDR for a sweep")
     parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
     parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows used by DCI")
     parser.add_argument("--trials", help="comma-separated trial ids (default: every finished trial)")
     parser.add_argument(
+        "--only",
+        metavar="NAME[,NAME]",
+        help=f"recompute just these: {', '.join(RECOMPUTABLE)} (default: all, each served from its cache if current)",
+    )
+    parser.add_argument(
         "--regressor",
         choices=DCI_REGRESSORS,
-        default=DCI_REGRESSOR,
-        help="random_forest (seconds a trial) or gradient_boosting (the reference; minutes a trial)",
+        help="random_forest (seconds a trial) or gradient_boosting (the reference; minutes a trial); default: the "
+        "sweep's",
+    )
+    parser.add_argument(
+        "--scores", choices=tuple(SCORE_SETTINGS), help="sample counts of the scores (default: the sweep's)"
     )
     parser.set_defaults(handler=lazy("sweeps.metrics:metrics_command"))
 

@@ -1,7 +1,9 @@
-"""`latentsweep metrics`: the whole-trial latent metrics (DCI) of an existing or running sweep, without Ray.
+"""`latentsweep metrics`: the whole-trial metrics (DCI, the disentanglement scores) and UDR of an existing or running
+sweep, without Ray.
 
-Each trial's result is cached as dci.json beside its best latents.parquet, keyed by regressor and sample count.
-A damaged trial gets a line naming its file; every other trial is still computed.
+Each trial's DCI is cached as dci.json and its scores as scores.json beside its best latents.parquet, keyed by
+their settings; `--only` computes the named ones again. A damaged trial gets a line naming its file; every other
+trial is still computed. trials.parquet is replaced whole (a rename on a local disk).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from importlib import metadata as importlib_metadata
 
 import pandas as pd
 
@@ -16,14 +19,21 @@ from vaemodels import (
     DCI_KEYS,
     DCI_REGRESSOR,
     DCI_SAMPLES,
+    RECOMPUTABLE,
+    SCORE_KEYS,
+    SCORE_SETTING,
+    SCORE_SETTINGS,
     TRIALS_FILE,
+    UDR_KEYS,
     Location,
     StorageError,
     TrialDamaged,
     checkpoint_problem,
     load_or_rebuild,
     resolve,
+    sweep_udr,
     trial_dci,
+    trial_scores,
     write_trials_table,
 )
 
@@ -34,10 +44,15 @@ def add_dci(
     regressor: str = DCI_REGRESSOR,
     max_samples: int = DCI_SAMPLES,
     trial_ids: list[str] | None = None,
+    scores: tuple[str, ...] = (),
+    score_setting: str = SCORE_SETTING,
+    force: bool = False,
+    dci: bool = True,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Fill the DCI columns of the finished trials (all, or the given ids); the table and one line a damaged trial."""
+    """Fill the DCI columns (with `dci`) and the named score columns of the finished trials (all, or the given
+    ids); the table and one line a damaged trial or failed score. `force`: scores computed again, cache unread."""
     frame = frame.copy()
-    for column in (*DCI_KEYS, "problem"):
+    for column in (*DCI_KEYS, *SCORE_KEYS, "problem"):
         if column not in frame.columns:
             frame[column] = float("nan") if column != "problem" else None
     problems = []
@@ -49,21 +64,41 @@ def add_dci(
             problem = row["problem"] if isinstance(row["problem"], str) else checkpoint_problem(sweep, row)
             if problem:
                 raise TrialDamaged(problem)
-            scores = trial_dci(sweep, row.to_dict(), regressor, max_samples)
+            values = (trial_dci(sweep, row.to_dict(), regressor, max_samples) if dci else None) or {}
+            if scores:
+                computed, failures = trial_scores(sweep, row.to_dict(), score_setting, scores, force)
+                values.update(computed)
+                problems += [f"score failed for trial {row['trial_id']}: {line}" for line in failures]
         except (TrialDamaged, OSError) as error:
             frame.at[index, "problem"] = str(error)
-            problems.append(f"{row['trial_id']}: {error}")
+            problems.append(f"damaged trial {row['trial_id']}: {error}")
             continue
-        if scores is not None:
-            for column in DCI_KEYS:
-                frame.at[index, column] = scores[column]
-            seconds = time.perf_counter() - started
-            print(f"  {row['trial_id']}: DCI {scores['dci_disentanglement']:.3f} ({seconds:.1f} s)")
+        for column, value in values.items():
+            frame.at[index, column] = float("nan") if value is None else value
+        if values:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items() if isinstance(v, float))
+            print(f"  {row['trial_id']}: {shown} ({time.perf_counter() - started:.1f} s)")
     return frame, problems
 
 
+def parse_only(text: str | None) -> tuple[str, ...] | None:
+    """The names of --only (None: all); ValueError with the valid names for an unknown one."""
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in RECOMPUTABLE]
+    if unknown or not names:
+        raise ValueError(f"--only {text!r}: {', '.join(unknown) or 'no name'}; choose from {', '.join(RECOMPUTABLE)}")
+    return names
+
+
 def metrics_command(args: argparse.Namespace) -> int:
-    """`latentsweep metrics`: compute DCI for an existing (or running) sweep and update trials.parquet."""
+    """`latentsweep metrics`: compute DCI, the scores and UDR for an existing (or running) sweep."""
+    try:
+        only = parse_only(getattr(args, "only", None))
+    except ValueError as error:
+        print(f"latentsweep metrics: {error}", file=sys.stderr)
+        return 2
     sweep = resolve(args.sweep_dir)
     try:
         if not sweep.exists():
@@ -80,13 +115,26 @@ def metrics_command(args: argparse.Namespace) -> int:
     if unknown:
         print(f"latentsweep metrics: --trials {','.join(unknown)}: no such trial in {sweep.uri}", file=sys.stderr)
         return 2
-    frame, problems = add_dci(sweep, frame, args.regressor, args.dci_samples, ids)
-    metadata.update(dci_regressor=args.regressor, dci_samples=args.dci_samples)
+    names = only or RECOMPUTABLE
+    regressor = getattr(args, "regressor", None) or metadata.get("dci_regressor") or DCI_REGRESSOR
+    setting = getattr(args, "scores", None) or metadata.get("score_setting") or SCORE_SETTING
+    scores = tuple(name for name in names if name in SCORE_KEYS)
+    frame, problems = add_dci(
+        sweep, frame, regressor, args.dci_samples, ids, scores, setting, force=only is not None, dci="dci" in names
+    )
+    if "udr" in names:
+        frame, udr_problems = sweep_udr(sweep, frame)
+        problems += [f"damaged trial {line}" for line in udr_problems]
+    if "dci" in names:
+        metadata.update(dci_regressor=regressor, dci_samples=args.dci_samples)
+    if scores:
+        metadata.update(score_setting=setting, score_counts=SCORE_SETTINGS[setting])
+    metadata["versions"] = {**metadata.get("versions", {}), "scikit-learn": importlib_metadata.version("scikit-learn")}
     metadata.pop("schema_version", None)
     write_trials_table(sweep, frame, metadata)
-    columns = ["trial_id", "arch", "beta", "latent_dim", "active_units", "mig", *DCI_KEYS]
-    with pd.option_context("display.width", 160):
+    columns = ["trial_id", "arch", "beta", "latent_dim", "mig", *DCI_KEYS, *SCORE_KEYS, *UDR_KEYS]
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(frame[[c for c in columns if c in frame.columns]].to_string(index=False))
     for line in problems:
-        print(f"damaged trial {line}", file=sys.stderr)
+        print(line, file=sys.stderr)
     return 0

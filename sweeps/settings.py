@@ -10,7 +10,17 @@ from typing import Any
 
 from sweeps import sweep_file
 from sweeps.parameters import SHARED_SEARCH, Choice, Parameter, Range, SettingsError, from_registry
-from vaemodels import ARCHITECTURES, DATASETS, LATENT_KEYS, ConfigError, TrialConfig, key_owner, takes_key
+from vaemodels import (
+    ARCHITECTURES,
+    DATASETS,
+    DCI_REGRESSOR,
+    LATENT_KEYS,
+    SCORE_SETTING,
+    ConfigError,
+    TrialConfig,
+    key_owner,
+    takes_key,
+)
 
 SCHEDULERS = ("asha", "none")
 __all__ = ["SettingsError", "SweepSettings", "fixed_for", "make_settings", "shared_fixed", "validate"]
@@ -40,6 +50,8 @@ class SweepSettings:
     seed: int = 0  # the searcher's seed
     fixed: dict[str, Any] = field(default_factory=dict)  # flat config keys every trial shares
     confirm: bool = False  # a sweep this large asks for --yes, after printing its trials, storage and compute
+    scores: str = SCORE_SETTING  # the sample counts of the scores after each trial: quick or reference
+    dci_regressor: str = DCI_REGRESSOR  # DCI's regressor after each trial (a study's: gradient_boosting)
 
     @property
     def is_grid(self) -> bool:
@@ -96,7 +108,13 @@ def make_settings(
     else:
         parsed, source = sweep_file.load(sweep_file.preset_path(preset or "quick"), quick), preset or "quick"
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    return _build(parsed, source, overrides, dict(fixed_overrides or {}))
+    settings = _build(parsed, source, overrides, dict(fixed_overrides or {}))
+    if quick:  # a quick run scores at the quick counts with the fast forest, whatever the file's full run uses
+        settings = dataclasses.replace(settings, scores=QUICK_SCORES, dci_regressor=QUICK_DCI_REGRESSOR)
+    return settings
+
+
+QUICK_SCORES, QUICK_DCI_REGRESSOR = "quick", "random_forest"
 
 
 # Settings a grid has no use for, and why: refused rather than silently dropped.

@@ -15,7 +15,7 @@ from typing import Any
 
 from sweeps.parameters import DISTRIBUTIONS, Choice, Parameter, Range, SettingsError
 from sweeps.yaml_lines import flow, yaml_with_lines
-from vaemodels import ARCHITECTURES, CONFIG_KEYS, key_kind, key_owner
+from vaemodels import ARCHITECTURES, CONFIG_KEYS, DCI_REGRESSORS, SCORE_SETTINGS, key_kind, key_owner
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 SEARCHES = ("tpe", "random", "nsga2", "grid")
@@ -24,7 +24,7 @@ GOALS = {"minimize": "min", "maximize": "max"}
 # training budget (ASHA's max_t). They go under `fixed`, never under `parameters`.
 NOT_SEARCHED = ("dataset", "data_dir", "image_size", "n_samples", "embed_samples", "epochs", "max_steps")
 TOP_KEYS = ("name", "description", "search", "num_samples", "seed", "metric", "early_terminate", "parameters")
-TOP_KEYS += ("fixed", "confirm", "quick")
+TOP_KEYS += ("fixed", "confirm", "scores", "dci_regressor", "quick")
 # Keys of W&B sweep files that mean something else here, with what to write instead.
 FOREIGN_KEYS = {
     "method": "write `search: tpe|random|nsga2|grid` (`method` names a VAE method in latentsweep)",
@@ -115,6 +115,12 @@ def parse(document: Any, origin: str, lines: dict[str, int] | None = None, base_
         elif key == "confirm":
             reader.expect(isinstance(value, bool), key, f"{value!r}: expected true or false")
             out.values["confirm"] = value
+        elif key == "scores":
+            reader.expect(value in SCORE_SETTINGS, key, f"{value!r}: choose from {', '.join(SCORE_SETTINGS)}")
+            out.values["scores"] = value
+        elif key == "dci_regressor":
+            reader.expect(value in DCI_REGRESSORS, key, f"{value!r}: choose from {', '.join(DCI_REGRESSORS)}")
+            out.values["dci_regressor"] = value
         elif key == "quick":
             reader.fail(key, "a quick: block applies only with --quick, and only in a file")
         elif key == "search":
@@ -164,6 +170,8 @@ def to_document(values: dict[str, Any]) -> dict[str, Any]:
         block[name] = parameter.to_document()
     document["parameters"] = parameters
     document["fixed"] = dict(values["fixed"])
+    document["scores"] = values["scores"]
+    document["dci_regressor"] = values["dci_regressor"]
     if values.get("confirm"):
         document["confirm"] = True
     return document

@@ -27,13 +27,15 @@ from sweeps.space import SearchSpace, grid_param_space, trial_count
 from sweeps.trial import run_trial
 from vaemodels import (
     DATASETS,
-    DCI_REGRESSOR,
+    SCORE_SETTINGS,
     TRIALS_FILE,
+    UDR_KEYS,
     Location,
     RowTable,
     checkpoint_problem,
     human_bytes,
     load_or_rebuild,
+    sweep_udr,
 )
 
 
@@ -182,7 +184,7 @@ def _trackers(settings: SweepSettings, options: RunOptions) -> list[tune.Callbac
 def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
     """trials.parquet metadata: the sweep's settings and the versions that produced it."""
     versions = {}
-    for package in ("torch", "ray", "optuna", "latentsweep"):
+    for package in ("torch", "ray", "optuna", "scikit-learn", "latentsweep"):
         try:
             versions[package] = importlib_metadata.version(package)
         except importlib_metadata.PackageNotFoundError:
@@ -192,8 +194,10 @@ def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
         "metric": settings.metric,
         "mode": settings.mode,
         "versions": versions,
-        "dci_regressor": DCI_REGRESSOR,
+        "dci_regressor": settings.dci_regressor,
         "dci_samples": options.dci_samples,
+        "score_setting": settings.scores,
+        "score_counts": SCORE_SETTINGS[settings.scores],
         "keep": options.keep,
     }
 
@@ -213,7 +217,9 @@ def run_sweep(
             return 2
         resumed = can_restore(sweep)
         table = _stored_table(sweep) if resumed else RowTable()
-        finisher = Finisher(sweep, options.dci_samples, DCI_REGRESSOR, with_dci=_has_factors(settings))
+        finisher = Finisher(
+            sweep, options.dci_samples, settings.dci_regressor, with_dci=_has_factors(settings), scores=settings.scores
+        )
         console = Console(trial_count(settings), settings.metric, settings.mode) if options.verbose == 0 else None
         book = TrialBook(sweep, provenance(settings, options), table, finisher, console)
         if console is not None:
@@ -225,7 +231,8 @@ def run_sweep(
             with active(book) as events:
                 build_tuner(settings, options, sweep, events, trainable).fit()
             if not _interrupted(book):
-                _finish_off(book, finisher)
+                _finish_off(book, finisher, settings.dci_regressor)
+                _add_udr(book, sweep)
                 book.trim_finished(options.keep)
             book.write()
             if console is not None:
@@ -279,14 +286,23 @@ def _interrupted(book: TrialBook) -> bool:
     return any(book.table.get(i)["status"] in ("RUNNING", "PENDING") for i in book.table.ids())
 
 
-def _finish_off(book: TrialBook, finisher: Finisher) -> None:
+def _finish_off(book: TrialBook, finisher: Finisher, regressor: str) -> None:
     """Wait for the finishing tasks still running."""
     if not len(finisher):
         return
-    print(f"finishing {len(finisher)} trials (DCI with {DCI_REGRESSOR})...", flush=True)
+    print(f"finishing {len(finisher)} trials (DCI with {regressor}, scores)...", flush=True)
     while len(finisher):
         book.merge_finished(timeout=5.0)
         book.maybe_write()
+
+
+def _add_udr(book: TrialBook, sweep: Location) -> None:
+    """UDR over the finished trials, from their stored latents, into the table (a damaged trial gets a line)."""
+    scored, problems = sweep_udr(sweep, book.table.frame())
+    for row in scored[["trial_id", *UDR_KEYS]].to_dict("records"):
+        book.table.put({**book.table.get(row["trial_id"]), **row})
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _storage_cause(error: BaseException) -> BaseException | None:

@@ -44,6 +44,10 @@ def test_the_study_presets_quick_version_runs_two_methods_two_values_two_seeds(r
     assert set(table["seed"]) == {0, 1} and (table["epochs_trained"] >= 1).all()
     stored = yaml.safe_load((tmp_path / "disentanglement-study-quick" / "sweep.yaml").read_text())
     assert stored["fixed"]["max_steps"] == 200 and "confirm" not in stored
+    assert (stored["scores"], stored["dci_regressor"]) == ("quick", "random_forest")  # --quick: the fast settings
+    # Each configuration has two seeds: a trial's UDR rests on its one pair (none where a model has no active dim).
+    assert set(table["udr_pairs"]) <= {0, 1} and table.loc[table["udr_pairs"] == 1, "udr"].between(0, 1).all()
+    assert table["sap"].between(0, 1).all() and table["factor_vae"].between(0, 1).all()
     assert "is a large sweep" not in capsys.readouterr().err
 
 

@@ -363,3 +363,21 @@ def test_a_sweep_file_runs_a_random_search_in_its_own_ranges_and_refuses_a_chang
     capsys.readouterr()
     assert main(command) == 2
     assert "parameters.beta.max: stored 3.0, now 4.0" in capsys.readouterr().err
+
+
+def test_every_finished_trial_has_its_scores_at_the_quick_setting_and_udr_columns(sweep_dir, table):
+    from vaemodels import SCORE_KEYS
+    from vaemodels.storage import resolve
+    from vaemodels.trials_table import read_trials_table
+
+    _, metadata = read_trials_table(resolve(sweep_dir))
+    assert metadata["score_setting"] == "quick" and metadata["dci_regressor"] == "random_forest"
+    assert metadata["versions"]["scikit-learn"]
+    for row in table.to_dict("records"):
+        oracle_scored = row["arch"] != "conditional"  # a conditional encoder reads the label: no oracle scores
+        for name in SCORE_KEYS:
+            if oracle_scored or name in ("sap", "modularity", "explicitness"):
+                assert 0.0 <= row[name] <= 1.0, (row["trial_id"], name)
+            else:
+                assert pd.isna(row[name]), (row["trial_id"], name)
+    assert "udr" in table.columns and (table["udr_pairs"] == 0).all()  # one seed a configuration: no pair

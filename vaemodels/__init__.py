@@ -24,9 +24,9 @@ for _module, _names in {
     "training": "EpochEnd TrainState TrainingDiverged evaluate fit measure_throughput new_state pick_device",
     "embeddings": "encode latents_metadata mu_columns read_latents",
     "metric_names": "ACTIVE_VARIANCE DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES LATENT_KEYS "
-    "LATENT_METRICS loss_name",
+    "LATENT_METRICS RECOMPUTABLE SCORE_KEYS SCORE_SETTING SCORE_SETTINGS STUDY_DCI_REGRESSOR UDR_KEYS loss_name",
     "metrics": "dci_metrics latent_metrics mig",
-    "scores": "SCORE_SETTINGS FactorOracle beta_vae_score explicitness factor_vae_score modularity sap udr",
+    "scores": "FactorOracle beta_vae_score explicitness factor_vae_score modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
     "rank_correlation rank_disagreement score_columns summary_table",
@@ -37,6 +37,8 @@ for _module, _names in {
     "trials_table": "PATH_COLUMNS TRIALS_FILE RowTable TableDamaged folder_row frame_from_rows load_or_rebuild "
     "pending_row read_trials_table rebuild_trials_table row_from_summary trial_ids write_trials_table",
     "finishing": "TrialDamaged finish_trial trial_dci trim_trial",
+    "score_columns": "trial_scores",
+    "udr_columns": "sweep_udr",
     "cli": "CommandParser add_config_flags config_overrides lazy main",
 }.items():
     _EXPORTS.update(dict.fromkeys(_names.split(), f"vaemodels.{_module}"))

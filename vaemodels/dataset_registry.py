@@ -35,6 +35,9 @@ class DatasetSpec:
     default_n_samples: int | None = None  # None: the whole dataset
     torchvision_name: str | None = None  # its torchvision.datasets class, also its folder <data_dir>/<name>/raw
     data_file: str | None = None  # the one file holding the whole dataset (factor_npz), read instead of data_dir
+    # "module:function" called as oracle(spec, config) -> vaemodels.scores.FactorOracle: fresh observations of any
+    # factor values (what the BetaVAE and FactorVAE scores sample); None when the dataset cannot give them.
+    oracle: str | None = None
 
     def __post_init__(self) -> None:
         """Reject specs that would fail later and far away (a plugin's typo, a factor without a size)."""
@@ -44,7 +47,9 @@ class DatasetSpec:
             raise ValueError(
                 f"dataset {self.name!r} has {len(self.factor_names)} factor names but {len(self.factor_sizes)} sizes"
             )
-        for reference in (self.loader, self.sample_loader):
+        if self.oracle is not None and not self.factor_names:
+            raise ValueError(f"dataset {self.name!r} has an oracle but no factors for it to sample")
+        for reference in (self.loader, self.sample_loader, self.oracle):
             if reference is not None and reference.count(":") != 1:
                 raise ValueError(f"dataset {self.name!r}: loader {reference!r} is not of the form 'module:function'")
 
@@ -57,6 +62,11 @@ class DatasetSpec:
     def reloadable(self) -> bool:
         """Whether the original image of a `sample` id can be loaded again (by the explorer, say)."""
         return self.sample_loader is not None
+
+    @property
+    def has_oracle(self) -> bool:
+        """Whether observations of any factor values can be made (the BetaVAE and FactorVAE scores need it)."""
+        return self.oracle is not None
 
 
 def resolve_loader(reference: str) -> Callable[..., Any]:
@@ -90,6 +100,7 @@ register_dataset(
         factor_names=("shape", "scale", "orientation", "pos_x", "pos_y"),
         factor_sizes=(3, 6, 40, 32, 32),  # the dSprites grids that vaemodels/shapes.py renders (a test checks)
         default_n_samples=20_000,
+        oracle="vaemodels.oracles:shapes_oracle",
     )
 )
 register_dataset(
@@ -132,6 +143,7 @@ register_dataset(
         sample_loader="vaemodels.npz_files:dsprites_samples",
         factor_names=("shape", "scale", "orientation", "pos_x", "pos_y"),  # the names `shapes` gives the same grids
         factor_sizes=(3, 6, 40, 32, 32),
+        oracle="vaemodels.oracles:dsprites_oracle",
     )
 )
 

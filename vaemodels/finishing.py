@@ -10,19 +10,20 @@ from __future__ import annotations
 import json
 import posixpath
 import time
+import warnings
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from vaemodels import trial_folder as tf
+from vaemodels.damage import TrialDamaged
 from vaemodels.datasets import DATASETS
 from vaemodels.metric_names import DCI_KEYS, DCI_REGRESSOR, DCI_SAMPLES, KEEP_POLICIES
+from vaemodels.score_columns import trial_scores
 from vaemodels.storage import Location
 from vaemodels.trials_table import PATH_COLUMNS
 
-
-class TrialDamaged(RuntimeError):
-    """A file of one trial cannot be read; the message names it."""
+__all__ = ["TrialDamaged", "finish_trial", "trial_dci", "trim_trial"]
 
 
 def trial_dci(sweep: Location, row: dict[str, Any], regressor: str, max_samples: int) -> dict[str, float] | None:
@@ -54,15 +55,25 @@ def trial_dci(sweep: Location, row: dict[str, Any], regressor: str, max_samples:
 
 
 def finish_trial(
-    sweep: Location, row: dict[str, Any], dci_samples: int = DCI_SAMPLES, regressor: str = DCI_REGRESSOR
+    sweep: Location,
+    row: dict[str, Any],
+    dci_samples: int = DCI_SAMPLES,
+    regressor: str = DCI_REGRESSOR,
+    score_setting: str | None = None,
 ) -> dict[str, Any]:
-    """Finish one TERMINATED trial: DCI, the final summary into its last checkpoint, that checkpoint's optimizer
-    state dropped. Returns the row's updated columns (`finalized` True, or `problem` naming the file)."""
+    """Finish one TERMINATED trial: DCI, the scores (at score_setting; None skips them), the final summary into its
+    last checkpoint, that checkpoint's optimizer state dropped. Returns the row's updated columns (`finalized`
+    True, or `problem` naming the file); a score that fails is None and a warning, the rest goes on."""
     started = time.perf_counter()
     updates: dict[str, Any] = {}
     try:
         if dci_samples > 0:
             updates.update(trial_dci(sweep, row, regressor, dci_samples) or {})
+        if score_setting is not None:
+            scores, failures = trial_scores(sweep, row, score_setting)
+            updates.update(scores)
+            for line in failures:
+                warnings.warn(f"trial {row.get('trial_id')}: score {line}", stacklevel=2)
         last = row.get("last_checkpoint_path")
         if isinstance(last, str):
             updates["finalized"] = True

@@ -64,6 +64,11 @@ def dsprites_samples(spec: DatasetSpec, config: TrialConfig, ids: np.ndarray, fa
     return pick_npz_samples(_cached(_read_dsprites, _stamp(_dsprites_path(config, False))), ids, spec.name)
 
 
+def dsprites_arrays(config: TrialConfig) -> NpzArrays:
+    """The whole of dSprites from data_dir (never downloads), read once while the file is unchanged."""
+    return _cached(_read_dsprites, _stamp(_dsprites_path(config, False)))
+
+
 def _dsprites_path(config: TrialConfig, download: bool) -> Path:
     """The dSprites file in data_dir/dsprites or data_dir itself, fetched into data_dir/dsprites if asked."""
     data_dir = Path(config.data.data_dir or DEFAULT_DATA_DIR).expanduser().absolute()

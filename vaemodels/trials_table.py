@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from vaemodels import trial_folder as tf
 from vaemodels.config import CONFIG_KEYS, DATA_SEED_SCHEMA, SCHEMA_VERSION
-from vaemodels.metric_names import LATENT_METRICS
+from vaemodels.metric_names import LATENT_METRICS, SCORE_KEYS, UDR_KEYS
 from vaemodels.storage import Location
 from vaemodels.tune_state import SchedulerState, scheduler_states
 
@@ -31,6 +31,8 @@ REQUIRED_COLUMNS = (
     "loss",
     "val_kl_per_dim",
     *LATENT_METRICS,
+    *SCORE_KEYS,
+    *UDR_KEYS,
     "node",
     "device",
     "checkpoint_path",
