@@ -15,7 +15,7 @@ import pandas as pd
 
 from sweeps.settings import SettingsError
 from sweeps.status import read_table
-from vaemodels import configuration_labels, rank_correlation, resolve, score_columns, summary_table
+from vaemodels import configuration_labels, rank_correlation, resolve, scores_present, summary_table
 
 
 def markdown(summary: pd.DataFrame, correlation: pd.DataFrame, scores: list[str]) -> str:
@@ -39,7 +39,7 @@ def write_report(frame: pd.DataFrame, out: Path, scores: list[str] | None = None
     from sweeps import study_figures
 
     finished = frame[frame["status"] == "TERMINATED"]
-    scores = scores or score_columns(finished)
+    scores = scores or scores_present(finished)
     if finished.empty or not scores:
         raise SettingsError("no finished trial with a score yet: nothing to report")
     out.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def study_command(args: argparse.Namespace) -> int:
     unknown = [name for name in scores or () if name not in frame]
     if unknown:
         raise SettingsError(
-            f"--scores {unknown[0]}: not a column of the table; it has {', '.join(score_columns(frame))}"
+            f"--scores {unknown[0]}: not a column of the table; it has {', '.join(scores_present(frame))}"
         )
     for path in write_report(frame, Path(args.out), scores, args.seed):
         print(path)

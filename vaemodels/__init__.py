@@ -29,7 +29,7 @@ for _module, _names in {
     "scores": "FactorOracle beta_vae_score explicitness factor_vae_score modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
-    "rank_correlation rank_disagreement score_columns summary_table",
+    "rank_correlation rank_disagreement scores_present summary_table",
     "trial_folder": "ABANDONED_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE LATENTS_FILE SUMMARY_FILE "
     "checkpoint_name fell_short finite is_checkpoint_name trial_summary",
     "checkpoint": "LoadedTrial TrialNotFound checkpoint_problem list_checkpoints load_trial load_trials "

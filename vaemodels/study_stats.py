@@ -17,11 +17,11 @@ import pandas as pd
 
 from vaemodels.architectures import ARCHITECTURES
 from vaemodels.config import CONFIG_KEYS
-from vaemodels.metric_names import DCI_KEYS
+from vaemodels.metric_names import DCI_KEYS, SCORE_KEYS
 
 BOOTSTRAP_SAMPLES = 2000
 # The disentanglement scores first, then the latent space's other statistics.
-STUDY_SCORES = ("mig", *DCI_KEYS, "gaussian_tc", "probe_accuracy", "active_units")
+STUDY_SCORES = ("mig", *DCI_KEYS, *SCORE_KEYS, "udr", "gaussian_tc", "probe_accuracy", "active_units")
 NOT_HYPERPARAMETERS = ("arch", "seed", "data_seed", "data_dir")  # vary without making another configuration
 
 
@@ -61,7 +61,7 @@ def median_interval(values: np.ndarray, seed: int = 0, level: float = 0.95) -> t
     return float(np.median(values)), float(low), float(high)
 
 
-def score_columns(frame: pd.DataFrame) -> list[str]:
+def scores_present(frame: pd.DataFrame) -> list[str]:
     """The scores the table holds a value of, in `STUDY_SCORES` order."""
     return [name for name in STUDY_SCORES if name in frame and frame[name].notna().any()]
 

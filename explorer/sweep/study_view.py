@@ -29,7 +29,7 @@ from vaemodels import (
     median_interval,
     rank_correlation,
     rank_disagreement,
-    score_columns,
+    scores_present,
 )
 
 ALL_METHODS = "all methods"
@@ -117,7 +117,7 @@ class StudyView(pn.viewable.Viewer):
             self._layout.objects = [error_box(str(failure))]
             return
         self.frame = study_frame(frame, self.state.shown_trials)
-        self.scores = score_columns(self.frame)
+        self.scores = scores_present(self.frame)
         if not has_seed_replicates(self.frame) or not self.scores:
             self._layout.objects = [placeholder(NOT_STUDY)]
             return
