@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_DIMS = 32
-LEFT_MARGIN = BOTTOM_MARGIN = 34  # room for the names; equal, so that the composite is square
+# Names and ticks are Bokeh axes around the image (explorer.latent.splom_axes), so the image needs no margin for them.
+LEFT_MARGIN = BOTTOM_MARGIN = 0
 GAP = 3
 
 
 def default_cell(n_dims: int) -> int:
-    """Cell size in pixels: the matrix stays about 480 pixels wide (it is shown 400 wide, so its burnt-in names stay
-    readable), cells 32 to 160 pixels."""
-    return int(np.clip(480 // max(n_dims, 1), 32, 160))
+    """Cell size in pixels: the matrix stays about 480 pixels wide (it is shown about 400 wide), cells 32 to 240."""
+    return int(np.clip(480 // max(n_dims, 1), 32, 240))
 
 
 def axis_ranges(columns: np.ndarray, prior_span: float = 1.0) -> np.ndarray:
@@ -70,6 +70,12 @@ class SplomLayout:
         pitch = self.cell + GAP
         in_cell = left >= 0 and top >= 0 and left % pitch < self.cell and top % pitch < self.cell
         return (row, col) if in_cell and row < self.n and col <= row else None
+
+    def to_value(self, offset: float, position: int, axis: str) -> float:
+        """A pixel offset within a cell (from the left for `x`, the top for `y`) -> the coordinate value there."""
+        lo, hi = self.ranges[position]
+        fraction = offset / self.cell if axis == "x" else 1.0 - offset / self.cell
+        return lo + fraction * (hi - lo)
 
     def to_pixel(self, value: float, position: int, axis: str) -> float:
         """A coordinate value -> pixel offset within a cell (from the left for `x`, the top for `y`), kept inside it."""
