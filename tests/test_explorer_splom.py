@@ -265,7 +265,8 @@ def test_the_splom_names_and_ticks_are_axes_of_text_at_each_cells_values(vae_tri
             assert abs(layout.to_value(position - left, col, "x") - float(label)) < 0.01 * np.ptp(layout.ranges[col])
     assert figure.xaxis[0].visible is False  # no axis of the figure's own coordinates (image pixels)
     n, cell = layout.n, layout.cell
-    assert explorer.splom.image.rgba.shape[:2] == (n * cell + (n - 1) * GAP,) * 2  # the image holds only the cells
+    side = n * cell + (n - 1) * GAP + 2  # the cells and a pixel a side for their frames: no room for burnt-in text
+    assert explorer.splom.image.rgba.shape[:2] == (side, side)
 
 
 @pytest.mark.slow

@@ -21,13 +21,13 @@ from bokeh.plotting import figure
 from explorer.latent.splom import SplomRenderer
 from explorer.latent.splom_axes import make_axes, show_axes
 from explorer.latent.splom_decor import marker_positions
-from explorer.latent.splom_layout import MAX_DIMS, SplomImage
+from explorer.latent.splom_layout import MAX_DIMS, SHOWN_SIZE, SplomImage
 from explorer.latent.state import LatentState
 from explorer.page.figures import edit_bokeh
 from explorer.page.scheduling import LatestOnly
 
-PLOT_SIZE = 380  # pixels a side of the SPLOM's image: it shares one screen with the focus plot, image and sliders
-AXES_WIDTH = 150  # the names and ticks left of the image, and the toolbar
+PLOT_SIZE = SHOWN_SIZE  # pixels a side of the SPLOM's image: it shares one screen with the focus plot, image, sliders
+AXES_WIDTH = 140  # the names and ticks left of the image, and the toolbar
 MARKER_COLOUR = "#e41a1c"
 REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidden", "selection"]
 
@@ -36,8 +36,8 @@ def _splom_figure(source: ColumnDataSource, crosses: ColumnDataSource, lines: Co
     """A square figure showing one RGBA image, names and ticks as axes around it, the current point in every cell."""
     plot = figure(
         frame_width=PLOT_SIZE, frame_height=PLOT_SIZE, tools="", toolbar_location="right",
-        x_range=Range1d(0, 1), y_range=Range1d(0, 1),
-    )  # fmt: skip
+        x_range=Range1d(0, 1), y_range=Range1d(0, 1), output_backend="svg",
+    )  # fmt: skip  # SVG: the names and ticks are text elements, sharp at any zoom and found by the browser tests
     plot.image_rgba(image="image", x=0, y=0, dw="dw", dh="dh", source=source)
     plot.scatter("x", "y", source=crosses, marker="x", size=11, line_width=3, color=MARKER_COLOUR)
     plot.segment("x0", "y0", "x1", "y1", source=lines, line_width=1.5, color=MARKER_COLOUR)
