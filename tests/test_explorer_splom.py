@@ -12,6 +12,7 @@ from explorer.latent.colouring import make_colouring
 from explorer.latent.focus_view import render_focus
 from explorer.latent.raster import BACKGROUND, SPREAD_PX
 from explorer.latent.selection import box_mask, combine_selection, lasso_mask
+from explorer.latent.splom_axes import nice_ticks
 from explorer.latent.splom_decor import hex_to_rgb
 from explorer.latent.splom_layout import GAP, SplomImage
 from explorer.latent.stats import fit_pca
@@ -60,6 +61,22 @@ def test_lasso_of_a_rectangle_selects_what_the_box_selects():
     assert np.array_equal(lasso_mask(x, y, *rectangle), box_mask(x, y, (-0.5, -1.0, 1.25, 0.75)))
     triangle = lasso_mask(x, y, [0, 2, 0], [0, 0, 2])  # below the line x + y = 2 in the first quadrant
     assert np.array_equal(triangle, (x > 0) & (y > 0) & (x + y < 2))
+
+
+def test_tick_values_are_round_and_inside_the_range_and_fewer_when_cells_are_small():
+    assert nice_ticks(-2.6, 2.6, 4) == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert nice_ticks(-2.6, 2.6, 2) == [-2.0, 0.0, 2.0]
+    assert nice_ticks(-5.0, 100.0, 3) == [0.0, 50.0, 100.0]
+    assert nice_ticks(-2.6, 2.6, 0) == [] and nice_ticks(1.0, 1.0, 3) == []
+    rng = np.random.default_rng(4)
+    for lo, span in zip(rng.uniform(-50, 50, 200), 10.0 ** rng.uniform(-3, 3, 200)):
+        for count in (2, 3, 4):
+            ticks = nice_ticks(lo, lo + span, count)
+            assert 1 <= len(ticks) <= count + 1 and all(lo <= t <= lo + span for t in ticks)
+            step = np.diff(ticks)
+            if len(step):  # even steps of 1, 2 or 5 times a power of ten
+                mantissa = step[0] / 10.0 ** np.floor(np.log10(step[0]) + 1e-9)  # 0.000999... is 1e-3
+                assert np.allclose(step, step[0]) and min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-6
 
 
 def test_selections_combine_as_set_operations():

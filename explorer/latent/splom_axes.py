@@ -28,15 +28,16 @@ class AxisText:
 
 
 def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
-    """About `count` round values (steps of 1, 2 or 5 times a power of ten) inside [lo, hi]; none when count < 1."""
+    """Round values inside [lo, hi] (steps of 1, 2 or 5 times a power of ten): the finest step giving at most
+    count + 1 of them; none when count < 1."""
     if count < 1 or not hi > lo:
         return []
-    raw = (hi - lo) / count
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(lo / step)
-    values = [k * step for k in range(first, math.floor(hi / step) + 1)]
-    return [round(v / step) * step + 0.0 for v in values]  # + 0.0: no "-0"
+    power = 10.0 ** math.floor(math.log10((hi - lo) / count))
+    for step in (m * power for m in (0.5, 1, 2, 5, 10, 20)):
+        values = [k * step + 0.0 for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]  # + 0.0: no "-0"
+        if len(values) <= count + 1:
+            return values
+    return values
 
 
 def ticks_a_cell(layout: SplomLayout, shown_px: float) -> int:

@@ -13,7 +13,7 @@ EDGE = 1
 GAP = 3
 
 
-SHOWN_SIZE = 350  # screen pixels a side the SPLOM's image is shown at (explorer.latent.splom_view)
+SHOWN_SIZE = 340  # screen pixels a side the SPLOM's image is shown at (explorer.latent.splom_view)
 
 
 def default_cell(n_dims: int) -> int:

@@ -27,7 +27,7 @@ from explorer.page.figures import edit_bokeh
 from explorer.page.scheduling import LatestOnly
 
 PLOT_SIZE = SHOWN_SIZE  # pixels a side of the SPLOM's image: it shares one screen with the focus plot, image, sliders
-AXES_WIDTH = 140  # the names and ticks left of the image, and the toolbar
+AXES_WIDTH = 100  # the names and ticks left of the image (the toolbar is above it)
 MARKER_COLOUR = "#e41a1c"
 REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidden", "selection"]
 
@@ -35,7 +35,7 @@ REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidde
 def _splom_figure(source: ColumnDataSource, crosses: ColumnDataSource, lines: ColumnDataSource) -> figure:
     """A square figure showing one RGBA image, names and ticks as axes around it, the current point in every cell."""
     plot = figure(
-        frame_width=PLOT_SIZE, frame_height=PLOT_SIZE, tools="", toolbar_location="right",
+        frame_width=PLOT_SIZE, frame_height=PLOT_SIZE, tools="", toolbar_location="above",
         x_range=Range1d(0, 1), y_range=Range1d(0, 1), output_backend="svg",
     )  # fmt: skip  # SVG: the names and ticks are text elements, sharp at any zoom and found by the browser tests
     plot.image_rgba(image="image", x=0, y=0, dw="dw", dh="dh", source=source)
