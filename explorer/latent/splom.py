@@ -39,14 +39,12 @@ class SplomRenderer:
         names: list[str],
         colouring: Colouring,
         ranges: np.ndarray | None = None,
-        notes: list[str] | None = None,
         prior_centers: np.ndarray | None = None,
     ) -> None:
         self.columns = np.ascontiguousarray(columns, dtype=np.float32)  # (k, N): one contiguous row a coordinate
         self.names = list(names)
         self.colouring = colouring
         self.ranges = axis_ranges(self.columns) if ranges is None else np.asarray(ranges, dtype=np.float64)
-        self.notes = notes or [""] * len(self.names)  # shown beside each coordinate's name, e.g. "KL 2.31"
         # Where the N(0, I) prior's mean lies on each coordinate: 0 for latent dimensions, -mean . axis for components.
         self.prior_centers = np.zeros(len(self.names)) if prior_centers is None else np.asarray(prior_centers)
         self._pair_cache: dict[tuple[int, int, int], np.ndarray] = {}

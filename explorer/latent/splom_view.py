@@ -34,10 +34,11 @@ REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidde
 
 def _splom_figure(source: ColumnDataSource, crosses: ColumnDataSource, lines: ColumnDataSource) -> figure:
     """A square figure showing one RGBA image, names and ticks as axes around it, the current point in every cell."""
+    # SVG output: the names and ticks are text elements, sharp at any zoom (and found by the browser tests).
     plot = figure(
         frame_width=PLOT_SIZE, frame_height=PLOT_SIZE, tools="", toolbar_location="above",
         x_range=Range1d(0, 1), y_range=Range1d(0, 1), output_backend="svg",
-    )  # fmt: skip  # SVG: the names and ticks are text elements, sharp at any zoom and found by the browser tests
+    )  # fmt: skip
     plot.image_rgba(image="image", x=0, y=0, dw="dw", dh="dh", source=source)
     plot.scatter("x", "y", source=crosses, marker="x", size=11, line_width=3, color=MARKER_COLOUR)
     plot.segment("x0", "y0", "x1", "y1", source=lines, line_width=1.5, color=MARKER_COLOUR)
@@ -94,7 +95,7 @@ class SplomView(pn.viewable.Viewer):
             if len(self._renderers) >= 4:
                 self._renderers.pop(next(iter(self._renderers)))
             self._renderers[key] = SplomRenderer(
-                s.columns, s.coordinate_names, s.colouring, notes=s.coordinate_notes, prior_centers=s.prior_centers
+                s.columns, s.coordinate_names, s.colouring, prior_centers=s.prior_centers
             )
         return self._renderers[key]
 
