@@ -12,8 +12,9 @@ from explorer.latent.colouring import make_colouring
 from explorer.latent.focus_view import render_focus
 from explorer.latent.raster import BACKGROUND, SPREAD_PX
 from explorer.latent.selection import box_mask, combine_selection, lasso_mask
+from explorer.latent.splom_axes import nice_ticks
 from explorer.latent.splom_decor import hex_to_rgb
-from explorer.latent.splom_layout import SplomImage
+from explorer.latent.splom_layout import GAP, SplomImage
 from explorer.latent.stats import fit_pca
 from explorer.latent.workbench import PLACEHOLDER, LatentExplorer
 from tests.latent_fixtures import train_tiny_trial
@@ -60,6 +61,22 @@ def test_lasso_of_a_rectangle_selects_what_the_box_selects():
     assert np.array_equal(lasso_mask(x, y, *rectangle), box_mask(x, y, (-0.5, -1.0, 1.25, 0.75)))
     triangle = lasso_mask(x, y, [0, 2, 0], [0, 0, 2])  # below the line x + y = 2 in the first quadrant
     assert np.array_equal(triangle, (x > 0) & (y > 0) & (x + y < 2))
+
+
+def test_tick_values_are_round_and_inside_the_range_and_fewer_when_cells_are_small():
+    assert nice_ticks(-2.6, 2.6, 4) == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert nice_ticks(-2.6, 2.6, 2) == [-2.0, 0.0, 2.0]
+    assert nice_ticks(-5.0, 100.0, 3) == [0.0, 50.0, 100.0]
+    assert nice_ticks(-2.6, 2.6, 0) == [] and nice_ticks(1.0, 1.0, 3) == []
+    rng = np.random.default_rng(4)
+    for lo, span in zip(rng.uniform(-50, 50, 200), 10.0 ** rng.uniform(-3, 3, 200)):
+        for count in (2, 3, 4):
+            ticks = nice_ticks(lo, lo + span, count)
+            assert 1 <= len(ticks) <= count + 1 and all(lo <= t <= lo + span for t in ticks)
+            step = np.diff(ticks)
+            if len(step):  # even steps of 1, 2 or 5 times a power of ten
+                mantissa = step[0] / 10.0 ** np.floor(np.log10(step[0]) + 1e-9)  # 0.000999... is 1e-3
+                assert np.allclose(step, step[0]) and min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-6
 
 
 def test_selections_combine_as_set_operations():
@@ -170,10 +187,13 @@ def test_colouring_by_class_draws_each_class_in_its_legend_colour(vae_trial):
     explorer = LatentExplorer(vae_trial)
     state, splom = explorer.state, explorer.splom
     colouring = state.colouring
-    assert colouring.names == ("0", "1", "2") and splom.legend.options == ["0", "1", "2"]
+    assert colouring.names == ("0", "1", "2") and splom.legend.options == {"0": "0", "1": "1", "2": "2"}
     for k, colour in enumerate(colouring.colors):
         splom.legend.value = [colouring.names[k]]  # the legend toggles every other class off
         assert state.hidden == [i for i in range(3) if i != k]
+        others = [n for i, n in enumerate(colouring.names) if i != k]  # they say so in words
+        assert list(splom.legend.options) == [n if n == colouring.names[k] else f"{n} · hidden" for n in "012"]
+        assert all(f"{n} · hidden" in splom.legend.options for n in others)
         image = splom.image
         pixels = np.concatenate(
             [cell_pixels(image, r, c)[painted(cell_pixels(image, r, c))] for r, c in image.layout.pairs()]
@@ -185,9 +205,9 @@ def test_colouring_by_class_draws_each_class_in_its_legend_colour(vae_trial):
         cosine = darkening @ expected / (np.linalg.norm(darkening, axis=1) * np.linalg.norm(expected))
         assert cosine.min() > 0.99, (k, cosine.min())
     splom.legend.value = list(colouring.names)
-    assert state.hidden == []
+    assert state.hidden == [] and list(splom.legend.options) == ["0", "1", "2"]
     state.color_by = "scale"  # a ground-truth factor: 6 values, 6 legend entries
-    assert splom.legend.options == [str(v) for v in range(6)] and len(set(state.colouring.colors)) == 6
+    assert list(splom.legend.options) == [str(v) for v in range(6)] and len(set(state.colouring.colors)) == 6
 
 
 @pytest.mark.slow
@@ -200,6 +220,70 @@ def test_clicking_a_cell_opens_that_pair_in_the_focus_plot(vae_trial):
     names = explorer.state.coordinate_names
     assert explorer.focus.title == f"{names[layout.dims[3]]} against {names[layout.dims[1]]}"
     assert explorer.focus.figure.xaxis[0].axis_label == names[layout.dims[1]]
+
+
+def splom_click_at(layout, row: int, col: int, x_value: float, y_value: float) -> tuple[float, float]:
+    """Where, in the SPLOM figure's units (image pixels from the bottom left), cell (row, col) shows a value pair."""
+    top, left = layout.origin(row, col)
+    return left + layout.to_pixel(x_value, col, "x"), layout.height - top - layout.to_pixel(y_value, row, "y")
+
+
+@pytest.mark.slow
+def test_clicking_a_cell_picks_the_sample_nearest_on_screen_in_that_cells_two_dimensions(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, layout = explorer.state, explorer.splom.image.layout
+    row, col = 2, 0
+    x_dim, y_dim = layout.dims[col], layout.dims[row]
+    x, y = state.columns[x_dim].astype(float), state.columns[y_dim].astype(float)
+    (x_lo, x_hi), (y_lo, y_hi) = layout.ranges[col], layout.ranges[row]
+    for target in (int(np.argmax(x)), int(np.argmin(y)), 17):  # click a little off three samples
+        at = (x[target] + 0.004 * (x_hi - x_lo), y[target] - 0.003 * (y_hi - y_lo))
+        click_x, click_y = splom_click_at(layout, row, col, *at)
+        browser(explorer.splom.figure, Tap, x=click_x, y=click_y)
+        # Screen-normalised: each axis in units of its cell's span, whatever the two spans are.
+        distance = ((x - at[0]) / (x_hi - x_lo)) ** 2 + ((y - at[1]) / (y_hi - y_lo)) ** 2
+        assert state.current_row == int(np.argmin(distance))
+        assert state.focus == (x_dim, y_dim)
+        np.testing.assert_allclose(state.current_z, state.mu[state.current_row])
+    # Hidden classes are not picked: hide the class of the nearest sample and click the same place again.
+    nearest_label = int(state.labels[state.current_row])
+    explorer.splom.legend.value = [n for n in state.colouring.names if n != str(nearest_label)]
+    browser(explorer.splom.figure, Tap, x=click_x, y=click_y)
+    shown = state.labels != nearest_label
+    distance = np.where(shown, ((x - at[0]) / (x_hi - x_lo)) ** 2 + ((y - at[1]) / (y_hi - y_lo)) ** 2, np.inf)
+    assert state.current_row == int(np.argmin(distance))
+    before = state.current_row
+    top, left = layout.origin(0, 0)  # a diagonal cell: a histogram, no samples to pick
+    browser(explorer.splom.figure, Tap, x=left + 5, y=layout.height - top - 5)
+    assert state.current_row == before
+
+
+@pytest.mark.slow
+def test_the_splom_names_and_ticks_are_axes_of_text_at_each_cells_values(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, figure = explorer.state, explorer.splom.figure
+    for dims in (state.kl_order, state.kl_order[:2]):
+        state.dims = list(dims)
+        layout = explorer.splom.image.layout
+        names = figure.select_one({"name": "splom-names-below"})
+        assert sorted(names.major_label_overrides.values()) == sorted(state.coordinate_names[d] for d in dims)
+        left_names = figure.select_one({"name": "splom-names-left"}).major_label_overrides
+        for position, d in enumerate(dims):  # each row's name, with its KL, beside the row's centre
+            top, _ = layout.origin(position, position)
+            centre = round(layout.height - top - layout.cell / 2, 3)
+            assert left_names[centre] == f"{state.coordinate_names[d]} · {state.coordinate_notes[d]}"
+        ticks = figure.select_one({"name": "splom-ticks-below"})
+        assert ticks.ticker.ticks == sorted(ticks.major_label_overrides) and len(ticks.ticker.ticks) >= 2 * len(dims)
+        for position, label in ticks.major_label_overrides.items():  # each tick sits where its value is drawn
+            col = next(
+                c for c in range(layout.n) if layout.origin(c, c)[1] <= position <= layout.origin(c, c)[1] + layout.cell
+            )
+            _, left = layout.origin(col, col)
+            assert abs(layout.to_value(position - left, col, "x") - float(label)) < 0.01 * np.ptp(layout.ranges[col])
+    assert figure.xaxis[0].visible is False  # no axis of the figure's own coordinates (image pixels)
+    n, cell = layout.n, layout.cell
+    side = n * cell + (n - 1) * GAP + 2  # the cells and a pixel a side for their frames: no room for burnt-in text
+    assert explorer.splom.image.rgba.shape[:2] == (side, side)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from PIL import Image
 
 from explorer.images import GAP, to_uint8
 from explorer.latent.decoding import decode
+from explorer.latent.grid_picture import CAPTION_HEIGHT, NAME_WIDTH, SPACING, grid_size, tile_origin, value_label
 from explorer.latent.splom_decor import marker_positions
 from explorer.latent.stats import prior_range
 from explorer.latent.traversal import traversal_grid
@@ -164,13 +165,79 @@ def test_traversal_grid_has_a_row_per_dimension_and_downloads_as_png(vae_trial):
     grid.refresh()
     assert grid.grid.shape == (2 * size + GAP, 6 * size + 5 * GAP)
     png = grid._file().getvalue()
-    assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size[1] % grid.grid.shape[0] == 0
+    assert png.startswith(b"\x89PNG")
 
     before = grid.png
     slider = explorer.sliders.sliders[explorer.state.kl_order[1]]
     target = slider.end if slider.value == slider.start else slider.start
     slider._process_events({"value": target, "value_throttled": target})  # a drag let go
     assert grid.png != before  # the grid follows a released slider
+
+
+def test_the_grid_names_each_rows_coordinate_and_each_images_value(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, grid = explorer.state, explorer.grid
+    grid.steps.value = 5
+    grid.refresh()
+    rows = grid.row_order()
+    assert rows == state.kl_order  # the SPLOM's order: highest KL first
+    names, notes = state.coordinate_names, state.coordinate_notes
+    assert grid.labels.rows == tuple(f"{names[k]}\n{notes[k]}" for k in rows)
+    ranges = state.slider_ranges()[rows]
+    assert grid.labels.values.shape == (4, 5)
+    np.testing.assert_allclose(grid.labels.values[:, 0], ranges[:, 0])  # each row spans its own slider range
+    np.testing.assert_allclose(grid.labels.values[:, -1], ranges[:, 1])
+    np.testing.assert_allclose(np.diff(grid.labels.values, axis=1), np.diff(ranges, axis=1) / 4 * np.ones((1, 4)))
+    # Each image is what the decoder makes of the current point with that one value changed.
+    row, step = 1, 3
+    z = state.current_z.copy()
+    z[rows[row]] = grid.labels.values[row, step]
+    np.testing.assert_array_equal(grid.images[row * 5 + step], decode(state.model, z)[0])
+    assert value_label("z2", 0.5234) == "z2 = 0.523"
+
+
+def test_the_grid_png_is_full_size_with_every_decoded_pixel_and_room_for_the_labels(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    grid, size = explorer.grid, vae_trial.config.data.image_size  # 32 px: upscaled 4x towards 128
+    grid.steps.value = 7
+    grid.refresh()
+    picture = np.asarray(Image.open(io.BytesIO(grid._file().getvalue())))
+    scale = grid.scale
+    assert scale == 4 and picture.shape[:2] == grid.picture.shape[:2]
+    tile_px = size * scale
+    width = NAME_WIDTH + 7 * tile_px + 6 * SPACING
+    height = 4 * (tile_px + CAPTION_HEIGHT) + 3 * SPACING
+    assert picture.shape[:2] == (height, width) == grid_size(4, 7, tile_px)[::-1]
+    for row, step in ((0, 0), (3, 6), (2, 4)):  # every tile holds its decoded image, each pixel a scale x scale block
+        top, left = tile_origin(row, step, tile_px)
+        expected = np.kron(grid.images[row * 7 + step], np.ones((scale, scale), np.uint8))
+        np.testing.assert_array_equal(picture[top : top + tile_px, left : left + tile_px, 0], expected)
+    assert (picture[:, :NAME_WIDTH] < 128).any()  # the row names are drawn left of the tiles
+    below = picture[tile_px : tile_px + CAPTION_HEIGHT, NAME_WIDTH : NAME_WIDTH + tile_px]
+    assert (below < 128).any()  # and a value under each image
+
+
+def test_the_gif_download_animates_one_rows_sweep_a_frame_a_step(vae_trial):
+    explorer = LatentExplorer(vae_trial)
+    state, grid = explorer.state, explorer.grid
+    grid.steps.value = 8
+    grid.refresh()
+    coordinate = state.kl_order[1]
+    grid.gif_row.value = coordinate
+    assert grid.gif_download.filename == f"traversal_{state.coordinate_names[coordinate]}.gif"
+    gif = Image.open(io.BytesIO(grid._gif_file().getvalue()))
+    assert gif.format == "GIF" and gif.n_frames == 8 and gif.info.get("loop") == 0
+    scale, size = grid.scale, vae_trial.config.data.image_size
+    assert gif.size == (size * scale, size * scale + CAPTION_HEIGHT)
+    for step in (0, 7):  # the frames are the row's images in order (grey shapes: exact in a GIF's palette)
+        gif.seek(step)
+        frame = np.asarray(gif.convert("RGB"))[: size * scale, :, 0]
+        expected = np.kron(grid.images[1 * 8 + step], np.ones((scale, scale), np.uint8))
+        assert np.abs(frame.astype(int) - expected).max() <= 8
+    with pytest.raises(ValueError, match="not a row of the traversal grid"):
+        grid.rows.value = 1
+        grid.refresh()
+        grid.gif(state.kl_order[3])
 
 
 def test_interpolation_strip_runs_from_one_sample_to_another(vae_trial):

@@ -22,7 +22,7 @@ from explorer.latent.raster import (
     shade_categories,
     shade_grey,
 )
-from explorer.latent.splom_decor import draw_diagonal, draw_labels
+from explorer.latent.splom_decor import draw_diagonal, draw_frames
 from explorer.latent.splom_layout import MAX_DIMS, SplomImage, SplomLayout, axis_ranges, default_cell
 
 POINTS_PER_CALL = 500_000  # below this many points a pair, datashader's fixed cost a call dominates: batch pairs
@@ -39,14 +39,12 @@ class SplomRenderer:
         names: list[str],
         colouring: Colouring,
         ranges: np.ndarray | None = None,
-        notes: list[str] | None = None,
         prior_centers: np.ndarray | None = None,
     ) -> None:
         self.columns = np.ascontiguousarray(columns, dtype=np.float32)  # (k, N): one contiguous row a coordinate
         self.names = list(names)
         self.colouring = colouring
         self.ranges = axis_ranges(self.columns) if ranges is None else np.asarray(ranges, dtype=np.float64)
-        self.notes = notes or [""] * len(self.names)  # written in each diagonal cell, e.g. "KL 2.31"
         # Where the N(0, I) prior's mean lies on each coordinate: 0 for latent dimensions, -mean . axis for components.
         self.prior_centers = np.zeros(len(self.names)) if prior_centers is None else np.asarray(prior_centers)
         self._pair_cache: dict[tuple[int, int, int], np.ndarray] = {}
@@ -74,7 +72,7 @@ class SplomRenderer:
         selection: np.ndarray | None = None,
         cell: int | None = None,
     ) -> SplomImage:
-        """The composite: pairs below the diagonal, histograms (with the N(0, 1) prior) on it, names at the edges."""
+        """The composite: pairs below the diagonal, histograms (with the N(0, 1) prior) on it, a frame a cell."""
         layout = self.layout(dims, cell)
         visible = np.ones(len(self.colouring.names), bool)
         visible[list(hidden)] = False
@@ -95,7 +93,7 @@ class SplomRenderer:
         histograms = [self._histogram(d, layout.cell)[visible].sum(0) for d in layout.dims]
         chosen_hist = self._selection_histograms(layout, selection, visible) if selection is not None else None
         image = draw_diagonal(canvas, layout, histograms, chosen_hist, self.prior_centers[list(layout.dims)])
-        rgb = draw_labels(image, layout, [self.notes[d] for d in layout.dims])
+        rgb = draw_frames(image, layout)
         rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
         return SplomImage(rgba, layout)
 

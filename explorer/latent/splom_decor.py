@@ -1,9 +1,9 @@
-"""What the composite SPLOM draws besides the datashaded pairs: histograms, the prior, frames, names, markers."""
+"""What the composite SPLOM draws besides the datashaded pairs: histograms, the prior, frames and markers."""
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from explorer.latent.splom_layout import SplomLayout
 
@@ -12,7 +12,6 @@ BARS = "#8f8f8f"  # histogram of every shown sample
 BARS_UNDER_SELECTION = "#d4d4d4"  # the same, when a selection is drawn over it
 SELECTED_BARS = "#3a3a3a"
 PRIOR = "#d62728"  # the N(0, 1) prior density
-TEXT = "#303030"
 PRIOR_PEAK = 1.0 / np.sqrt(2.0 * np.pi)
 
 
@@ -52,20 +51,12 @@ def draw_diagonal(
     return image
 
 
-def draw_labels(image: Image.Image, layout: SplomLayout, notes: list[str]) -> np.ndarray:
-    """Cell frames, each coordinate's name left of its row and under its column, and a note in each diagonal cell."""
+def draw_frames(image: Image.Image, layout: SplomLayout) -> np.ndarray:
+    """A frame around each cell; names and ticks are not drawn here but as text around the image."""
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=11)
-    small = ImageFont.load_default(size=10)
     for row, col in [(r, c) for r in range(layout.n) for c in range(r + 1)]:
         top, left = layout.origin(row, col)
         draw.rectangle((left - 1, top - 1, left + layout.cell, top + layout.cell), outline=FRAME)
-    for i, name in enumerate(layout.names):
-        top, left = layout.origin(i, i)
-        draw.text((2, top + layout.cell / 2), name, fill=TEXT, font=font, anchor="lm")
-        draw.text((left + layout.cell / 2, layout.height - 2), name, fill=TEXT, font=font, anchor="mb")
-        if notes[i]:
-            draw.text((left + 3, top + 2), notes[i], fill=TEXT, font=small, anchor="la")
     return np.asarray(image)
 
 

@@ -7,14 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_DIMS = 32
-LEFT_MARGIN = BOTTOM_MARGIN = 34  # room for the names; equal, so that the composite is square
+# Names and ticks are Bokeh axes around the image (explorer.latent.splom_axes), so the image needs no margin for them;
+# one pixel a side holds the cells' frames.
+EDGE = 1
 GAP = 3
 
 
+SHOWN_SIZE = 340  # screen pixels a side the SPLOM's image is shown at (explorer.latent.splom_view)
+
+
 def default_cell(n_dims: int) -> int:
-    """Cell size in pixels: the matrix stays about 480 pixels wide (it is shown 400 wide, so its burnt-in names stay
-    readable), cells 32 to 160 pixels."""
-    return int(np.clip(480 // max(n_dims, 1), 32, 160))
+    """Cell size in pixels: the image about as wide as it is shown, one image pixel a screen pixel (a scaled image
+    drops or doubles rows of pixels, which breaks thin lines into dashes); cells 8 to 240 pixels."""
+    n = max(n_dims, 1)
+    return int(np.clip((SHOWN_SIZE - 2 * EDGE - (n - 1) * GAP) // n, 8, 240))
 
 
 def axis_ranges(columns: np.ndarray, prior_span: float = 1.0) -> np.ndarray:
@@ -47,17 +53,17 @@ class SplomLayout:
 
     @property
     def width(self) -> int:
-        """Pixels across, margin included."""
-        return LEFT_MARGIN + self.n * self.cell + (self.n - 1) * GAP
+        """Pixels across, edges included."""
+        return 2 * EDGE + self.n * self.cell + (self.n - 1) * GAP
 
     @property
     def height(self) -> int:
-        """Pixels down, margin included."""
-        return self.n * self.cell + (self.n - 1) * GAP + BOTTOM_MARGIN
+        """Pixels down, edges included."""
+        return 2 * EDGE + self.n * self.cell + (self.n - 1) * GAP
 
     def origin(self, row: int, col: int) -> tuple[int, int]:
         """(top, left) pixel of a cell."""
-        return row * (self.cell + GAP), LEFT_MARGIN + col * (self.cell + GAP)
+        return EDGE + row * (self.cell + GAP), EDGE + col * (self.cell + GAP)
 
     def pairs(self) -> list[tuple[int, int]]:
         """The lower-triangle cells as (row, col): row's coordinate on y, col's on x."""
@@ -65,11 +71,17 @@ class SplomLayout:
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
         """The (row, col) under a point given in plot units (origin bottom left, y up), or None."""
-        left, top = x - LEFT_MARGIN, self.height - y
+        left, top = x - EDGE, self.height - y - EDGE
         col, row = int(left // (self.cell + GAP)), int(top // (self.cell + GAP))
         pitch = self.cell + GAP
         in_cell = left >= 0 and top >= 0 and left % pitch < self.cell and top % pitch < self.cell
         return (row, col) if in_cell and row < self.n and col <= row else None
+
+    def to_value(self, offset: float, position: int, axis: str) -> float:
+        """A pixel offset within a cell (from the left for `x`, the top for `y`) -> the coordinate value there."""
+        lo, hi = self.ranges[position]
+        fraction = offset / self.cell if axis == "x" else 1.0 - offset / self.cell
+        return lo + fraction * (hi - lo)
 
     def to_pixel(self, value: float, position: int, axis: str) -> float:
         """A coordinate value -> pixel offset within a cell (from the left for `x`, the top for `y`), kept inside it."""

@@ -19,22 +19,25 @@ from bokeh.models import ColumnDataSource, PanTool, Range1d, ResetTool, WheelZoo
 from bokeh.plotting import figure
 
 from explorer.latent.splom import SplomRenderer
+from explorer.latent.splom_axes import make_axes, show_axes
 from explorer.latent.splom_decor import marker_positions
-from explorer.latent.splom_layout import MAX_DIMS, SplomImage
+from explorer.latent.splom_layout import MAX_DIMS, SHOWN_SIZE, SplomImage
 from explorer.latent.state import LatentState
 from explorer.page.figures import edit_bokeh
 from explorer.page.scheduling import LatestOnly
 
-PLOT_SIZE = 400  # pixels a side of the SPLOM: it shares one screen with the focus plot, image and sliders
+PLOT_SIZE = SHOWN_SIZE  # pixels a side of the SPLOM's image: it shares one screen with the focus plot, image, sliders
+AXES_WIDTH = 100  # the names and ticks left of the image (the toolbar is above it)
 MARKER_COLOUR = "#e41a1c"
 REDRAW_ON = ["trial_version", "mode", "n_components", "dims", "color_by", "hidden", "selection"]
 
 
 def _splom_figure(source: ColumnDataSource, crosses: ColumnDataSource, lines: ColumnDataSource) -> figure:
-    """A square figure without axes showing one RGBA image, with the current point marked in every cell."""
+    """A square figure showing one RGBA image, names and ticks as axes around it, the current point in every cell."""
+    # SVG output: the names and ticks are text elements, sharp at any zoom (and found by the browser tests).
     plot = figure(
-        frame_width=PLOT_SIZE, frame_height=PLOT_SIZE, tools="", toolbar_location="right",
-        x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+        frame_width=PLOT_SIZE, frame_height=PLOT_SIZE, tools="", toolbar_location="above",
+        x_range=Range1d(0, 1), y_range=Range1d(0, 1), output_backend="svg",
     )  # fmt: skip
     plot.image_rgba(image="image", x=0, y=0, dw="dw", dh="dh", source=source)
     plot.scatter("x", "y", source=crosses, marker="x", size=11, line_width=3, color=MARKER_COLOUR)
@@ -42,7 +45,7 @@ def _splom_figure(source: ColumnDataSource, crosses: ColumnDataSource, lines: Co
     zoom = WheelZoomTool()
     plot.add_tools(zoom, PanTool(), ResetTool())
     plot.toolbar.active_scroll = zoom
-    plot.axis.visible = False
+    make_axes(plot)
     plot.grid.visible = False
     plot.outline_line_color = None
     return plot
@@ -92,7 +95,7 @@ class SplomView(pn.viewable.Viewer):
             if len(self._renderers) >= 4:
                 self._renderers.pop(next(iter(self._renderers)))
             self._renderers[key] = SplomRenderer(
-                s.columns, s.coordinate_names, s.colouring, notes=s.coordinate_notes, prior_centers=s.prior_centers
+                s.columns, s.coordinate_names, s.colouring, prior_centers=s.prior_centers
             )
         return self._renderers[key]
 
@@ -104,18 +107,20 @@ class SplomView(pn.viewable.Viewer):
         with self._lock:
             image = self.renderer().render(s.dims, tuple(s.hidden), s.selection)
             self.image, self._drawn_for = image, (s.trial_version, s.mode)
-            edit_bokeh(partial(self._show, image))  # queued under the lock: the loop shows the renders in order
+            notes = [self.state.coordinate_notes[d] for d in image.layout.dims]
+            edit_bokeh(partial(self._show, image, notes))  # queued under the lock: the loop shows the renders in order
         self.heading.object = f"**{self.title}**"
         self._move_marker()
 
-    def _show(self, image: SplomImage) -> None:
-        """Bokeh side (on the loop): the new image; the view fits it when its size changed."""
+    def _show(self, image: SplomImage, notes: list[str]) -> None:
+        """Bokeh side (on the loop): the new image and its axes; the view fits it when its size changed."""
         height, width = image.rgba.shape[:2]
         packed = np.ascontiguousarray(image.rgba[::-1]).view(np.uint32)[..., 0]  # (H, W), row 0 at the bottom
         self.source.data = {"image": [packed], "dw": [width], "dh": [height]}
         if (self.figure.x_range.reset_end, self.figure.y_range.reset_end) != (width, height):
             self.figure.x_range.update(start=0, end=width, reset_start=0, reset_end=width)
             self.figure.y_range.update(start=0, end=height, reset_start=0, reset_end=height)
+        show_axes(self.figure, image.layout, notes, PLOT_SIZE)
 
     def _move_marker(self, *_: Any) -> None:
         s = self.state
@@ -135,13 +140,25 @@ class SplomView(pn.viewable.Viewer):
         return s.current_z if s.mode == "latent" else s.pca.transform(s.current_z, s.latent_dim)
 
     def click(self, x: float | None, y: float | None) -> None:
-        """A click on a pair cell makes that pair the focus plot's (x, y in image pixels from the bottom left)."""
-        if self.image is None or x is None or y is None:
+        """A click on a pair cell makes that pair the focus plot's and the sample nearest the click current.
+
+        x, y are in image pixels from the bottom left. Nearness is measured as it looks: each axis in units of its
+        cell's span (the cells are square on screen).
+        """
+        if self.image is None or x is None or y is None or self.state.trial is None:
             return
-        cell = self.image.layout.cell_at(x, y)
-        if cell is not None and cell[0] != cell[1]:
-            dims = self.image.layout.dims
-            self.state.focus = (dims[cell[1]], dims[cell[0]])
+        layout = self.image.layout
+        cell = layout.cell_at(x, y)
+        if cell is None or cell[0] == cell[1]:
+            return
+        row, col = cell
+        top, left = layout.origin(row, col)
+        at = (layout.to_value(x - left, col, "x"), layout.to_value(layout.height - y - top, row, "y"))
+        spans = (np.diff(layout.ranges[col])[0], np.diff(layout.ranges[row])[0])
+        pair = (layout.dims[col], layout.dims[row])
+        with param.parameterized.batch_call_watchers(self.state):
+            self.state.focus = pair
+            self.state.go_to_nearest(pair, at, spans)
 
     def _state_changed(self, *events: param.parameterized.Event) -> None:
         if any(e.name in ("trial_version", "mode", "n_components", "color_by", "dims") for e in events):
@@ -177,7 +194,7 @@ class SplomView(pn.viewable.Viewer):
     def _sync_legend(self) -> None:
         colouring = self.state.colouring
         names = list(colouring.names)
-        self.legend.options = names
+        self.legend.options = {legend_label(n, i in self.state.hidden): n for i, n in enumerate(names)}
         self.legend.value = [n for i, n in enumerate(names) if i not in self.state.hidden]
         self.legend.stylesheets = [_legend_css(colouring.colors)]
         self.legend.visible = not colouring.continuous and colouring.column != "none"
@@ -203,14 +220,24 @@ class SplomView(pn.viewable.Viewer):
         controls = pn.Row(self.mode, self.colour, self.n_components)
         # The dimension picker last: it is used less often than the plot, which stays on the first screen.
         parts = (controls, self.heading, self.plot, self.legend, self.gradient, self.dims)
-        return pn.Column(*parts, width=PLOT_SIZE + 30)
+        return pn.Column(*parts, width=PLOT_SIZE + AXES_WIDTH)
+
+
+def legend_label(name: str, hidden: bool) -> str:
+    """A legend entry's text: the category's name, and the word "hidden" while it is hidden."""
+    return f"{name} · hidden" if hidden else name
 
 
 def _legend_css(colours: tuple[str, ...]) -> str:
-    """Each legend button gets its category's colour as a thick left border."""
+    """Each shown legend entry gets its category's colour as a thick left border; a hidden one a hollow grey swatch,
+    grey struck-through text and a faint background."""
     rules = [
         f".bk-btn-group > .bk-btn:nth-child({i + 1}) {{ border-left: 12px solid {c}; }}" for i, c in enumerate(colours)
     ]
+    rules.append(
+        ".bk-btn-group > .bk-btn:not(.bk-active) { border-left: 12px double #c8c8c8; color: #8a8a8a; "
+        "text-decoration: line-through; background: #f4f4f4; font-style: italic; }"
+    )
     return "\n".join(rules)
 
 

@@ -14,7 +14,7 @@ import param
 
 from explorer.latent.colouring import Colouring, make_colouring
 from explorer.latent.decoding import cpu_model, decode
-from explorer.latent.selection import box_mask, class_mix, combine_selection, lasso_mask
+from explorer.latent.selection import box_mask, class_mix, combine_selection, lasso_mask, nearest_sample
 from explorer.latent.splom_layout import MAX_DIMS
 from explorer.latent.stats import (
     PCA,
@@ -220,6 +220,13 @@ class LatentState(param.Parameterized):
             if self.labels[row] >= 0:
                 self.label = int(self.labels[row])
             self.current_z = self.mu[row].astype(np.float64)
+
+    def go_to_nearest(self, dims: tuple[int, int], at: tuple[float, float], spans: tuple[float, float]) -> None:
+        """Make current the shown sample nearest `at` in coordinates `dims` (x, y), distances in units of `spans`."""
+        visible = np.flatnonzero(self.visible_mask())
+        if len(visible) > 0:
+            x, y = self.columns[dims[0]][visible], self.columns[dims[1]][visible]
+            self.go_to_row(int(visible[nearest_sample(x, y, at, spans)]))
 
     def go_to_origin(self) -> None:
         """The prior's mean: z = 0."""

@@ -20,10 +20,30 @@ def traversal_points(
     z (d,); axes (R, d) unit directions (rows of the identity, or principal axes); coordinates (R,) the point's
     coordinate along each axis; ranges (R, 2). Returns (R * steps, d), row-major.
     """
-    values = np.linspace(ranges[:, 0], ranges[:, 1], steps, axis=1)  # (R, steps)
+    values = traversal_values(ranges, steps)  # (R, steps)
     shifts = values - coordinates[:, None]  # (R, steps): how far each image is from the point along its axis
     points = z[None, None, :] + shifts[:, :, None] * axes[:, None, :]  # (R, steps, d)
     return points.reshape(-1, z.shape[0])
+
+
+def traversal_values(ranges: np.ndarray, steps: int) -> np.ndarray:
+    """(R, steps) the coordinate's value at each image of each row: `steps` even steps across its range."""
+    return np.linspace(ranges[:, 0], ranges[:, 1], steps, axis=1)
+
+
+def traversal_images(
+    model: VAE,
+    z: np.ndarray,
+    axes: np.ndarray,
+    coordinates: np.ndarray,
+    ranges: np.ndarray,
+    steps: int = 10,
+    label: int | None = None,
+) -> np.ndarray:
+    """(R * steps, H, W[, C]) uint8: a row a traversed axis, `steps` decoded images across its range, row-major;
+    one batched decoder forward."""
+    points = traversal_points(np.asarray(z, np.float64), np.asarray(axes), coordinates, np.asarray(ranges), steps)
+    return decode(model, points, label)
 
 
 def traversal_grid(
@@ -35,9 +55,8 @@ def traversal_grid(
     steps: int = 10,
     label: int | None = None,
 ) -> np.ndarray:
-    """One image: a row a traversed axis, `steps` decoded images across its range; one batched decoder forward."""
-    points = traversal_points(np.asarray(z, np.float64), np.asarray(axes), coordinates, np.asarray(ranges), steps)
-    return tile(decode(model, points, label), len(axes), steps)
+    """The images of `traversal_images` as one unlabelled image, a row a traversed axis."""
+    return tile(traversal_images(model, z, axes, coordinates, ranges, steps, label), len(axes), steps)
 
 
 def interpolation(z_from: np.ndarray, z_to: np.ndarray, steps: int) -> np.ndarray:

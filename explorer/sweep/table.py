@@ -21,6 +21,14 @@ HIDDEN_COLUMNS = ("checkpoint_path", "last_checkpoint_path", "latents_path", "va
 RANGE_COLUMNS = ("beta", "lr", *(key.name for key in arch_keys() if isinstance(key.search, LogRange)))
 TABLE_HEIGHT = 210  # at most (a strip over the tabs); a short sweep gets a shorter table
 ROW_HEIGHT, HEADER_HEIGHT = 30, 80
+# The range filters' two value boxes: they share the row's width (Panel gives each 50-65 px), no spinner arrows are
+# drawn over the digits (typing and the slider set the values) and the font is a little smaller, so that a value
+# such as 0.000155 shows whole beside its label.
+RANGE_EDIT_CSS = """
+:host(.slider-edit) { flex: 1 1 auto !important; min-width: 80px !important; }
+:host(.slider-edit) .bk-input-group .bk-spin-wrapper .bk-spin-btn { display: none; }
+:host(.slider-edit) .bk-input-group .bk-input { font-size: 12px; text-overflow: clip; }
+"""
 
 
 def table_columns(frame: pd.DataFrame) -> list[str]:
@@ -146,6 +154,8 @@ class TrialTable(pn.viewable.Viewer):
         slider = pn.widgets.EditableRangeSlider(
             label=column, start=low, end=high, value=(low, high), step=step, width=260, format=_number_format(step)
         )
+        for edit in (slider._start_edit, slider._end_edit):  # Panel's own value boxes: Panel offers no style hook
+            edit.stylesheets = [*edit.stylesheets, RANGE_EDIT_CSS]
         slider.param.watch(partial(self._range_moved, column), "value")
         return slider
 

@@ -1,0 +1,77 @@
+"""The sidebar's range filters in a real browser: values like an lr of 0.000155 show whole, with no spinner arrows
+drawn over their digits, and each filter's label shows whole."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.explorer_fixtures import SWEEP_NAME, copy_results, sweep_results  # noqa: F401
+from vaemodels.storage import resolve
+from vaemodels.trials_table import read_trials_table, write_trials_table
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+VIEWPORT = {"width": 1600, "height": 1000}
+LEARNING_RATES = (0.000155, 0.00052, 0.002076, 0.0011, 0.0003, 0.0007)  # six digits after the point: the widest
+
+CLIPPED = """(element) => element.scrollWidth > element.clientWidth + 1"""
+# From a filter's first value box to its label (the Div before it in Panel's row): is the label's text clipped?
+LABEL_CLIPPED = """(box) => {
+  let label = box.getRootNode().host.previousElementSibling;
+  while (label && !label.classList.contains('bk-Div')) label = label.previousElementSibling;
+  const text = Array.from(label.shadowRoot.querySelectorAll('div')).filter(n => n.textContent.trim());
+  const clipped = (n) => n.scrollWidth > n.clientWidth + 1;
+  return text.length === 0 || text.some(clipped) || clipped(label);
+}"""
+SHOWN = """(element) => getComputedStyle(element).display !== 'none' && element.getBoundingClientRect().width > 0"""
+
+
+@pytest.fixture
+def served_explorer(sweep_results, tmp_path):  # noqa: F811
+    """The explorer on a copy of the sweep whose trials have small, many-digit learning rates; stopped afterwards."""
+    import panel as pn
+
+    from explorer.app import build_app
+    from tests.test_explorer_app import require_chromium
+
+    require_chromium()
+    results = copy_results(sweep_results, tmp_path / "results")
+    sweep = resolve(results / SWEEP_NAME)
+    frame, metadata = read_trials_table(sweep)
+    frame["lr"] = list(LEARNING_RATES[: len(frame)])
+    write_trials_table(sweep, frame, metadata)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = pn.serve(lambda: build_app(str(results)), port=port, threaded=True, show=False, start=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.stop()
+
+
+def test_range_filter_values_and_labels_are_not_clipped(served_explorer):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(served_explorer)
+            boxes = page.locator(".slider-edit input")
+            boxes.first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1_000)
+            values = [boxes.nth(i).input_value() for i in range(boxes.count())]
+            assert f"{min(LEARNING_RATES):.6f}" in values and f"{max(LEARNING_RATES):.6f}" in values  # lr's filter
+            for i in range(boxes.count()):
+                assert not boxes.nth(i).evaluate(CLIPPED), f"value box {values[i]!r} is clipped"
+            arrows = page.locator(".slider-edit .bk-spin-btn")
+            assert not any(arrows.nth(i).evaluate(SHOWN) for i in range(arrows.count()))
+            for i in range(0, boxes.count(), 2):  # each filter's label beside its first value box
+                assert not boxes.nth(i).evaluate(LABEL_CLIPPED), f"the label of the filter at {values[i]!r} is clipped"
+        finally:
+            browser.close()
