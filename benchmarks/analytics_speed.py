@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import pandas as pd
 import panel as pn
+from bokeh.models import GlyphRenderer, Scatter
 
 from explorer.app import ExplorerApp
 from explorer.store import ResultsStore
@@ -60,6 +61,18 @@ def made_up_sweep(folder: Path, n_trials: int, seed: int = 0) -> None:
     write_trials_table(resolve(folder), frame, {})
 
 
+def drawn_scatters(root) -> list[int]:
+    """Points in each Bokeh scatter of trials (the overview and the Pareto plot) in the page's models."""
+    renderers = root.select({"type": GlyphRenderer})
+    return [
+        len(r.data_source.data["arch"])
+        for r in renderers
+        if isinstance(r.glyph, Scatter)
+        and r.data_source.data.get("arch") is not None
+        and len(r.data_source.data["arch"])
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=2000)
@@ -70,7 +83,7 @@ def main() -> None:
         store = ResultsStore(root)
         start = time.perf_counter()
         app = ExplorerApp(store)
-        pn.Column(app.table, app.tabs).get_root()  # the session's models: a brush now redraws real plots
+        root = pn.Column(app.table, app.tabs).get_root()  # the session's models: a brush now redraws real plots
         print(f"page with {args.trials} trials built in {time.perf_counter() - start:.2f} s")
         parallel, times = app.analytics.parallel, []
         for repeat in range(args.repeats):
@@ -80,6 +93,7 @@ def main() -> None:
             seconds = time.perf_counter() - start
             shown = len(app.table.tabulator.current_view)
             assert len(app.overview.frame) == shown == len(parallel.sources["kept"].data["ys"])
+            assert drawn_scatters(root) == [shown, shown]  # the overview's and the Pareto plot's models were redrawn
             times.append(seconds)
             print(f"brush {column} {low}-{high}: {shown} of {args.trials} trials, {seconds:.3f} s")
         start = time.perf_counter()

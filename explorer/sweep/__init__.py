@@ -1,1 +1,2 @@
-"""Views of a whole sweep: the sweep chooser, the trial table and the overview scatter."""
+"""Views of a whole sweep: the sweep chooser, the trial table, the overview scatter and the analytics (parallel
+coordinates, hyperparameter importance, a Pareto front of two metrics)."""

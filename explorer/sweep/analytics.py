@@ -42,7 +42,7 @@ class ParetoView(pn.viewable.Viewer):
         super().__init__(**params)
         self.store, self.state = store, state
         self.frame = pd.DataFrame()  # the plotted trials: Selection1D indices point into it
-        axes = [self.param.x_metric, self.param.y_metric, self.param.redraws]
+        axes = [hv.streams.Params(self, ["x_metric", "y_metric", "redraws"])]  # shared: one redraw a bump
         self.points = hv.DynamicMap(self._points, streams=axes)
         self.front = hv.DynamicMap(self._front, streams=axes)
         self.tap = hv.streams.Selection1D(source=self.points)
@@ -73,7 +73,7 @@ class ParetoView(pn.viewable.Viewer):
             self.x_metric = self.x_metric if self.x_metric in metrics else default[0]
             self.y_metric = self.y_metric if self.y_metric in metrics else default[1]
         self.redraws += 1
-        if self.layout.objects[:1] != [self.controls]:
+        if [id(o) for o in self.layout.objects] != [id(self.controls), id(self.pane)]:  # else it re-walks every model
             self.layout.objects = [self.controls, self.pane]
 
     def front_mask(self) -> np.ndarray:

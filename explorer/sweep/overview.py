@@ -48,7 +48,8 @@ class SweepOverview(pn.viewable.Viewer):
         self.error: str | None = None
         # A DynamicMap keeps what it drew for unchanged stream values (event() alone redraws nothing): new trials or
         # filters bump `redraws`, a stream value, so that the plot follows them.
-        axes = [self.param.metric, self.param.hyperparameter, self.param.redraws]
+        # One stream object for both layers: a bump redraws the overlay once, not once a layer.
+        axes = [hv.streams.Params(self, ["metric", "hyperparameter", "redraws"])]
         self.points = hv.DynamicMap(self._points, streams=axes)
         self.tap = hv.streams.Selection1D(source=self.points)
         self.tap.param.watch(self._tapped, "index")
@@ -90,7 +91,11 @@ class SweepOverview(pn.viewable.Viewer):
             self.hyperparameter = self.hyperparameter if self.hyperparameter in hyperparameters else default_x
         self.redraws += 1
         self.legend_pane.object = self.legend()
-        self._layout.objects = [self.controls, self._pane, self.legend_pane]
+        self._set_layout([self.controls, self._pane, self.legend_pane])
+
+    def _set_layout(self, objects: list) -> None:
+        if [id(o) for o in objects] != [id(o) for o in self._layout.objects]:  # a new layout re-walks every model
+            self._layout.objects = objects
 
     def _columns(self) -> list[str]:
         return list(dict.fromkeys([self.hyperparameter, self.metric, "arch", "trial_id"]))
