@@ -53,6 +53,21 @@ def _latent_explorer(data_dir: str | None):
         return None
 
 
+def _compare_view(latent_explorer, store: ResultsStore, state: ExplorerState):
+    """The second-trial comparison under the latent workbench, when that module works; None otherwise."""
+    try:
+        from explorer.latent.compare_view import CompareView
+
+        return CompareView(latent_explorer.state, lambda trial_id: _load(store, state.sweep, trial_id))
+    except Exception:  # the rest of the latent tab works without it
+        log.exception("the trial comparison is unavailable")
+        return None
+
+
+def _load(store: ResultsStore, sweep: str | None, trial_id: str) -> tuple:
+    return store.trial(sweep, trial_id), store.latents(sweep, trial_id)
+
+
 class ExplorerApp(pn.viewable.Viewer):
     """Every view of one session, wired to one ExplorerState, in a BootstrapTemplate: the trial table in a strip
     that stays on top, and below it one tab a scale (the sweep, the selected trial, its latent space).
@@ -76,6 +91,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.kl_bars = KLBars(store, self.state)
         self.reconstructions = ReconstructionsView(store, self.state)
         self.latent_explorer = _latent_explorer(store.data_dir)
+        self.compare = None if self.latent_explorer is None else _compare_view(self.latent_explorer, store, self.state)
         self.latent_error = pn.Column(sizing_mode="stretch_width")
         self.latent_shown: tuple[str | None, str | None] | None = None  # (sweep, trial_id) the latent views show
         self.latent_job = LatestJob(self._update_latent_explorer)
@@ -111,7 +127,8 @@ class ExplorerApp(pn.viewable.Viewer):
         sweep = pn.Column(self.overview, self.analytics, study, sizing_mode="stretch_width")
         tabs = [("Sweep", sweep), ("Trial", trial)]
         if self.latent_explorer is not None:
-            latent = pn.Column(self.latent_error, self.latent_explorer, sizing_mode="stretch_width")
+            compare = card("Compare with another trial", self.compare) if self.compare is not None else pn.Column()
+            latent = pn.Column(self.latent_error, self.latent_explorer, compare, sizing_mode="stretch_width")
             tabs.append((LATENT_TAB, latent))
         return tabs
 
@@ -158,6 +175,9 @@ class ExplorerApp(pn.viewable.Viewer):
                 if is_stale():
                     return  # another trial was picked meanwhile: draw that one instead
                 self.latent_explorer.set_trial(trial, latents)
+                if self.compare is not None:  # the other trials of the sweep, and the comparison lined up anew
+                    self.compare.set_options(trial_ids_of(self.store.trials(sweep)), trial_id)
+                    self.compare.compare_with(self.compare.trial.value)
                 if self.link is not None:
                     self.link.apply_latent()  # a link's latent values, once its trial is shown
             self.latent_shown = request
