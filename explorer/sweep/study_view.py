@@ -74,7 +74,7 @@ class StudyView(pn.viewable.Viewer):
         self.scores: list[str] = []
         self._refreshing = False
         self.distribution = hv_pane(hv.Div(""), height=360)
-        self.correlation = pn.pane.HoloViews(hv.Div(""), width=460, height=420)
+        self.correlation = pn.pane.HoloViews(hv.Div(""))
         self.disagreement = pn.widgets.Tabulator(
             pd.DataFrame(), selectable=1, disabled=True, show_index=False, height=330, width=520, theme="simple"
         )
@@ -190,8 +190,10 @@ class StudyView(pn.viewable.Viewer):
         labels = hv.Labels(
             [(a, b, "" if not np.isfinite(v) else f"{v:.2f}") for a, b, v in cells], ["score", "against"]
         )
-        return (heat * labels.opts(text_font_size="9pt", text_color="black")).opts(
-            hv.opts.Overlay(width=460, height=420, title="Spearman correlation of the scores")
+        side = max(420, 120 + 44 * len(self.scores))  # room for each cell's value
+        font = "9pt" if len(self.scores) <= 8 else "7pt"
+        return (heat * labels.opts(text_font_size=font, text_color="black")).opts(
+            hv.opts.Overlay(width=side + 40, height=side, title="Spearman correlation of the scores")
         )
 
     def _draw_distribution(self, *_: object) -> None:
