@@ -144,22 +144,30 @@ class ExploreProcess:
 
 
 async def _open_sessions(browser, url: str, count: int) -> tuple[list[float], list]:
-    """Open `count` pages at once (a browser context each); seconds from the start until each shows a table row."""
+    """Open `count` pages at once (a browser context each); seconds from the start until each shows a table row.
+    Then each, as a person would, picks the first trial and opens its latent space (not timed)."""
     contexts = [await browser.new_context(viewport=WORKBENCH) for _ in range(count)]
     start = time.perf_counter()
 
     async def one(context) -> float:
         page = await context.new_page()
         await page.goto(url, timeout=120_000)
-        await page.locator(".tabulator-row").first.wait_for(timeout=300_000)
-        return time.perf_counter() - start
+        rows = page.locator(".tabulator-row")
+        await rows.first.wait_for(timeout=300_000)
+        shown = time.perf_counter() - start
+        trial_id = (await rows.first.inner_text()).split()[0]
+        await rows.first.click()
+        await page.locator(".bk-tab", has_text="Latent space").first.click()
+        await page.locator(".ls-trial", has_text=trial_id).wait_for(timeout=300_000)
+        return shown
 
     return list(await asyncio.gather(*(one(context) for context in contexts))), contexts
 
 
 def sessions(results: Path, chromium: str, log_path: Path, settle_s: float, concurrent: int = 8) -> dict[str, float]:
     """First render of a new session (after one has warmed the server), `concurrent` sessions at once, and the
-    server's RSS before them, while they are open and `settle_s` after they close."""
+    server's RSS before them, while they are open and `settle_s` after they close. Every session opens the same
+    trial's latent space: the data the sessions share (the store's caches) is loaded before `before` is read."""
     from playwright.async_api import async_playwright
 
     async def run(server: ExploreProcess) -> dict[str, float]:

@@ -14,7 +14,7 @@ from functools import cached_property
 import panel as pn
 
 from explorer.page.boxes import card, error_box, message_box
-from explorer.page.release import release_links
+from explorer.page.release import give_back_memory_soon, release_links
 from explorer.page.scheduling import LatestJob
 from explorer.page.state import ExplorerState
 from explorer.page.warmup import warm_up_in_background
@@ -247,8 +247,13 @@ def build_app(results: str, data_dir: str | None = None) -> pn.template.Bootstra
     if served:
         pn.state.onload(app.show_first_tab)  # the table first, its tab's figures a moment later
         pn.state.add_periodic_callback(app.refresh, period=REFRESH_MS)  # Panel stops it when the session ends
-        pn.state.on_session_destroyed(lambda _context: app.release())
+        pn.state.on_session_destroyed(lambda _context: _session_ended(app))
     return page
+
+
+def _session_ended(app: ExplorerApp) -> None:
+    app.release()
+    give_back_memory_soon()
 
 
 def parse_app_args(argv: list[str]) -> argparse.Namespace:

@@ -8,10 +8,14 @@ render walked the grown registry. Forgetting a page's links when its session end
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 from collections.abc import Iterable
 
 import panel as pn
 from panel.links import Callback
+from tornado.ioloop import IOLoop
 
 
 def release_links(roots: Iterable[pn.viewable.Viewable]) -> int:
@@ -27,3 +31,17 @@ def release_links(roots: Iterable[pn.viewable.Viewable]) -> int:
 def linked_sources(roots: Iterable[pn.viewable.Viewable]) -> int:
     """How many objects under `roots` the link registry holds."""
     return sum(obj in Callback.registry for root in roots for obj in root.select())
+
+
+def give_back_memory() -> None:
+    """Collect the cycles a dropped page leaves (Bokeh models and Panel views refer to each other) and hand the
+    freed heap back to the system: without `malloc_trim`, glibc keeps it for later and the process never shrinks."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: later sessions reuse the memory instead
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def give_back_memory_soon(delay_s: float = 1.0) -> None:
+    """`give_back_memory` on the event loop shortly after the current callback (a session being destroyed still
+    holds its document until Bokeh has finished dropping it)."""
+    IOLoop.current().call_later(delay_s, give_back_memory)
