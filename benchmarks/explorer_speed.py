@@ -5,9 +5,11 @@ The results come from a real tiny sweep (`latentsweep sweep`, as the tests make 
 `pandas.read_parquet` of its trials.parquet widened to 1,000 rows (the baseline); the SPLOM beside `gridmatrix`; a
 traversal step and grid beside the bare decoder forward. Goals (seconds): table, switch and event-loop hold 1; SPLOM
 8 dims 1, 32 dims 5; repaint 1; step 0.05; grid 0.5. The served part drives Debian's Chromium (skipped without it).
+Served sessions (`latentsweep explore` in a subprocess): a new session's first table row 2 s, all of eight concurrent
+sessions' first rows 10 s, and at most 20% of the RSS those eight added still held once Bokeh dropped them.
 The LAST line is the headline: the worst time / goal ratio (<= 1 meets every goal).
 
-Run: .venv/bin/python benchmarks/explorer_speed.py [--quick] [--no-browser] [--trials 1000]
+Run: .venv/bin/python benchmarks/explorer_speed.py [--quick] [--no-browser] [--trials 1000] [--sessions-only RESULTS]
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 A periodic callback every 20 ms on the server's event loop records the gaps between its calls: the longest gap is the
 longest time the loop was held, i.e. how long a click of any session would have waited.
+`sessions` serves with `latentsweep explore` in a subprocess instead, and opens many sessions at once.
 """
 
 from __future__ import annotations
