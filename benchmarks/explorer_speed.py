@@ -5,9 +5,11 @@ The results come from a real tiny sweep (`latentsweep sweep`, as the tests make 
 `pandas.read_parquet` of its trials.parquet widened to 1,000 rows (the baseline); the SPLOM beside `gridmatrix`; a
 traversal step and grid beside the bare decoder forward. Goals (seconds): table, switch and event-loop hold 1; SPLOM
 8 dims 1, 32 dims 5; repaint 1; step 0.05; grid 0.5. The served part drives Debian's Chromium (skipped without it).
+Served sessions (`latentsweep explore` in a subprocess): a new session's first table row 2 s, all of eight concurrent
+sessions' first rows 10 s, and at most 20% of the RSS those eight added still held once Bokeh dropped them.
 The LAST line is the headline: the worst time / goal ratio (<= 1 meets every goal).
 
-Run: .venv/bin/python benchmarks/explorer_speed.py [--quick] [--no-browser] [--trials 1000]
+Run: .venv/bin/python benchmarks/explorer_speed.py [--quick] [--no-browser] [--trials 1000] [--sessions-only RESULTS]
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ from vaemodels import (
 )
 
 GOALS = {"table": 1.0, "switch first": 1.0, "switch revisit": 1.0, "loop hold": 1.0}
+# Served sessions: a new session's first table row (s), all of eight concurrent ones (s), and the share of what eight
+# sessions added to the server's RSS that it still holds once they closed and Bokeh dropped them.
+SESSION_GOALS = {"first render": 2.0, "sessions all": 10.0, "memory kept": 0.2}
 COLD_SWITCH = """
 import time
 from benchmarks.explorer_speed import made_up_trial
@@ -158,7 +163,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200,000 SPLOM points, gridmatrix at 8 dims only")
     parser.add_argument("--no-browser", action="store_true", help="skip the served page (Chromium)")
     parser.add_argument("--trials", type=int, default=1000, help="rows of the widened trials table")
+    parser.add_argument("--sessions-only", metavar="RESULTS", help="only the served sessions, on this results folder")
     args = parser.parse_args()
+    if args.sessions_only:
+        print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+        ratios = served_sessions(Path(args.sessions_only))
+        report_ratios(ratios or {})
+        return
     repeats = 3 if args.quick else 5
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
     results: dict[str, float] = {}
@@ -180,15 +191,47 @@ def main() -> None:
             print(f"latent views, first switch in a fresh process without warm-up: {latent['latent cold']:.2f} s")
         print(f"latent views: warm-up at start {latent['warm-up']:.2f} s (background thread), then a switch "
               f"(10,000 samples, 8 dims, all views) {latent['latent switch'] * 1000:.0f} ms off the loop")  # fmt: skip
+        session_ratios = {}
         if not args.no_browser:
             served = served_switch(served_results)
             if served:
                 results["loop hold"] = served["hold open"]
+            session_ratios = served_sessions(served_results) or {}
     lasso = lasso_seconds()
     print(f"lasso, 1,000,000 samples, 200 vertices: numba {lasso['lasso numba'] * 1000:.0f} ms, "
           f"matplotlib Path.contains_points {lasso['lasso matplotlib'] * 1000:.0f} ms")  # fmt: skip
     latent_results = run_latent_speed(args.quick)
-    report(results, latent_results)
+    report(results, latent_results, session_ratios)
+
+
+def served_sessions(results: Path) -> dict[str, float] | None:
+    """New sessions of `latentsweep explore` in a subprocess: one at a time, eight at once, and the memory they
+    leave behind once closed (read after Bokeh's unused-session lifetime and check interval have passed)."""
+    chromium = "/usr/bin/chromium"
+    if not shutil.which(chromium):
+        print("served sessions: skipped, no Chromium")
+        return None
+    from benchmarks.served_page import sessions
+    from explorer.cli import SESSION_CHECK_MS, SESSION_LIFETIME_MS
+
+    settle = (SESSION_LIFETIME_MS + SESSION_CHECK_MS) / 1000 + 3
+    with tempfile.TemporaryDirectory() as folder:
+        measured = sessions(results, chromium, Path(folder) / "server.log", settle)
+    added = measured["rss during"] - measured["rss before"]
+    kept = (measured["rss after"] - measured["rss before"]) / added if added > 0 else 0.0
+    print(
+        f"served sessions: a new session shows its first table row {measured['first render']:.2f} s after "
+        f"navigation (median of 3, best {measured['first render best']:.2f} s; the server already warm)"
+    )
+    print(
+        f"served sessions: eight at once, first row in every one after {measured['sessions all']:.2f} s "
+        f"(the quickest {measured['sessions first']:.2f} s)"
+    )
+    print(f"served sessions: server RSS {measured['rss before']:.0f} MB before, {measured['rss during']:.0f} MB with "
+          f"eight open, {measured['rss after']:.0f} MB {settle:.0f} s after they closed: {max(kept, 0) * 100:.0f}% "
+          f"of the {added:.0f} MB they added is still held")  # fmt: skip
+    values = {"first render": measured["first render"], "sessions all": measured["sessions all"], "memory kept": kept}
+    return {name: max(values[name], 0.0) / goal for name, goal in SESSION_GOALS.items()}
 
 
 def served_switch(results: Path) -> dict[str, float] | None:
@@ -251,10 +294,15 @@ def run_latent_speed(quick: bool) -> dict[str, float]:
     return results
 
 
-def report(results: dict[str, float], latent_results: dict[str, float]) -> None:
+def report(results: dict[str, float], latent_results: dict[str, float], session_ratios: dict[str, float]) -> None:
     """Each goal's ratio, then the headline (last line)."""
     ratios = {name: results[name] / goal for name, goal in GOALS.items() if name in results}
     ratios |= {name: latent_results[name] / goal for name, goal in latent_speed.GOALS.items()}
+    report_ratios(ratios | session_ratios)
+
+
+def report_ratios(ratios: dict[str, float]) -> None:
+    """Each ratio against its goal, the load, and the headline (last line)."""
     for name, ratio in ratios.items():
         print(f"  {name}: ratio {ratio:.2f} of its goal")
     print(f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times grow with it)")

@@ -9,10 +9,12 @@ import html
 import logging
 import sys
 from collections.abc import Callable
+from functools import cached_property
 
 import panel as pn
 
 from explorer.page.boxes import card, error_box, message_box
+from explorer.page.release import give_back_memory_soon, release_links
 from explorer.page.scheduling import LatestJob
 from explorer.page.state import ExplorerState
 from explorer.page.view_link import ViewLink, trial_ids_of
@@ -40,6 +42,20 @@ HELP = (
     "point in the sweep overview. The Trial and Latent space tabs follow the selected trial. New trials appear as a "
     "running sweep writes them."
 )
+
+
+def _empty_tab() -> pn.Column:
+    return pn.Column(sizing_mode="stretch_width")
+
+
+def _latent_module_present() -> bool:
+    """True when the latent-space views can be imported (the tab is offered)."""
+    try:
+        import explorer.latent.workbench  # noqa: F401
+    except Exception:  # absent or broken: the rest of the page works without it
+        log.exception("the latent-space views are unavailable")
+        return False
+    return True
 
 
 def _latent_explorer(data_dir: str | None):
@@ -75,33 +91,33 @@ class ExplorerApp(pn.viewable.Viewer):
     The latent views follow the selected trial only while their tab is open. They are rebuilt on a worker thread
     (LatestJob): the event loop stays free for the next click, and a trial picked while another is being drawn
     replaces it. The tab and the trial stay as they are when the other changes.
+
+    A tab is filled when it is first shown, and a tab's views are built then: a new session builds and sends the
+    table and one tab's figures only. When served, even that tab waits until the browser shows the table.
     """
 
-    def __init__(self, store: ResultsStore, **params) -> None:
+    def __init__(self, store: ResultsStore, first_tab_later: bool = False, **params) -> None:
         super().__init__(**params)
         self.store = store
         self.state = ExplorerState()
         self.chooser = SweepChooser(store, self.state)
         self.table = TrialTable(store, self.state)
         self.overview = SweepOverview(store, self.state)
-        self.analytics = SweepAnalytics(store, self.state, self.table)
-        self.study = StudyView(store, self.state, open_trial=self.open_in_latent_space)
-        self.summary = TrialSummary(store, self.state)
-        self.curves = TrainingCurves(store, self.state)
-        self.kl_bars = KLBars(store, self.state)
-        self.reconstructions = ReconstructionsView(store, self.state)
-        self.latent_explorer = _latent_explorer(store.data_dir)
-        self.compare = None if self.latent_explorer is None else _compare_view(self.latent_explorer, store, self.state)
         self.latent_error = pn.Column(sizing_mode="stretch_width")
         self.latent_shown: tuple[str | None, str | None] | None = None  # (sweep, trial_id) the latent views show
         self.latent_job = LatestJob(self._update_latent_explorer)
-        tabs = self._tabs()
+        tabs = [("Sweep", _empty_tab()), ("Trial", _empty_tab())]
+        if _latent_module_present():
+            tabs.append((LATENT_TAB, _empty_tab()))
         self.tab_names = [name for name, _ in tabs]
+        self.built_tabs: set[str] = set()  # each tab is filled when first shown: a new session sends one tab
         # Not dynamic: a tab rendered later fetches Panel's loading.css from its CDN, and the page must work offline.
         self.tabs = pn.Tabs(*tabs, sizing_mode="stretch_width", css_classes=["ls-tabs"])
-        self.tabs.param.watch(self._send_to_latent_explorer, "active")
+        self.tabs.param.watch(self._tab_opened, "active")
         self.state.param.watch(self._send_to_latent_explorer, ["sweep", "trial_id"])
         self.link: ViewLink | None = None  # the view in the URL, when served
+        if not first_tab_later:
+            self.show_first_tab()
 
     def link_to(self, location: object) -> None:
         """Restore the view a URL names (pn.state.location), then keep the URL in step with the page."""
@@ -112,8 +128,19 @@ class ExplorerApp(pn.viewable.Viewer):
         # The browser sends its own URL when the page connects: write the restored view once it has.
         pn.state.onload(self.link.write)
 
-    def _tabs(self) -> list[tuple[str, pn.viewable.Viewable]]:
-        trial = pn.Column(
+    def show_first_tab(self) -> None:
+        """Fill the tab shown first (a served page does so once the browser shows the table)."""
+        self._tab_opened()
+
+    def _tab_content(self, name: str) -> list[pn.viewable.Viewable]:
+        if name == "Sweep":
+            return [self.overview, self.analytics, card("Study: scores over seeds", self.study)]
+        if name == LATENT_TAB:
+            if self.latent_explorer is None:
+                return [self.latent_error]
+            compare = [card("Compare with another trial", self.compare)] if self.compare is not None else []
+            return [self.latent_error, self.latent_explorer, *compare]
+        return [
             pn.Row(
                 card("Selected trial", self.summary, min_width=380),
                 card("KL per dimension", self.kl_bars, min_width=380),
@@ -121,21 +148,63 @@ class ExplorerApp(pn.viewable.Viewer):
             ),
             card("Training curves", self.curves),
             card("Reconstructions", self.reconstructions),
-            sizing_mode="stretch_width",
-        )
-        study = card("Study: scores over seeds", self.study)
-        sweep = pn.Column(self.overview, self.analytics, study, sizing_mode="stretch_width")
-        tabs = [("Sweep", sweep), ("Trial", trial)]
-        if self.latent_explorer is not None:
-            compare = card("Compare with another trial", self.compare) if self.compare is not None else pn.Column()
-            latent = pn.Column(self.latent_error, self.latent_explorer, compare, sizing_mode="stretch_width")
-            tabs.append((LATENT_TAB, latent))
-        return tabs
+        ]
+
+    def _tab_opened(self, *_: object) -> None:
+        """Fill a tab the first time it opens, then let the latent views follow the selected trial."""
+        name = self.tab_names[self.tabs.active]
+        if name not in self.built_tabs:
+            self.built_tabs.add(name)
+            self.tabs[self.tabs.active].objects = self._tab_content(name)
+        self._send_to_latent_explorer()
+
+    # Each view is built when first asked for: its tab opening, or a script reading it.
+    @cached_property
+    def summary(self) -> TrialSummary:
+        """The selected trial's config and metrics."""
+        return TrialSummary(self.store, self.state)
+
+    @cached_property
+    def curves(self) -> TrainingCurves:
+        """The selected trial's training curves."""
+        return TrainingCurves(self.store, self.state)
+
+    @cached_property
+    def kl_bars(self) -> KLBars:
+        """The selected trial's KL per latent dimension."""
+        return KLBars(self.store, self.state)
+
+    @cached_property
+    def reconstructions(self) -> ReconstructionsView:
+        """The selected trial's reconstructions beside their originals."""
+        return ReconstructionsView(self.store, self.state)
+
+    @cached_property
+    def latent_explorer(self):
+        """The latent-space views (None when their module is absent or broken)."""
+        return _latent_explorer(self.store.data_dir) if _latent_module_present() else None
+
+    @cached_property
+    def analytics(self) -> SweepAnalytics:
+        """Parallel coordinates, importance and the Pareto front of the sweep."""
+        return SweepAnalytics(self.store, self.state, self.table)
+
+    @cached_property
+    def study(self) -> StudyView:
+        """Scores over seeds, their correlation and disagreements (sweeps with seed replicates)."""
+        return StudyView(self.store, self.state, open_trial=self.open_in_latent_space)
+
+    @cached_property
+    def compare(self):
+        """The second-trial comparison under the latent workbench (None without the latent views)."""
+        if self.latent_explorer is None:
+            return None
+        return _compare_view(self.latent_explorer, self.store, self.state)
 
     @property
     def latent_open(self) -> bool:
         """True while the latent space's tab is the one shown."""
-        return self.latent_explorer is not None and self.tabs.active == LATENT_INDEX
+        return self.tabs.active == LATENT_INDEX and self.latent_explorer is not None
 
     def open_tab(self, name: str) -> None:
         """Show the tab of that name (what a click on its header does)."""
@@ -201,6 +270,10 @@ class ExplorerApp(pn.viewable.Viewer):
         )
         return [self.chooser, self.table.filters, pn.pane.HTML(where), message_box(HELP, "hint")]
 
+    def release(self) -> int:
+        """Forget what ties this page's widgets to the process, once its session has ended (see page/release.py)."""
+        return release_links([self.table.filters, self.tabs, self.chooser.select])
+
     def __panel__(self) -> pn.template.BootstrapTemplate:
         return _template(self.main(), self.sidebar())
 
@@ -223,7 +296,8 @@ def build_app(results: str, data_dir: str | None = None) -> pn.template.Bootstra
     try:
         store = pn.state.as_cached("latentsweep-store", ResultsStore, results=str(results), data_dir=data_dir)
         store.sweeps()
-        app = ExplorerApp(store)
+        served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+        app = ExplorerApp(store, first_tab_later=served)
         if pn.state.location is not None:
             app.link_to(pn.state.location)
         page = app.__panel__()
@@ -232,9 +306,16 @@ def build_app(results: str, data_dir: str | None = None) -> pn.template.Bootstra
     except Exception as failure:  # a bug: the server log gets the traceback, the page a sentence
         log.exception("building the explorer page failed")
         return error_page(f"the explorer failed to start: {type(failure).__name__}: {failure}")
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.add_periodic_callback(app.refresh, period=REFRESH_MS)
+    if served:
+        pn.state.onload(app.show_first_tab)  # the table first, its tab's figures a moment later
+        pn.state.add_periodic_callback(app.refresh, period=REFRESH_MS)  # Panel stops it when the session ends
+        pn.state.on_session_destroyed(lambda _context: _session_ended(app))
     return page
+
+
+def _session_ended(app: ExplorerApp) -> None:
+    app.release()
+    give_back_memory_soon()
 
 
 def parse_app_args(argv: list[str]) -> argparse.Namespace:

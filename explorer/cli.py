@@ -10,6 +10,9 @@ import urllib.request
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ANSWER_SECONDS = 120  # the first page of a fresh process imports Panel, HoloViews and torch
+# A closed tab's session (and the memory its views hold) is dropped this long after its last connection went, looked
+# for at this interval (Bokeh's defaults).
+SESSION_LIFETIME_MS, SESSION_CHECK_MS = 15_000, 17_000
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -55,6 +58,8 @@ def run_explore(args: argparse.Namespace) -> int:
         start=False,
         title=TITLE,
         verbose=False,
+        unused_session_lifetime_milliseconds=SESSION_LIFETIME_MS,
+        check_unused_sessions_milliseconds=SESSION_CHECK_MS,
         liveness=True,  # /liveness?endpoint=/ builds the page once and answers 200 when it works
     )
     server.start()
