@@ -47,6 +47,7 @@ def test_a_link_with_a_trial_and_slider_values_survives_a_reload(explorer_server
             assert re.search(r"tab=latent", page.url)
             assert page.locator(".bk-tab.bk-active", has_text="Latent space").count() == 1
 
+            page.locator(".bk-tab", has_text="Export").first.click()
             with page.expect_download(timeout=30_000) as download:  # nothing selected: every validation sample
                 page.locator(".ls-export button", has_text="Selection (CSV)").click()
             exported = pd.read_csv(download.value.path())

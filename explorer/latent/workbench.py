@@ -52,7 +52,7 @@ class LatentExplorer(pn.viewable.Viewer):
         self.body = pn.Column(
             self.heading,
             pn.FlexBox(
-                pn.Column(self.splom, self.selection, self.export),
+                pn.Column(self.splom, self.selection),
                 pn.Column(self.focus, self.hover, self.info),
                 pn.Column(self.decoded, self.sliders),
                 flex_wrap="wrap",
@@ -63,6 +63,7 @@ class LatentExplorer(pn.viewable.Viewer):
                 ("Interpolation", self.interpolation),
                 ("Nearest samples", self.neighbours),
                 ("Attribute vector", self.attribute),
+                ("Export", self.export),
             ),
             sizing_mode="stretch_width",
         )

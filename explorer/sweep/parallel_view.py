@@ -26,7 +26,7 @@ from explorer.page.state import ExplorerState
 from explorer.store import ResultsError, ResultsStore
 from explorer.sweep.overview import ARCH_COLORS, hyperparameter_options, metric_options
 from explorer.sweep.parallel import Axis, make_axis, positions
-from explorer.sweep.table import TrialTable
+from explorer.sweep.table import TrialTable, plain_value_boxes
 
 DEFAULT_METRICS = ("best_loss", "mig")
 FADED, CHOSEN = "#c8c8c8", "#d62728"
@@ -49,7 +49,9 @@ class ParallelCoordinates(pn.viewable.Viewer):
         self.boxes = ColumnDataSource({"left": [], "right": [], "bottom": [], "top": []})
         self.ticks = ColumnDataSource({"x": [], "y": [], "text": []})
         self.figure = self._figure()
-        self.range_input = pn.widgets.EditableRangeSlider(label="range", start=0, end=1, value=(0, 1), width=280)
+        self.range_input = plain_value_boxes(
+            pn.widgets.EditableRangeSlider(label="range", start=0, end=1, value=(0, 1), width=280)
+        )
         self.clear_button = pn.widgets.Button(label="Clear brushes", width=130)
         self.clear_button.on_click(lambda _: self.clear())
         self.range_input.param.watch(self._range_typed, "value")

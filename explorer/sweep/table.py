@@ -31,6 +31,13 @@ RANGE_EDIT_CSS = """
 """
 
 
+def plain_value_boxes(slider: pn.widgets.EditableRangeSlider) -> pn.widgets.EditableRangeSlider:
+    """Value boxes that show a whole number (no spinner arrows over the digits) and share the row's width."""
+    for edit in (slider._start_edit, slider._end_edit):  # Panel's own value boxes: Panel offers no style hook
+        edit.stylesheets = [*edit.stylesheets, RANGE_EDIT_CSS]
+    return slider
+
+
 def table_columns(frame: pd.DataFrame) -> list[str]:
     """Columns shown: the key ones first, then config keys, then metrics; paths, lists and empty columns left out."""
     shown = [c for c in frame.columns if c not in HIDDEN_COLUMNS and not frame[c].isna().all()]
@@ -154,8 +161,7 @@ class TrialTable(pn.viewable.Viewer):
         slider = pn.widgets.EditableRangeSlider(
             label=column, start=low, end=high, value=(low, high), step=step, width=260, format=_number_format(step)
         )
-        for edit in (slider._start_edit, slider._end_edit):  # Panel's own value boxes: Panel offers no style hook
-            edit.stylesheets = [*edit.stylesheets, RANGE_EDIT_CSS]
+        plain_value_boxes(slider)
         slider.param.watch(partial(self._range_moved, column), "value")
         return slider
 
