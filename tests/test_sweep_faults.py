@@ -117,7 +117,9 @@ def test_finished_trials_get_dci_while_others_train_and_keep_only_their_best(ray
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    flags = ["--seeds", "0,1,2", "--epochs", "3", "--max-concurrent", "1", "--dci-samples", "200", "--keep", "best"]
+    # Trials of several seconds: a finished trial's DCI and scores (several seconds too) land while the next trains.
+    flags = ["--seeds", "0,1,2,3", "--epochs", "4", "--n-samples", "3000", "--max-concurrent", "1"]
+    flags += ["--dci-samples", "200", "--keep", "best"]
     assert sweep(tmp_path, "alongside", *flags) == 0
     watcher.join()
     assert seen_during, "no trial's DCI reached trials.parquet while another trial was still training"
