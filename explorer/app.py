@@ -116,6 +116,10 @@ class ExplorerApp(pn.viewable.Viewer):
         self.tabs.param.watch(self._tab_opened, "active")
         self.state.param.watch(self._send_to_latent_explorer, ["sweep", "trial_id"])
         self.link: ViewLink | None = None  # the view in the URL, when served
+        # A served page asks for the latent views only once the browser has the page: a worker thread that fills
+        # them while the page is still being sent leaves the browser with panes the server no longer updates
+        # (a link with tab=latent did this, and the selection summary then never changed again).
+        self.page_loaded = not first_tab_later
         if not first_tab_later:
             self.show_first_tab()
 
@@ -130,6 +134,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def show_first_tab(self) -> None:
         """Fill the tab shown first (a served page does so once the browser shows the table)."""
+        self.page_loaded = True
         self._tab_opened()
 
     def _tab_content(self, name: str) -> list[pn.viewable.Viewable]:
@@ -227,7 +232,7 @@ class ExplorerApp(pn.viewable.Viewer):
     def _send_to_latent_explorer(self, *_: object) -> None:
         """Ask for the selected trial's latent views, when the card is open and they show another trial."""
         request = (self.state.sweep, self.state.trial_id)
-        if not self.latent_open or (request == self.latent_shown and not self.latent_job.busy):
+        if not self.page_loaded or not self.latent_open or (request == self.latent_shown and not self.latent_job.busy):
             return
         self.latent_explorer.layout.loading = True  # until the views show it: a spinner, and no clicks on old views
         self.latent_job.submit(request)

@@ -209,17 +209,12 @@ TOOLTIP_TEXTS = """() => {
 }"""  # Bokeh's tooltips live in shadow roots, their text in their own
 
 
-def _check_focus_hover(page) -> None:
-    """Hovering a drawn sample names it; hovering empty space between the samples shows no tooltip at all."""
-    focus = page.locator(".ls-focus").first
-    focus.scroll_into_view_if_needed()
-    page.mouse.move(0, 0)
-    page.wait_for_timeout(300)
-    box = focus.bounding_box()
+def drawn_pixels(focus) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The focus plot's pixels, from a screenshot: (masks near a drawn sample and in a dot's middle, frame box)."""
     rgb = np.asarray(Image.open(io.BytesIO(focus.screenshot())).convert("RGB")).astype(int)
     coloured = rgb.max(axis=-1) - rgb.min(axis=-1) > 60  # samples in their classes' colours (and the red marker)
     rows, cols = np.nonzero(coloured)
-    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()  # inside the plot's frame
+    frame = (rows.min(), rows.max(), cols.min(), cols.max())  # inside the plot's frame
     near = np.zeros_like(coloured)  # within 4 pixels of a drawn sample
     for dy in range(-4, 5):
         for dx in range(-4, 5):
@@ -228,6 +223,17 @@ def _check_focus_hover(page) -> None:
     for dy in range(-2, 3):
         for dx in range(-2, 3):
             solid &= np.roll(coloured, (dy, dx), axis=(0, 1))
+    return near, solid, frame
+
+
+def _check_focus_hover(page) -> None:
+    """Hovering a drawn sample names it; hovering empty space between the samples shows no tooltip at all."""
+    focus = page.locator(".ls-focus").first
+    focus.scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    box = focus.bounding_box()
+    near, solid, (top, bottom, left, right) = drawn_pixels(focus)
     rng = np.random.default_rng(0)
 
     def tooltips_at(mask: np.ndarray, count: int) -> list[list[str]]:

@@ -71,3 +71,26 @@ def test_two_selections_define_it_and_samples_colour_by_their_projection(trial):
     assert np.allclose(state.latents[PROJECTION_COLUMN], expected)
     state.set_trial(trial, trial.latents())
     assert view.vector is None and view.message.object == SET_BOTH  # a new trial's space: the direction is gone
+
+
+@pytest.fixture(scope="module")
+def positioned(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
+    # Long enough (8 epochs of 1,600 training images, about 6 s) for the decoder to place the sprite by pos_x.
+    return train_tiny_trial(tmp_path_factory.mktemp("pos_x") / "vae", arch="vae", epochs=8, n_samples=2000)
+
+
+def test_a_vector_from_left_to_right_sprites_moves_the_decoded_sprite_rightwards(positioned):
+    explorer = LatentExplorer(positioned)
+    view, state = explorer.attribute, explorer.state
+    pos_x = state.latents["pos_x"].to_numpy()
+    state.selection = pos_x >= np.median(pos_x)  # the right half of the sprites
+    view.set_from_selection("towards")
+    state.selection = pos_x < np.median(pos_x)  # the left half
+    view.set_from_selection("away")
+    size, steps = positioned.config.data.image_size, view.steps.value
+    for row in (0, 1, 2):
+        state.go_to_row(row)  # the strip runs through this sample, from -1 to +1 times the vector
+        tiles = [view.strip[:, i * (size + GAP) : i * (size + GAP) + size] for i in range(steps)]
+        columns = np.stack([t.astype(np.float64).reshape(size, size, -1).sum(axis=(0, 2)) for t in tiles])  # (steps, W)
+        centroid_x = columns @ np.arange(size) / columns.sum(axis=1)  # the sprite's brightness-weighted x
+        assert np.all(np.diff(centroid_x) > 0), f"sample row {row}: centroids {np.round(centroid_x, 2)}"

@@ -60,3 +60,17 @@ def test_trials_of_other_samples_are_shown_apart_with_what_differs(app, sweep_re
     assert "encode different samples (data_seed: " in compare.message.object and "vs 99)" in compare.message.object
     app.latent_explorer.state.go_to_row(3)
     assert compare.state.current_row is None  # nothing carried over
+
+
+def test_the_procrustes_overlay_draws_both_trials_in_the_first_ones_coordinates(app, sweep_results):  # noqa: F811
+    compare = app.compare
+    compare.trial.value = find_trial(sweep_results, "vae", 8.0)
+    assert not compare.overlay_box.visible  # off until asked for
+    compare.align.value = True
+    assert compare.overlay_box.visible and compare.residual is not None and compare.residual >= 0.0
+    first, second = compare.overlay.object.renderers  # the first trial's points, the second's rotated onto them
+    assert len(first.data_source.data["x"]) == len(second.data_source.data["x"]) == len(compare.rows[0])
+    expected = compare.primary.mu[compare.rows[0]][:, compare.primary.dims[0]]
+    assert np.allclose(first.data_source.data["x"], expected)
+    compare.trial.value = NO_COMPARISON
+    assert not compare.overlay_box.visible

@@ -71,3 +71,15 @@ def test_the_url_follows_the_page_and_reopens_the_same_view(sweep_results):  # n
     assert again.state.trial_id == trial and again.latent_explorer.state.current_row == 5
     assert np.allclose(again.latent_explorer.state.current_z, latent.current_z, atol=1e-3)
     assert again.link.notices == []
+
+
+def test_the_compare_trial_is_in_the_url_and_a_link_restores_it(sweep_results):  # noqa: F811
+    trial, other = find_trial(sweep_results, "vae", 1.0), find_trial(sweep_results, "vae", 8.0)
+    app = linked_app(sweep_results, f"?trial={trial}&tab=latent")
+    app.compare.trial.value = other
+    assert raw_query(app.link.location.search)["compare"] == other
+    again = linked_app(sweep_results, app.link.location.search)
+    assert again.compare.trial.value == other and again.compare.state.trial.path.name == other
+    assert again.link.notices == []
+    itself = linked_app(sweep_results, f"?trial={trial}&tab=latent&compare={trial}")  # not a second trial
+    assert itself.compare.trial.value == "(none)" and f"compare={trial}" in " ".join(itself.link.notices)

@@ -5,6 +5,9 @@ Sample ids denote the same image only when both trials have the same data settin
 first's (Hungarian assignment on the absolute correlation of their means), the same selection of samples, and
 decodes the sample picked in the first; and the page gives the neighbourhood-preservation score for k chosen by the
 person. Otherwise it says what differs and shows the second trial on its own, with no shared selection.
+
+With equal latent sizes, an overlay shows both trials' shared samples in the first's current coordinates, the
+second rotated onto the first by orthogonal Procrustes, so that what the rotation cannot undo stays visible.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import panel as pn
+from bokeh.plotting import figure
 
 from explorer.compare.matching import (
     DimMatch,
     match_dimensions,
     neighbourhood_preservation,
+    procrustes_align,
     sample_sharing,
     shared_rows,
 )
@@ -28,6 +33,7 @@ from explorer.latent.splom_view import SplomView
 from explorer.latent.state import LatentState
 
 NO_COMPARISON = "(none)"
+OVERLAY_POINTS = 3_000  # shared samples drawn in the Procrustes overlay (a seeded subsample beyond that)
 Loader = Callable[[str], tuple[Any, pd.DataFrame]]  # trial id -> (LoadedTrial, latents)
 
 
@@ -43,14 +49,22 @@ class CompareView(pn.viewable.Viewer):
         self.trial = pn.widgets.Select(label="Compare with", options=[NO_COMPARISON], width=220)
         self.k = pn.widgets.IntInput(label="k (neighbours)", value=10, start=1, end=200, width=120)
         self.message = pn.pane.Markdown("", css_classes=["ls-compare-note"])
+        self.align = pn.widgets.Checkbox(label="Overlay aligned by Procrustes", value=False)
+        self.overlay = pn.pane.Bokeh(None)
+        # Shown and hidden as a column: a Bokeh pane takes its own visibility over from the figures it is given.
+        self.overlay_box = pn.Column(self.overlay, visible=False, css_classes=["ls-procrustes"])
+        self.residual: float | None = None
         self.match: DimMatch | None = None
         self.rows: tuple[np.ndarray, np.ndarray] | None = None  # rows of the shared samples in (first, second)
         self.score: float | None = None
-        self.body = pn.Row(self.splom, self.decoded, css_classes=["ls-compare"])
-        self.layout = pn.Column(pn.Row(self.trial, self.k), self.message, sizing_mode="stretch_width")
+        self.body = pn.Row(self.splom, self.decoded, self.overlay_box, css_classes=["ls-compare"])
+        self.controls = pn.Row(self.trial, self.k, self.align, css_classes=["ls-compare-controls"])
+        self.layout = pn.Column(self.controls, self.message, sizing_mode="stretch_width")
         self.trial.param.watch(lambda event: self.compare_with(event.new), "value")
         self.k.param.watch(lambda *_: self._score(), "value")
+        self.align.param.watch(lambda *_: self.draw_overlay(), "value")
         primary.param.watch(self._follow, ["dims", "selection", "current_row", "trial_version", "mode"])
+        primary.param.watch(lambda *_: self.draw_overlay(), ["dims", "mode"])
 
     def set_options(self, trial_ids: list[str], shown: str | None) -> None:
         """The trials that can be compared with the shown one (itself left out)."""
@@ -64,7 +78,8 @@ class CompareView(pn.viewable.Viewer):
         if trial_id in (None, NO_COMPARISON) or self.primary.trial is None:
             self.match, self.rows, self.score = None, None, None
             self.message.object = ""
-            self.layout[:] = [pn.Row(self.trial, self.k), self.message]
+            self.draw_overlay()
+            self.layout[:] = [self.controls, self.message]
             return
         trial, latents = self.load(trial_id)
         self.state.set_trial(trial, latents)
@@ -79,7 +94,8 @@ class CompareView(pn.viewable.Viewer):
             self.match = None
         self._score()
         self._follow()
-        self.layout[:] = [pn.Row(self.trial, self.k), self.message, self.body]
+        self.draw_overlay()
+        self.layout[:] = [self.controls, self.message, self.body]
 
     def matched_dims(self, dims: list[int]) -> list[int]:
         """The second trial's partners of the first trial's latent dimensions (unpaired ones left out)."""
@@ -113,6 +129,38 @@ class CompareView(pn.viewable.Viewer):
             f"sample. Neighbourhood preservation at k = {k}: **{self.score:.3f}** (1: the same neighbours; random "
             f"codes score about {k / max(n - 1, 1):.3f}). Matched dimensions (correlation of means): {pairs}."
         )
+
+    def draw_overlay(self) -> None:
+        """Both trials' shared samples in the first's two current coordinates, the second rotated onto the first
+        (orthogonal Procrustes); shown while the box is ticked and the latent sizes are equal."""
+        s, other = self.primary, self.state
+        self.residual = None
+        usable = self.rows is not None and other.trial is not None and s.trial is not None
+        if not self.align.value or not usable or s.latent_dim != other.latent_dim:
+            self.overlay_box.visible = False
+            why = " The overlay needs equal latent sizes."
+            if self.align.value and usable and why not in self.message.object:
+                self.message.object += why
+            return
+        rows_a, rows_b = self.rows
+        rotated, self.residual = procrustes_align(s.mu[rows_a], other.mu[rows_b])
+        if len(rows_a) > OVERLAY_POINTS:
+            keep = np.sort(np.random.default_rng(0).choice(len(rows_a), OVERLAY_POINTS, replace=False))
+        else:
+            keep = np.arange(len(rows_a))
+        axes = s.axes[list(s.dims[:2])]  # (2, d): the first's shown coordinates, latent or principal
+        names = [s.coordinate_names[d] for d in s.dims[:2]]
+        first = s.mu[rows_a][keep].astype(np.float64) @ axes.T
+        second = rotated[keep] @ axes.T
+        plot = figure(
+            width=360, height=360, toolbar_location=None, x_axis_label=names[0], y_axis_label=names[-1],
+            title=f"Procrustes: residual {self.residual:.2f} of the spread",
+        )  # fmt: skip
+        plot.scatter(first[:, 0], first[:, -1], size=3, color="#9e9e9e", alpha=0.5, legend_label="first")
+        plot.scatter(second[:, 0], second[:, -1], size=3, color="#e6550d", alpha=0.5, legend_label="second, rotated")
+        plot.legend.location, plot.legend.background_fill_alpha = "top_left", 0.6
+        self.overlay.object = plot
+        self.overlay_box.visible = True
 
     def _follow(self, *_: Any) -> None:
         """Carry the first trial's view over to the second, where the samples are shared."""

@@ -1,9 +1,10 @@
-"""The view in the page's URL: `?sweep=S&trial=T&tab=latent&mode=pca&dims=0,2&color=label&sample=12&z=0.5,-1`.
+"""The view in the page's URL: `?sweep=S&trial=T&tab=latent&mode=pca&dims=0,2&color=label&sample=12&z=0.5,-1&compare=U`.
 
 A link restores what it names: the sweep, the trial, the tab, and in the latent space the mode, the SPLOM's
-coordinates, the colouring, the picked sample and the decoded point z. A value that does not fit (a trial the
-sweep lacks, a dimension past the latent size, a z of the wrong length) is left at its default and named in a
-notice above the page; nothing in a URL can break the page. As the person explores, the URL follows.
+coordinates, the colouring, the picked sample, the decoded point z and the trial compared with the shown one. A value
+that does not fit (a trial the sweep lacks, a dimension past the latent size, a z of the wrong length) is left at its
+default and named in a notice above the page; nothing in a URL can break the page. As the person explores, the URL
+follows.
 
 The latent values wait until the trial's latent views are built (they need its latent size and colourings).
 """
@@ -19,9 +20,9 @@ import panel as pn
 
 from explorer.page.boxes import message_html
 
-QUERY_KEYS = ("sweep", "trial", "tab", "mode", "dims", "color", "sample", "z")
+QUERY_KEYS = ("sweep", "trial", "tab", "mode", "dims", "color", "sample", "z", "compare")
 TAB_KEYS = {"sweep": "Sweep", "trial": "Trial", "latent": "Latent space"}  # short names in the URL
-LATENT_KEYS = ("mode", "dims", "color", "sample", "z")
+LATENT_KEYS = ("mode", "dims", "color", "sample", "z", "compare")  # compare last: it follows the others
 
 
 class LinkedApp(Protocol):
@@ -31,6 +32,7 @@ class LinkedApp(Protocol):
     tabs: pn.Tabs
     tab_names: list[str]
     latent_explorer: Any  # LatentExplorer or None
+    compare: Any  # CompareView or None, built with the latent views
 
     def open_tab(self, name: str) -> None: ...
 
@@ -61,6 +63,7 @@ class ViewLink:
         self.pending: dict[str, str] = {}  # latent values waiting for their trial's views
         self.notice = pn.pane.HTML("", visible=False, sizing_mode="stretch_width")
         self._restoring = False
+        self._compare: Any = None  # the compare view once the latent views are built, and followed
 
     # ---- reading -----------------------------------------------------------------------------------------------
 
@@ -99,6 +102,7 @@ class ViewLink:
         """Apply the URL's latent values to the latent views, which now show the URL's trial (once)."""
         pending, self.pending = self.pending, {}
         explorer = self.app.latent_explorer
+        self._follow_compare()
         if not pending or explorer is None or getattr(explorer.state, "trial", None) is None:
             return
         latent = explorer.state
@@ -116,7 +120,12 @@ class ViewLink:
         self.write()
 
     def _set_latent(self, latent: Any, key: str, text: str) -> None:
-        if key == "mode":
+        if key == "compare":
+            choices = [] if self._compare is None else list(self._compare.trial.options)[1:]  # (none) first
+            if text not in choices:
+                raise ValueError(f"sweep {self.app.state.sweep} has no other trial of that id")
+            self._compare.trial.value = text
+        elif key == "mode":
             if text not in ("latent", "pca"):
                 raise ValueError("modes are latent and pca")
             latent.mode = text
@@ -169,6 +178,8 @@ class ViewLink:
                 values["sample"] = str(latent.current_row)
             if latent.current_z is not None:
                 values["z"] = ",".join(f"{v:.4g}" for v in np.asarray(latent.current_z))
+            if self._compare is not None and self._compare.trial.value in list(self._compare.trial.options)[1:]:
+                values["compare"] = self._compare.trial.value
         return values
 
     def write(self, *_: object) -> None:
@@ -185,6 +196,12 @@ class ViewLink:
         explorer = self.app.latent_explorer
         if explorer is not None:
             explorer.state.param.watch(self.write, ["mode", "dims", "color_by", "current_row", "current_z"])
+
+    def _follow_compare(self) -> None:
+        # The compare view is built with the latent views, after `follow`; from then on its trial is in the URL.
+        if self._compare is None and getattr(self.app, "compare", None) is not None:
+            self._compare = self.app.compare
+            self._compare.trial.param.watch(self.write, "value")
 
 
 def trial_ids_of(frame: pd.DataFrame) -> list[str]:
