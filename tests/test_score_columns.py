@@ -92,10 +92,14 @@ def test_damaged_latents_name_the_file_and_the_trial_is_not_finalized(sweep):
 # ---- UDR over a sweep
 
 
-def write_latents(sweep, trial_id: str, samples: np.ndarray, codes: np.ndarray) -> str:
+def write_latents(
+    sweep, trial_id: str, samples: np.ndarray, codes: np.ndarray, logvar: np.ndarray | None = None
+) -> str:
     path = sweep / trial_id / "checkpoint_000001" / "latents.parquet"
     path.parent.mkdir(parents=True)
     frame = pd.DataFrame({"sample": samples, **{f"mu_{i}": codes[:, i] for i in range(codes.shape[1])}})
+    for i in range(0 if logvar is None else logvar.shape[1]):
+        frame[f"logvar_{i}"] = logvar[:, i]
     frame.to_parquet(path)
     return f"{trial_id}/checkpoint_000001/latents.parquet"
 
@@ -125,6 +129,22 @@ def test_udr_groups_trials_by_configuration_and_scores_a_permuted_rescaled_code_
     assert list(scored["udr_pairs"]) == [1, 1, 0, 0, 0]
     assert scored.loc[["b0", "c0", "c1"], "udr"].isna().all()
     assert len(problems) == 1 and problems[0].startswith("c1: UDR skipped")
+
+
+def test_udr_takes_the_informative_latents_from_the_stored_log_variances(tmp_path):
+    # Both trials hold x in dim 0 and a dim whose mean stays 0.2 (no variance) with logvar 0: its KL is
+    # (0.04 + 1 - 0 - 1) / 2 = 0.02 > 0.01, so it is informative (Duan et al.), and a constant correlates with
+    # nothing: R = [[1, 0], [0, 0]]. Per column 1^2 / 1 and 0; per row the same: UDR = (1 + 0 + 1 + 0) / (2 + 2) = 1/2.
+    # Without the log-variances the variance rule (Var > 0.01) drops the constant dims and gives 1.
+    x = np.tile(np.arange(5.0), 5)
+    codes = np.column_stack([x, np.full(25, 0.2)])
+    rows = []
+    for trial_id, seed in (("a0", 0), ("a1", 1)):
+        path = write_latents(tmp_path, trial_id, np.arange(25), codes, logvar=np.zeros((25, 2)))
+        rows.append({"trial_id": trial_id, "status": "TERMINATED", "seed": seed, "data_seed": 0, "beta": 1.0,
+                     "arch": "vae", "latent_dim": 2, "latents_path": path, "problem": None})  # fmt: skip
+    scored, problems = sweep_udr(resolve(tmp_path), pd.DataFrame(rows))
+    assert problems == [] and scored["udr"].tolist() == pytest.approx([0.5, 0.5])
 
 
 # ---- latentsweep metrics --only

@@ -15,6 +15,7 @@ from vaemodels.scores import (
     explicitness,
     factor_vae_score,
     factor_vae_votes,
+    informative_by_kl,
     modularity,
     mutual_information_matrix,
     sap,
@@ -311,6 +312,25 @@ def test_udr_known_answers() -> None:
     assert np.all(scores < 0.05)
     with pytest.raises(ValueError, match="same samples"):
         udr([sources, sources[:10]])
+
+
+def test_udr_keeps_the_latents_whose_kl_exceeds_001_as_the_paper_does() -> None:
+    # KL(N(mu, e^logvar) || N(0, 1)) = (mu^2 + e^logvar - logvar - 1) / 2 a sample, averaged over the samples.
+    # Dim 0: mu = s0 (mean of s0^2 over the grid = 123.5), logvar 0: KL = 61.75, informative.
+    # Dim 1: mu = 0.2 everywhere (no variance at all), logvar 0: KL = 0.02 > 0.01: informative by KL, though the
+    #        variance rule would drop it. Dim 2: mu = 0, logvar = 0: KL = 0, not informative.
+    mu = np.stack([GRID[:, 0], np.full(len(GRID), 0.2), np.zeros(len(GRID))], axis=1)
+    assert informative_by_kl(mu, np.zeros_like(mu)).tolist() == [True, True, False]
+    # With the KL masks, the first model keeps (s0, constant) and the second (s0): R = [[1], [nan -> 0]] as in the
+    # hand case above: UDR = (1 + 1 + 0) / (2 + 1) = 2/3 each. The variance rule keeps s0 alone on both sides: 1.
+    other = np.stack([GRID[:, 0], np.zeros(len(GRID))], axis=1)
+    masks = [np.array([True, True, False]), np.array([True, False])]
+    scores, pairs = udr([mu, other], informative=masks)
+    np.testing.assert_allclose(scores, [2 / 3, 2 / 3], atol=1e-12)
+    assert pairs.tolist() == [1, 1]
+    np.testing.assert_allclose(udr([mu, other])[0], [1.0, 1.0], atol=1e-12)
+    with pytest.raises(ValueError, match="one mask a model"):
+        udr([mu, other], informative=masks[:1])
 
 
 def test_oracle_scores_render_observations_a_chunk_at_a_time() -> None:

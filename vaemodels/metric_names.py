@@ -47,6 +47,7 @@ SCORE_SETTING = "quick"  # a sweep's default; a study's full run: "reference"
 # Kim & Mnih 2018 (as disentanglement_lib): a code dim takes part in the FactorVAE vote when its std exceeds this.
 FACTOR_VAE_STD = 0.05
 # Sample counts of the oracle scores and UDR: disentanglement_lib's defaults, and a small set for CI.
+UDR_KL_THRESHOLD = 0.01  # a latent is informative to UDR when its mean KL to the prior exceeds this (Duan et al. 2020)
 SCORE_SETTINGS = {
     "reference": {
         "batch_size": 64,

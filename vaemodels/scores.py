@@ -17,7 +17,7 @@ from sklearn.metrics import mutual_info_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from vaemodels.metric_names import ACTIVE_VARIANCE, FACTOR_VAE_STD, SCORE_SETTINGS
+from vaemodels.metric_names import ACTIVE_VARIANCE, FACTOR_VAE_STD, SCORE_SETTINGS, UDR_KL_THRESHOLD
 from vaemodels.metrics import _as_codes, _as_factors, _histogram_discretize
 
 REFERENCE = SCORE_SETTINGS["reference"]
@@ -224,7 +224,9 @@ def factor_vae_score(
 def _spearman_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     # |Spearman rho| between every column of first (N, a) and of second (N, b) -> (a, b): Pearson on ranks.
     ranks = rankdata(np.hstack([first, second]), axis=0)  # ties share their average rank, as Spearman's rho
-    return np.abs(np.corrcoef(ranks, rowvar=False)[: first.shape[1], first.shape[1] :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.corrcoef(ranks, rowvar=False)[: first.shape[1], first.shape[1] :]
+    return np.nan_to_num(np.abs(rho))  # a constant dim correlates with nothing: 0, not nan
 
 
 def udr_pair(first: np.ndarray, second: np.ndarray) -> float:
@@ -242,20 +244,36 @@ def udr_pair(first: np.ndarray, second: np.ndarray) -> float:
     return float((per_column.sum() + per_row.sum()) / (matrix.shape[0] + matrix.shape[1]))
 
 
-def udr(codes_per_model: Sequence[np.ndarray], threshold: float = ACTIVE_VARIANCE) -> tuple[np.ndarray, np.ndarray]:
+def informative_by_kl(mu: np.ndarray, logvar: np.ndarray, threshold: float = UDR_KL_THRESHOLD) -> np.ndarray:
+    """(d,) True where a dimension's mean KL(q(z|x) || N(0, 1)) over the samples exceeds threshold (Duan et al. 2020,
+    Section 3: a latent is informative when its KL > 0.01). KL = (mu^2 + exp(logvar) - logvar - 1) / 2."""
+    mu, logvar = _as_codes(mu), _as_codes(logvar)
+    return (0.5 * (mu**2 + np.exp(logvar) - logvar - 1.0)).mean(axis=0) > threshold
+
+
+def udr(
+    codes_per_model: Sequence[np.ndarray],
+    threshold: float = ACTIVE_VARIANCE,
+    informative: Sequence[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """UDR_S (Duan et al. 2020, Section 3): per model, the median of its pairwise scores with every other model.
 
-    The models share a configuration and data and differ in seed, and all encode the same samples. A dim is
-    informative when its posterior mean varies more than threshold. -> (scores (m,), pairs each rests on (m,)).
+    The models share a configuration and data and differ in seed, and all encode the same samples. `informative`
+    gives each model's informative dims as a boolean mask (the paper's KL > 0.01, `informative_by_kl`); without it a
+    dim is informative when its posterior mean varies more than threshold. -> (scores (m,), pairs each rests on (m,)).
     """
     models = [_as_codes(codes) for codes in codes_per_model]
     if len({codes.shape[0] for codes in models}) > 1:
         raise ValueError("every model must encode the same samples (equal row counts)")
-    informative = [codes[:, codes.var(axis=0) > threshold] for codes in models]
+    if informative is None:
+        informative = [codes.var(axis=0) > threshold for codes in models]
+    if len(informative) != len(models) or any(len(m) != c.shape[1] for m, c in zip(informative, models)):
+        raise ValueError("informative needs one mask a model, as long as its code")
+    kept = [codes[:, np.asarray(mask, bool)] for codes, mask in zip(models, informative)]
     pairwise = np.full((len(models), len(models)), np.nan)  # (m, m), symmetric
     for i in range(len(models)):
         for j in range(i + 1, len(models)):
-            pairwise[i, j] = pairwise[j, i] = udr_pair(informative[i], informative[j])
+            pairwise[i, j] = pairwise[j, i] = udr_pair(kept[i], kept[j])
     pairs = np.isfinite(pairwise).sum(axis=1)  # (m,) the diagonal is nan, so a model is never its own pair
     scores = np.array([np.median(row[np.isfinite(row)]) if n else np.nan for row, n in zip(pairwise, pairs)])
     return scores, pairs

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from vaemodels.config import CONFIG_KEYS
+from vaemodels.embeddings import logvar_columns, mu_columns
 from vaemodels.storage import Location
 
 _NOT_SHARED = ("seed",)  # what the trials of one group differ in
@@ -22,7 +23,7 @@ _NOT_SHARED = ("seed",)  # what the trials of one group differ in
 
 def sweep_udr(sweep: Location, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The table with `udr` and `udr_pairs` filled for every trial, and a line per trial whose latents are damaged."""
-    from vaemodels.scores import udr
+    from vaemodels.scores import informative_by_kl, udr
 
     frame = frame.copy()
     frame["udr"], frame["udr_pairs"] = np.nan, 0
@@ -37,10 +38,16 @@ def sweep_udr(sweep: Location, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[
                 problems.append(f"{frame.at[index, 'trial_id']}: UDR skipped, {type(error).__name__}: {error}")
         if len(kept) < 2:
             continue
-        common = set.intersection(*(set(samples) for samples, _ in codes))  # the samples every trial encoded
+        common = set.intersection(*(set(samples) for samples, _, _ in codes))  # the samples every trial encoded
         order = np.array(sorted(common), dtype=np.int64)
-        aligned = [mu[pd.Index(samples).get_indexer(order)] for samples, mu in codes]  # (n, d) each, same rows
-        scores, pairs = udr(aligned)
+        rows = [pd.Index(samples).get_indexer(order) for samples, _, _ in codes]
+        aligned = [mu[at] for (_, mu, _), at in zip(codes, rows)]  # (n, d) each, the same samples in the same order
+        # The paper's informative latents (KL > 0.01) where every trial stored its log-variances.
+        has_logvar = all(logvar is not None for _, _, logvar in codes)
+        informative = (
+            [informative_by_kl(mu[at], lv[at]) for (_, mu, lv), at in zip(codes, rows)] if has_logvar else None
+        )
+        scores, pairs = udr(aligned, informative=informative)
         frame.loc[kept, "udr"] = scores.astype(np.float64)  # nan where a model has no informative dim
         frame.loc[kept, "udr_pairs"] = pairs.astype(np.int64)
     frame["udr_pairs"] = frame["udr_pairs"].astype("int64")
@@ -67,9 +74,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _codes(sweep: Location, row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(n,) sample ids and (n, d) posterior means of a trial's best latents."""
-    mu = [f"mu_{i}" for i in range(int(row["latent_dim"]))]
+def _codes(sweep: Location, row: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(n,) sample ids, (n, d) posterior means and (n, d) log-variances (None when not stored) of a trial's best
+    latents."""
+    d = int(row["latent_dim"])
+    mu, logvar = mu_columns(d), logvar_columns(d)
     location = sweep.join(row["latents_path"])
-    frame = pq.read_table(location.path, columns=["sample", *mu], filesystem=sweep.fs).to_pandas()
-    return frame["sample"].to_numpy(), frame[mu].to_numpy(dtype=np.float64)
+    present = set(pq.read_schema(location.path, filesystem=sweep.fs).names)
+    wanted = ["sample", *mu, *(logvar if set(logvar) <= present else [])]
+    frame = pq.read_table(location.path, columns=wanted, filesystem=sweep.fs).to_pandas()
+    logvars = frame[logvar].to_numpy(dtype=np.float64) if set(logvar) <= present else None
+    return frame["sample"].to_numpy(), frame[mu].to_numpy(dtype=np.float64), logvars
