@@ -1,11 +1,14 @@
-"""The sidebar's range filters in a real browser: values like an lr of 0.000155 show whole, with no spinner arrows
-drawn over their digits, and each filter's label shows whole."""
+"""Legibility in a real browser: the sidebar's range filters show values like an lr of 0.000155 whole, with no spinner
+arrows drawn over their digits, and each filter's label whole; every card's collapse arrow is painted."""
 
 from __future__ import annotations
 
+import io
 import socket
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.explorer_fixtures import SWEEP_NAME, copy_results, sweep_results  # noqa: F401
 from vaemodels.storage import resolve
@@ -73,5 +76,29 @@ def test_range_filter_values_and_labels_are_not_clipped(served_explorer):
             assert not any(arrows.nth(i).evaluate(SHOWN) for i in range(arrows.count()))
             for i in range(0, boxes.count(), 2):  # each filter's label beside its first value box
                 assert not boxes.nth(i).evaluate(LABEL_CLIPPED), f"the label of the filter at {values[i]!r} is clipped"
+        finally:
+            browser.close()
+
+
+def test_every_cards_collapse_arrow_is_painted(served_explorer):
+    """The chevron left of each card's title is drawn, and collapses the card when clicked."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(served_explorer)
+            page.locator(".tabulator-row").first.wait_for(timeout=60_000)
+            arrows = page.locator(".card-button")
+            arrows.nth(1).wait_for(timeout=60_000)  # the trial table's, and the Sweep tab's cards once filled
+            for i in range(arrows.count()):
+                if not arrows.nth(i).is_visible():
+                    continue
+                pixels = np.asarray(Image.open(io.BytesIO(arrows.nth(i).screenshot())).convert("L"))
+                assert (pixels < 128).sum() >= 6, f"card arrow {i} is not painted"  # a 12 px chevron of dark strokes
+            trials = page.locator(".ls-trials").first
+            trials.locator(".card-button").first.click()
+            page.locator(".tabulator-row").first.wait_for(state="hidden", timeout=10_000)  # the card collapsed
         finally:
             browser.close()

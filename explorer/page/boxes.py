@@ -45,10 +45,23 @@ def error_box(message: str) -> pn.pane.HTML:
     return message_box(message, "error")
 
 
+# Panel's card strokes its collapse chevron with `var(--background-text-color)`, which the Bootstrap template never
+# defines: the stroke fell back to none and the arrow was laid out but never painted. The header's text colour instead.
+CARD_CHEVRON_CSS = ".card-button > svg { stroke: currentColor; }"
+
+
 def card(title: str, body: pn.viewable.Viewable, **params: Any) -> pn.Card:
-    """A titled, collapsible box around one view."""
+    """A titled, collapsible box around one view, its collapse arrow drawn."""
+    stylesheets = [CARD_CHEVRON_CSS, *params.pop("stylesheets", [])]
     return pn.Card(
-        body, title=title, collapsible=True, sizing_mode="stretch_width", styles=CARD_STYLE, margin=(8, 8), **params
+        body,
+        title=title,
+        collapsible=True,
+        sizing_mode="stretch_width",
+        styles=CARD_STYLE,
+        margin=(8, 8),
+        stylesheets=stylesheets,
+        **params,
     )
 
 
