@@ -83,3 +83,18 @@ def test_the_compare_trial_is_in_the_url_and_a_link_restores_it(sweep_results): 
     assert again.link.notices == []
     itself = linked_app(sweep_results, f"?trial={trial}&tab=latent&compare={trial}")  # not a second trial
     assert itself.compare.trial.value == "(none)" and f"compare={trial}" in " ".join(itself.link.notices)
+
+
+def test_the_sliders_range_is_in_the_url_and_a_bad_one_is_refused(sweep_results):  # noqa: F811
+    trial = find_trial(sweep_results, "vae", 1.0)
+    app = linked_app(sweep_results, f"?trial={trial}&tab=latent&range=class:2.5")
+    latent = app.latent_explorer.state
+    assert latent.range_kind == "class" and latent.range_k == 2.5 and app.link.notices == []
+    latent.range_kind = "prior"
+    assert raw_query(app.link.location.search)["range"] == "prior"  # the URL follows the page
+    bad = linked_app(sweep_results, f"?trial={trial}&tab=latent&range=prior:3")
+    assert bad.latent_explorer.state.range_kind == "embedding"  # the default
+    assert any("range=prior:3" in notice for notice in bad.link.notices)
+    too_wide = linked_app(sweep_results, f"?trial={trial}&tab=latent&range=class:99")
+    assert too_wide.latent_explorer.state.range_kind == "embedding"
+    assert any("from 0.1 to 10" in notice for notice in too_wide.link.notices)

@@ -1,10 +1,11 @@
-"""The view in the page's URL: `?sweep=S&trial=T&tab=latent&mode=pca&dims=0,2&color=label&sample=12&z=0.5,-1&compare=U`.
+"""The view in the page's URL, for example
+`?sweep=S&trial=T&tab=latent&mode=pca&dims=0,2&color=label&range=class:2&sample=12&z=0.5,-1&compare=U`.
 
 A link restores what it names: the sweep, the trial, the tab, and in the latent space the mode, the SPLOM's
-coordinates, the colouring, the picked sample, the decoded point z and the trial compared with the shown one. A value
-that does not fit (a trial the sweep lacks, a dimension past the latent size, a z of the wrong length) is left at its
-default and named in a notice above the page; nothing in a URL can break the page. As the person explores, the URL
-follows.
+coordinates, the colouring, the sliders' range, the picked sample, the decoded point z and the trial compared with the
+shown one. A value that does not fit (a trial the sweep lacks, a dimension past the latent size, a z of the wrong
+length) is left at its default and named in a notice above the page; nothing in a URL can break the page. As the
+person explores, the URL follows.
 
 The latent values wait until the trial's latent views are built (they need its latent size and colourings).
 """
@@ -20,9 +21,9 @@ import panel as pn
 
 from explorer.page.boxes import message_html
 
-QUERY_KEYS = ("sweep", "trial", "tab", "mode", "dims", "color", "sample", "z", "compare")
+QUERY_KEYS = ("sweep", "trial", "tab", "mode", "dims", "color", "range", "sample", "z", "compare")
 TAB_KEYS = {"sweep": "Sweep", "trial": "Trial", "latent": "Latent space"}  # short names in the URL
-LATENT_KEYS = ("mode", "dims", "color", "sample", "z", "compare")  # compare last: it follows the others
+LATENT_KEYS = ("mode", "dims", "color", "range", "sample", "z", "compare")  # compare last: it follows the others
 
 
 class LinkedApp(Protocol):
@@ -63,7 +64,8 @@ class ViewLink:
         self.pending: dict[str, str] = {}  # latent values waiting for their trial's views
         self.notice = pn.pane.HTML("", visible=False, sizing_mode="stretch_width")
         self._restoring = False
-        self._compare: Any = None  # the compare view once the latent views are built, and followed
+        self._latent: Any = None  # the latent views once built and showing a trial, and followed
+        self._compare: Any = None  # the compare view, likewise
 
     # ---- reading -----------------------------------------------------------------------------------------------
 
@@ -102,7 +104,7 @@ class ViewLink:
         """Apply the URL's latent values to the latent views, which now show the URL's trial (once)."""
         pending, self.pending = self.pending, {}
         explorer = self.app.latent_explorer
-        self._follow_compare()
+        self._follow_latent()
         if not pending or explorer is None or getattr(explorer.state, "trial", None) is None:
             return
         latent = explorer.state
@@ -139,6 +141,18 @@ class ViewLink:
             if text not in latent.colour_options:
                 raise ValueError(f"colourings are {', '.join(latent.colour_options)}")
             latent.color_by = text
+        elif key == "range":
+            kind, _, k = text.partition(":")
+            kinds = latent.param.range_kind.objects
+            if kind not in kinds or (k and kind != "class"):
+                raise ValueError(f"ranges are {', '.join(kinds)}, or class:K for K std around the class mean")
+            if k:
+                values = parse_numbers(k, float)
+                bounds = latent.param.range_k.bounds
+                if len(values) != 1 or not bounds[0] <= values[0] <= bounds[1]:
+                    raise ValueError(f"give class:K with K from {bounds[0]:g} to {bounds[1]:g}")
+                latent.range_k = values[0]
+            latent.range_kind = kind
         elif key == "sample":
             rows = parse_numbers(text, int)
             if len(rows) != 1 or not 0 <= rows[0] < len(latent.mu):
@@ -169,11 +183,11 @@ class ViewLink:
             values["trial"] = state.trial_id
         names = {name: key for key, name in TAB_KEYS.items()}
         values["tab"] = names.get(self.app.tab_names[self.app.tabs.active], "sweep")
-        explorer = self.app.latent_explorer
-        latent = getattr(explorer, "state", None)
+        latent = None if self._latent is None else self._latent.state  # views never built have nothing to say
         if values["tab"] == "latent" and latent is not None and getattr(latent, "trial", None) is not None:
             values["mode"], values["color"] = latent.mode, latent.color_by
             values["dims"] = ",".join(str(d) for d in latent.dims)
+            values["range"] = f"class:{latent.range_k:g}" if latent.range_kind == "class" else latent.range_kind
             if latent.current_row is not None:
                 values["sample"] = str(latent.current_row)
             if latent.current_z is not None:
@@ -190,15 +204,18 @@ class ViewLink:
         self.location.search = "?" + urllib.parse.urlencode({**kept, **self.current()})
 
     def follow(self) -> None:
-        """Rewrite the URL whenever the view changes."""
+        """Rewrite the URL whenever the view changes (the latent views' values too, once those views show a trial)."""
         self.app.state.param.watch(self.write, ["sweep", "trial_id"])
         self.app.tabs.param.watch(self.write, "active")
-        explorer = self.app.latent_explorer
-        if explorer is not None:
-            explorer.state.param.watch(self.write, ["mode", "dims", "color_by", "current_row", "current_z"])
 
-    def _follow_compare(self) -> None:
-        # The compare view is built with the latent views, after `follow`; from then on its trial is in the URL.
+    def _follow_latent(self) -> None:
+        # The latent views and the compare view are built when their tab first opens, long after `follow` (a page
+        # that never opens the tab never builds them); from their first trial on, their values are in the URL.
+        explorer = self.app.latent_explorer
+        if self._latent is None and explorer is not None:
+            self._latent = explorer
+            followed = ["mode", "dims", "color_by", "range_kind", "range_k", "current_row", "current_z"]
+            explorer.state.param.watch(self.write, followed)
         if self._compare is None and getattr(self.app, "compare", None) is not None:
             self._compare = self.app.compare
             self._compare.trial.param.watch(self.write, "value")
