@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import logging
 import sys
@@ -160,7 +161,8 @@ class ExplorerApp(pn.viewable.Viewer):
         name = self.tab_names[self.tabs.active]
         if name not in self.built_tabs:
             self.built_tabs.add(name)
-            self.tabs[self.tabs.active].objects = self._tab_content(name)
+            with _models_frozen():
+                self.tabs[self.tabs.active].objects = self._tab_content(name)
         self._send_to_latent_explorer()
 
     # Each view is built when first asked for: its tab opening, or a script reading it.
@@ -281,6 +283,13 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.template.BootstrapTemplate:
         return _template(self.main(), self.sidebar())
+
+
+def _models_frozen() -> contextlib.AbstractContextManager:
+    """Within a served session, let Bokeh walk the document's models once when the block ends: a tab's views
+    otherwise re-walk every model of the page as each of them is added (15 walks filling the Sweep tab)."""
+    doc = pn.state.curdoc
+    return doc.models.freeze() if doc is not None and doc.session_context is not None else contextlib.nullcontext()
 
 
 def _template(main: list, sidebar: list) -> pn.template.BootstrapTemplate:
