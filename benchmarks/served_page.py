@@ -8,6 +8,7 @@ longest time the loop was held, i.e. how long a click of any session would have 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import statistics
 import subprocess
@@ -106,23 +107,28 @@ class ServedExplorer:
 
 
 class ExploreProcess:
-    """`latentsweep explore RESULTS` in a subprocess (its own memory, as a person runs it); RSS read from /proc."""
+    """`latentsweep explore RESULTS` in a subprocess (its own memory, as a person runs it); RSS read from /proc.
+    `bare=True` serves benchmarks/bare_page.py instead: the same template and trial table, nothing else."""
 
-    def __init__(self, results: Path, log_path: Path) -> None:
-        self.results, self.log_path = results, log_path
+    def __init__(self, results: Path, log_path: Path, bare: bool = False) -> None:
+        self.results, self.log_path, self.bare = results, log_path, bare
 
     def __enter__(self) -> ExploreProcess:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        command = [sys.executable, "-m", "vaemodels.cli", "explore", str(self.results), "--port", str(self.port)]
-        self.log = self.log_path.open("w")
         repo = Path(__file__).resolve().parent.parent
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, cwd=repo)
+        if self.bare:
+            command = [sys.executable, str(repo / "benchmarks" / "bare_page.py"), str(self.results), str(self.port)]
+        else:
+            command = [sys.executable, "-m", "vaemodels.cli", "explore", str(self.results), "--port", str(self.port)]
+        self.log = self.log_path.open("w")
+        env = {**os.environ, "PYTHONPATH": str(repo)}
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, cwd=repo, env=env)
         deadline = time.monotonic() + START_SECONDS
         while "serving" not in self.log_path.read_text():  # printed once the page answers
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"latentsweep explore did not start:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"{command[1]} did not start:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.2)
         self.url = f"http://127.0.0.1:{self.port}/"
         return self
@@ -144,60 +150,84 @@ class ExploreProcess:
         self.log.close()
 
 
-async def _open_sessions(browser, url: str, count: int) -> tuple[list[float], list]:
+async def _open_sessions(browser, url: str, count: int, latent: bool = True) -> tuple[list[float], list]:
     """Open `count` pages at once (a browser context each); seconds from the start until each shows a table row.
-    Then each, as a person would, picks the first trial and opens its latent space (not timed)."""
+    Once every page shows one, each picks the first trial and opens its latent space, as a person would (not
+    timed: eight people do not all click in the same second, and the sessions' memory is what it is for)."""
     contexts = [await browser.new_context(viewport=WORKBENCH) for _ in range(count)]
     start = time.perf_counter()
 
-    async def one(context) -> float:
+    async def shown(context) -> tuple[float, object]:
         page = await context.new_page()
         await page.goto(url, timeout=120_000)
+        await page.locator(".tabulator-row").first.wait_for(timeout=300_000)
+        return time.perf_counter() - start, page
+
+    async def open_latent(page) -> None:
         rows = page.locator(".tabulator-row")
-        await rows.first.wait_for(timeout=300_000)
-        shown = time.perf_counter() - start
         trial_id = (await rows.first.inner_text()).split()[0]
         await rows.first.dispatch_event("click")  # a plain click may land on the tabs, which overlap a tall row
         await page.locator(".bk-tab", has_text="Latent space").first.click()
         await page.locator(".ls-trial", has_text=trial_id).wait_for(timeout=300_000)
-        return shown
 
-    return list(await asyncio.gather(*(one(context) for context in contexts))), contexts
+    opened = await asyncio.gather(*(shown(context) for context in contexts))
+    if latent:
+        await asyncio.gather(*(open_latent(page) for _, page in opened))
+    return [seconds for seconds, _ in opened], contexts
+
+
+async def _first_rows(browser, url: str, concurrent: int, latent: bool) -> tuple[list[float], list[float]]:
+    """One new session at a time (the first warms the browser and the server: not counted), then `concurrent` at
+    once: seconds to the first table row of each."""
+    firsts = []
+    for _ in range(4):
+        times, contexts = await _open_sessions(browser, url, 1, latent)
+        firsts.append(times[0])
+        for context in contexts:
+            await context.close()
+    times, contexts = await _open_sessions(browser, url, concurrent, latent=False)
+    for context in contexts:
+        await context.close()
+    return firsts[1:], times
 
 
 def sessions(results: Path, chromium: str, log_path: Path, settle_s: float, concurrent: int = 8) -> dict[str, float]:
-    """First render of a new session (after one has warmed the server), `concurrent` sessions at once, and the
-    server's RSS before them, while they are open and `settle_s` after they close. Every session opens the same
-    trial's latent space: the data the sessions share (the store's caches) is loaded before `before` is read."""
+    """New sessions of the explorer and, in the same run, of the bare page (the floor): first table row of one new
+    session (median of 3 after one has warmed the server), of `concurrent` sessions at once. Then the explorer's
+    memory in two rounds: RSS before `concurrent` sessions that each open the same trial's latent space, while they
+    are open, and `settle_s` after they close. The first round also warms what is made once per process (allocator
+    arenas for the new threads, lazily built kernels); the second shows what each further round keeps."""
     from playwright.async_api import async_playwright
 
-    async def run(server: ExploreProcess) -> dict[str, float]:
+    async def run(server: ExploreProcess, bare: ExploreProcess) -> dict[str, float]:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            firsts = []
-            for _ in range(4):  # the first warms the browser and the server's shared caches: not counted
-                times, contexts = await _open_sessions(browser, server.url, 1)
-                firsts.append(times[0])
+            firsts, times = await _first_rows(browser, server.url, concurrent, latent=True)
+            bare_firsts, bare_times = await _first_rows(browser, bare.url, concurrent, latent=False)
+            rounds = []
+            for _ in range(2):
+                await asyncio.sleep(settle_s)
+                before = server.rss_mb()
+                _, contexts = await _open_sessions(browser, server.url, concurrent)
+                during = server.rss_mb()
                 for context in contexts:
                     await context.close()
-            await asyncio.sleep(settle_s)
-            before = server.rss_mb()
-            times, contexts = await _open_sessions(browser, server.url, concurrent)
-            during = server.rss_mb()
-            for context in contexts:
-                await context.close()
-            await asyncio.sleep(settle_s)
-            after = server.rss_mb()
+                await asyncio.sleep(settle_s)
+                rounds.append((before, during, server.rss_mb()))
             await browser.close()
-        return {
-            "first render": statistics.median(firsts[1:]),
-            "first render best": min(firsts[1:]),
+        measured = {
+            "first render": statistics.median(firsts),
+            "first render best": min(firsts),
             "sessions all": max(times),
             "sessions first": min(times),
-            "rss before": before,
-            "rss during": during,
-            "rss after": after,
+            "bare first render": statistics.median(bare_firsts),
+            "bare sessions all": max(bare_times),
         }
+        for number, (before, during, after) in enumerate(rounds, 1):
+            measured.update({f"rss before {number}": before, f"rss during {number}": during})
+            measured[f"rss after {number}"] = after
+        return measured
 
-    with ExploreProcess(results, log_path) as server:
-        return asyncio.run(run(server))
+    bare = ExploreProcess(results, log_path.with_suffix(".bare"), bare=True)
+    with ExploreProcess(results, log_path) as served, bare:
+        return asyncio.run(run(served, bare))
