@@ -1,5 +1,6 @@
 """The explorer in a real browser: `latentsweep explore` in a subprocess, Debian's Chromium driven by Playwright."""
 
+import contextlib
 import io
 import os
 import re
@@ -33,6 +34,21 @@ VIEWPORT = {"width": 1500, "height": 2700}
 WORKBENCH = {"width": 1600, "height": 1000}  # the screen the latent workbench must fit
 START_SECONDS = 150  # the CLI waits up to 120 s for its first page
 LATENT_MS = 120_000  # the first latent views of a fresh server may wait for its kernel warm-up
+
+
+@contextlib.contextmanager
+def chromium_page(url: str, viewport: dict = WORKBENCH):
+    """A page of Debian's Chromium opened at `url`; the browser is closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=viewport)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
 
 
 def require_chromium() -> None:

@@ -11,13 +11,12 @@ import pytest
 from PIL import Image
 
 from tests.explorer_fixtures import SWEEP_NAME, copy_results, sweep_results  # noqa: F401
+from tests.test_explorer_app import chromium_page
 from vaemodels.storage import resolve
 from vaemodels.trials_table import read_trials_table, write_trials_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 VIEWPORT = {"width": 1600, "height": 1000}
 LEARNING_RATES = (0.000155, 0.00052, 0.002076, 0.0011, 0.0003, 0.0007)  # six digits after the point: the widest
 
@@ -58,47 +57,31 @@ def served_explorer(sweep_results, tmp_path):  # noqa: F811
 
 
 def test_range_filter_values_and_labels_are_not_clipped(served_explorer):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(served_explorer)
-            boxes = page.locator(".slider-edit input")
-            boxes.first.wait_for(timeout=60_000)
-            page.wait_for_timeout(1_000)
-            values = [boxes.nth(i).input_value() for i in range(boxes.count())]
-            assert f"{min(LEARNING_RATES):.6f}" in values and f"{max(LEARNING_RATES):.6f}" in values  # lr's filter
-            for i in range(boxes.count()):
-                assert not boxes.nth(i).evaluate(CLIPPED), f"value box {values[i]!r} is clipped"
-            arrows = page.locator(".slider-edit .bk-spin-btn")
-            assert not any(arrows.nth(i).evaluate(SHOWN) for i in range(arrows.count()))
-            for i in range(0, boxes.count(), 2):  # each filter's label beside its first value box
-                assert not boxes.nth(i).evaluate(LABEL_CLIPPED), f"the label of the filter at {values[i]!r} is clipped"
-        finally:
-            browser.close()
+    with chromium_page(served_explorer, VIEWPORT) as page:
+        boxes = page.locator(".slider-edit input")
+        boxes.first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1_000)
+        values = [boxes.nth(i).input_value() for i in range(boxes.count())]
+        assert f"{min(LEARNING_RATES):.6f}" in values and f"{max(LEARNING_RATES):.6f}" in values  # lr's filter
+        for i in range(boxes.count()):
+            assert not boxes.nth(i).evaluate(CLIPPED), f"value box {values[i]!r} is clipped"
+        arrows = page.locator(".slider-edit .bk-spin-btn")
+        assert not any(arrows.nth(i).evaluate(SHOWN) for i in range(arrows.count()))
+        for i in range(0, boxes.count(), 2):  # each filter's label beside its first value box
+            assert not boxes.nth(i).evaluate(LABEL_CLIPPED), f"the label of the filter at {values[i]!r} is clipped"
 
 
 def test_every_cards_collapse_arrow_is_painted(served_explorer):
     """The chevron left of each card's title is drawn, and collapses the card when clicked."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(served_explorer)
-            page.locator(".tabulator-row").first.wait_for(timeout=60_000)
-            arrows = page.locator(".card-button")
-            arrows.nth(1).wait_for(timeout=60_000)  # the trial table's, and the Sweep tab's cards once filled
-            for i in range(arrows.count()):
-                if not arrows.nth(i).is_visible():
-                    continue
-                pixels = np.asarray(Image.open(io.BytesIO(arrows.nth(i).screenshot())).convert("L"))
-                assert (pixels < 128).sum() >= 6, f"card arrow {i} is not painted"  # a 12 px chevron of dark strokes
-            trials = page.locator(".ls-trials").first
-            trials.locator(".card-button").first.click()
-            page.locator(".tabulator-row").first.wait_for(state="hidden", timeout=10_000)  # the card collapsed
-        finally:
-            browser.close()
+    with chromium_page(served_explorer, VIEWPORT) as page:
+        page.locator(".tabulator-row").first.wait_for(timeout=60_000)
+        arrows = page.locator(".card-button")
+        arrows.nth(1).wait_for(timeout=60_000)  # the trial table's, and the Sweep tab's cards once filled
+        for i in range(arrows.count()):
+            if not arrows.nth(i).is_visible():
+                continue
+            pixels = np.asarray(Image.open(io.BytesIO(arrows.nth(i).screenshot())).convert("L"))
+            assert (pixels < 128).sum() >= 6, f"card arrow {i} is not painted"  # a 12 px chevron of dark strokes
+        trials = page.locator(".ls-trials").first
+        trials.locator(".card-button").first.click()
+        page.locator(".tabulator-row").first.wait_for(state="hidden", timeout=10_000)  # the card collapsed

@@ -12,12 +12,11 @@ import socket
 import pytest
 
 from tests.latent_fixtures import train_tiny_trial
+from tests.test_explorer_app import chromium_page
 from vaemodels.checkpoint import LoadedTrial
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 VIEWPORT = {"width": 1600, "height": 1000}
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -53,27 +52,19 @@ def splom_texts(page) -> list[str]:
 
 
 def test_the_splom_has_text_names_and_ticks_at_8_and_at_2_dimensions(served_workbench):
-    from playwright.sync_api import sync_playwright
+    with chromium_page(served_workbench, VIEWPORT) as page:
+        page.locator(".ls-splom svg text", has_text="z7").first.wait_for(timeout=60_000)
+        texts = splom_texts(page)
+        names = {t for t in texts if t.startswith("z")}
+        assert {f"z{i}" for i in range(8)} <= {n.split(" ")[0] for n in names}  # every dimension named
+        assert any("KL" in n for n in names)  # rows carry their KL beside their name
+        ticks = {t for t in texts if NUMBER.match(t)}
+        assert len(ticks) >= 3, texts  # coordinate values as tick labels
+        assert page.locator(".ls-splom svg image").count() >= 1  # the cells: one composite image
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(served_workbench)
-            page.locator(".ls-splom svg text", has_text="z7").first.wait_for(timeout=60_000)
-            texts = splom_texts(page)
-            names = {t for t in texts if t.startswith("z")}
-            assert {f"z{i}" for i in range(8)} <= {n.split(" ")[0] for n in names}  # every dimension named
-            assert any("KL" in n for n in names)  # rows carry their KL beside their name
-            ticks = {t for t in texts if NUMBER.match(t)}
-            assert len(ticks) >= 3, texts  # coordinate values as tick labels
-            assert page.locator(".ls-splom svg image").count() >= 1  # the cells: one composite image
-
-            page.get_by_role("button", name="PCA").click()  # two principal components: two cells a side
-            page.locator(".ls-splom svg text", has_text="PC2").first.wait_for(timeout=30_000)
-            texts = splom_texts(page)
-            assert {"PC1", "PC2"} <= {t.split(" ")[0] for t in texts}
-            assert not any(re.match(r"^z\d", t) for t in texts)  # the latent names are gone
-            assert sum(bool(NUMBER.match(t)) for t in texts) >= 3
-        finally:
-            browser.close()
+        page.get_by_role("button", name="PCA").click()  # two principal components: two cells a side
+        page.locator(".ls-splom svg text", has_text="PC2").first.wait_for(timeout=30_000)
+        texts = splom_texts(page)
+        assert {"PC1", "PC2"} <= {t.split(" ")[0] for t in texts}
+        assert not any(re.match(r"^z\d", t) for t in texts)  # the latent names are gone
+        assert sum(bool(NUMBER.match(t)) for t in texts) >= 3
