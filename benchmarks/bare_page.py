@@ -10,19 +10,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pandas as pd
 import panel as pn
 
 from explorer.store import ResultsStore
 from explorer.sweep.table import table_columns
 
 
-def bare_page(results: str) -> pn.template.BootstrapTemplate:
-    """The explorer's template around one Tabulator of the first sweep's trials: no views, no tabs' contents."""
+def first_sweeps_trials(results: str) -> pd.DataFrame:
+    """The first sweep's trials, the columns the explorer's table shows; read once, as the explorer's shared store
+    reads it once for all sessions."""
     store = ResultsStore(results)
     frame = store.trials(store.sweeps()[0])
-    table = pn.widgets.Tabulator(
-        frame[table_columns(frame)], disabled=True, show_index=False, height=210, sizing_mode="stretch_width"
-    )
+    return frame[table_columns(frame)]
+
+
+def bare_page(trials: pd.DataFrame) -> pn.template.BootstrapTemplate:
+    """The explorer's template around one Tabulator of those trials: no views, no tabs' contents."""
+    table = pn.widgets.Tabulator(trials, disabled=True, show_index=False, height=210, sizing_mode="stretch_width")
     tabs = pn.Tabs(("Sweep", pn.Column()), ("Trial", pn.Column()), ("Latent space", pn.Column()))
     return pn.template.BootstrapTemplate(title="bare page", main=[pn.Card(table, title="Trials"), tabs], sidebar=[])
 
@@ -30,7 +35,8 @@ def bare_page(results: str) -> pn.template.BootstrapTemplate:
 if __name__ == "__main__":
     pn.extension("tabulator", notifications=False)
     results, port = sys.argv[1], int(sys.argv[2])
-    server = pn.serve(lambda: bare_page(results), port=port, address="127.0.0.1", show=False, start=False)
+    trials = first_sweeps_trials(results)
+    server = pn.serve(lambda: bare_page(trials), port=port, address="127.0.0.1", show=False, start=False)
     server.io_loop.add_callback(lambda: print(f"serving {Path(results)} on {port}", flush=True))
     server.start()
     server.io_loop.start()
