@@ -42,7 +42,7 @@ from explorer.page.state import ExplorerState
 from explorer.page.warmup import warm_up
 from explorer.store import ResultsStore
 from explorer.sweep.table import TrialTable
-from tests.explorer_fixtures import copy_results, run_sweep
+from tests.helpers.sweeps import copy_results, run_sweep
 from vaemodels import (
     LoadedTrial,
     TrialConfig,

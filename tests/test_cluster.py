@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import yaml
+
+from tests.helpers.processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -98,17 +99,11 @@ def test_every_node_starts_ray_with_token_auth_and_the_same_token(path):
 # --- helpers for the multi-node tests --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _port_flags() -> list[str]:
     """Free ports for every listener of a `ray start`, so it never collides with another Ray on this machine."""
     names = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port")
     names += ("metrics-export-port", "runtime-env-agent-port")
-    return [f"--{name}={_free_port()}" for name in names]  # worker ports: Ray picks free ones itself
+    return [f"--{name}={free_port()}" for name in names]  # worker ports: Ray picks free ones itself
 
 
 def _stop(process: subprocess.Popen, marker: str | None = None) -> None:
@@ -158,6 +153,8 @@ def cluster():
     import ray
     from ray.cluster_utils import Cluster
 
+    if ray.is_initialized():
+        ray.shutdown()  # another module's local Ray (the ray_session fixture): this module connects to a cluster
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     cpu_node = cluster.add_node(num_cpus=1)
     gpu_node = cluster.add_node(num_cpus=1, num_gpus=1)
@@ -289,10 +286,10 @@ def test_storage_only_the_head_sees_stops_with_a_clear_message(cluster, tmp_path
 @pytest.fixture(scope="module")
 def job_head():
     temp_dir = tempfile.mkdtemp(prefix="lsray-", dir="/tmp")  # short: Ray's socket paths live below it
-    dashboard = _free_port()
+    dashboard = free_port()
     command = [RAY, "start", "--head", "--block", f"--temp-dir={temp_dir}", "--num-cpus=2", "--disable-usage-stats"]
-    command += [f"--port={_free_port()}", f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1"]
-    command += [f"--ray-client-server-port={_free_port()}", "--include-dashboard=true", *_port_flags()]
+    command += [f"--port={free_port()}", f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1"]
+    command += [f"--ray-client-server-port={free_port()}", "--include-dashboard=true", *_port_flags()]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # RAY_AUTH_MODE and the token stay
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     head = subprocess.Popen(command, env=env, start_new_session=True, **quiet)

@@ -10,15 +10,16 @@ from explorer.images import GAP
 from explorer.latent.attribute_view import PROJECTION_COLUMN, SET_BOTH
 from explorer.latent.neighbours_view import PICK_FIRST
 from explorer.latent.workbench import LatentExplorer
-from tests.latent_fixtures import train_tiny_trial
+from tests.helpers.trials import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 
 pytestmark = pytest.mark.slow  # a model trained in a fixture
 
 
-@pytest.fixture(scope="module")
-def trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
-    return train_tiny_trial(tmp_path_factory.mktemp("attributes") / "vae", arch="vae", beta=1.0, epochs=1)
+@pytest.fixture
+def trial(tiny_vae) -> LoadedTrial:
+    """The session's tiny beta-VAE (4 dimensions, 160 validation samples)."""
+    return tiny_vae
 
 
 def test_the_picked_samples_nearest_samples_are_shown_nearest_first(trial):

@@ -9,20 +9,20 @@ import pytest
 from explorer.app import ExplorerApp
 from explorer.latent.compare_view import NO_COMPARISON
 from explorer.store import ResultsStore
-from tests.explorer_fixtures import N_TRIALS, VALIDATION_SAMPLES, find_trial, sweep_results  # noqa: F401
+from tests.helpers.sweeps import N_TRIALS, VALIDATION_SAMPLES, find_trial
 
 pytestmark = pytest.mark.slow  # the session fixture runs a real six-trial sweep
 
 
 @pytest.fixture
-def app(sweep_results) -> ExplorerApp:  # noqa: F811
+def app(sweep_results) -> ExplorerApp:
     app = ExplorerApp(ResultsStore(sweep_results))
     app.state.trial_id = find_trial(sweep_results, "vae", 1.0)
     app.open_tab("Latent space")
     return app
 
 
-def test_a_compare_trial_shows_a_second_splom_and_decoded_image_that_follow_the_first(app, sweep_results):  # noqa: F811
+def test_a_compare_trial_shows_a_second_splom_and_decoded_image_that_follow_the_first(app, sweep_results):
     compare, first = app.compare, app.latent_explorer.state
     assert len(compare.trial.options) == N_TRIALS  # (none) and the five other trials
     assert app.state.trial_id not in compare.trial.options
@@ -46,7 +46,7 @@ def test_a_compare_trial_shows_a_second_splom_and_decoded_image_that_follow_the_
     assert compare.body not in compare.layout.objects
 
 
-def test_trials_of_other_samples_are_shown_apart_with_what_differs(app, sweep_results, monkeypatch):  # noqa: F811
+def test_trials_of_other_samples_are_shown_apart_with_what_differs(app, sweep_results, monkeypatch):
     compare, other = app.compare, find_trial(sweep_results, "branched", 1.0)
     loaded = compare.load(other)
 
@@ -62,7 +62,7 @@ def test_trials_of_other_samples_are_shown_apart_with_what_differs(app, sweep_re
     assert compare.state.current_row is None  # nothing carried over
 
 
-def test_the_procrustes_overlay_draws_both_trials_in_the_first_ones_coordinates(app, sweep_results):  # noqa: F811
+def test_the_procrustes_overlay_draws_both_trials_in_the_first_ones_coordinates(app, sweep_results):
     compare = app.compare
     compare.trial.value = find_trial(sweep_results, "vae", 8.0)
     assert not compare.overlay_box.visible  # off until asked for

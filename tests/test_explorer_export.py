@@ -9,16 +9,16 @@ import pytest
 
 from explorer.latent.export_view import ExportView, point_json, selection_bytes, selection_frame
 from explorer.latent.state import LatentState
-from tests.latent_fixtures import train_tiny_trial
 from vaemodels import mu_columns
 from vaemodels.checkpoint import LoadedTrial
 
 pytestmark = pytest.mark.slow  # a model trained in a fixture
 
 
-@pytest.fixture(scope="module")
-def trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
-    return train_tiny_trial(tmp_path_factory.mktemp("export") / "vae", arch="vae", beta=1.0, epochs=1)
+@pytest.fixture
+def trial(tiny_vae) -> LoadedTrial:
+    """The session's tiny beta-VAE (4 dimensions, 160 validation samples)."""
+    return tiny_vae
 
 
 @pytest.fixture

@@ -4,20 +4,19 @@ arrows drawn over their digits, and each filter's label whole; every card's coll
 from __future__ import annotations
 
 import io
-import socket
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.explorer_fixtures import SWEEP_NAME, copy_results, sweep_results  # noqa: F401
-from tests.test_explorer_app import chromium_page
+from tests.helpers.browser import chromium_page, require_chromium
+from tests.helpers.processes import free_port
+from tests.helpers.sweeps import SWEEP_NAME, copy_results
 from vaemodels.storage import resolve
 from vaemodels.trials_table import read_trials_table, write_trials_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-VIEWPORT = {"width": 1600, "height": 1000}
 LEARNING_RATES = (0.000155, 0.00052, 0.002076, 0.0011, 0.0003, 0.0007)  # six digits after the point: the widest
 
 CLIPPED = """(element) => element.scrollWidth > element.clientWidth + 1"""
@@ -32,23 +31,20 @@ LABEL_CLIPPED = """(box) => {
 SHOWN = """(element) => getComputedStyle(element).display !== 'none' && element.getBoundingClientRect().width > 0"""
 
 
-@pytest.fixture
-def served_explorer(sweep_results, tmp_path):  # noqa: F811
+@pytest.fixture(scope="module")
+def served_explorer(sweep_results, tmp_path_factory):
     """The explorer on a copy of the sweep whose trials have small, many-digit learning rates; stopped afterwards."""
     import panel as pn
 
     from explorer.app import build_app
-    from tests.test_explorer_app import require_chromium
 
     require_chromium()
-    results = copy_results(sweep_results, tmp_path / "results")
+    results = copy_results(sweep_results, tmp_path_factory.mktemp("filters") / "results")
     sweep = resolve(results / SWEEP_NAME)
     frame, metadata = read_trials_table(sweep)
     frame["lr"] = list(LEARNING_RATES[: len(frame)])
     write_trials_table(sweep, frame, metadata)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = pn.serve(lambda: build_app(str(results)), port=port, threaded=True, show=False, start=True)
     try:
         yield f"http://127.0.0.1:{port}/"
@@ -57,7 +53,7 @@ def served_explorer(sweep_results, tmp_path):  # noqa: F811
 
 
 def test_range_filter_values_and_labels_are_not_clipped(served_explorer):
-    with chromium_page(served_explorer, VIEWPORT) as page:
+    with chromium_page(served_explorer) as page:
         boxes = page.locator(".slider-edit input")
         boxes.first.wait_for(timeout=60_000)
         page.wait_for_timeout(1_000)
@@ -73,7 +69,7 @@ def test_range_filter_values_and_labels_are_not_clipped(served_explorer):
 
 def test_every_cards_collapse_arrow_is_painted(served_explorer):
     """The chevron left of each card's title is drawn, and collapses the card when clicked."""
-    with chromium_page(served_explorer, VIEWPORT) as page:
+    with chromium_page(served_explorer) as page:
         page.locator(".tabulator-row").first.wait_for(timeout=60_000)
         arrows = page.locator(".card-button")
         arrows.nth(1).wait_for(timeout=60_000)  # the trial table's, and the Sweep tab's cards once filled

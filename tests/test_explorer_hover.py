@@ -12,16 +12,16 @@ from PIL import Image
 from explorer.images import to_uint8
 from explorer.latent.hover_view import SHOWN, THUMBNAIL, HoverThumbnail, atlas_png, thumbnails
 from explorer.latent.workbench import LatentExplorer
-from tests.latent_fixtures import train_tiny_trial
 from vaemodels import load_samples
 from vaemodels.checkpoint import LoadedTrial
 
 pytestmark = pytest.mark.slow  # a model trained in a fixture
 
 
-@pytest.fixture(scope="module")
-def trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
-    return train_tiny_trial(tmp_path_factory.mktemp("hover") / "vae", arch="vae", beta=1.0, epochs=1)
+@pytest.fixture
+def trial(tiny_vae) -> LoadedTrial:
+    """The session's tiny beta-VAE (4 dimensions, 160 validation samples)."""
+    return tiny_vae
 
 
 def test_thumbnails_shrink_large_images_and_grow_small_ones():

@@ -8,7 +8,7 @@ from panel.io.location import Location
 from explorer.app import ExplorerApp
 from explorer.page.view_link import raw_query
 from explorer.store import ResultsStore
-from tests.explorer_fixtures import LATENT_DIM, SWEEP_NAME, find_trial, sweep_results  # noqa: F401
+from tests.helpers.sweeps import LATENT_DIM, SWEEP_NAME, find_trial
 
 pytestmark = pytest.mark.slow  # the session fixture runs a real six-trial sweep
 
@@ -19,7 +19,7 @@ def linked_app(results, search: str) -> ExplorerApp:
     return app
 
 
-def test_a_link_restores_trial_tab_and_latent_view(sweep_results):  # noqa: F811
+def test_a_link_restores_trial_tab_and_latent_view(sweep_results):
     trial = find_trial(sweep_results, "vae", 1.0)
     z = [0.5, -1.25, *[0.0] * (LATENT_DIM - 2)]
     dims = list(range(LATENT_DIM))[::-1][:2]
@@ -32,7 +32,7 @@ def test_a_link_restores_trial_tab_and_latent_view(sweep_results):  # noqa: F811
     assert not app.link.notice.visible and app.link.notices == []
 
 
-def test_a_picked_sample_in_a_link_is_picked_again(sweep_results):  # noqa: F811
+def test_a_picked_sample_in_a_link_is_picked_again(sweep_results):
     trial = find_trial(sweep_results, "vae", 1.0)
     app = linked_app(sweep_results, f"?trial={trial}&tab=latent&sample=3&mode=pca")
     latent = app.latent_explorer.state
@@ -40,7 +40,7 @@ def test_a_picked_sample_in_a_link_is_picked_again(sweep_results):  # noqa: F811
     assert np.allclose(latent.current_z, latent.mu[3])  # the sample's mean is the decoded point
 
 
-def test_bad_values_fall_back_to_the_default_with_a_notice_each(sweep_results):  # noqa: F811
+def test_bad_values_fall_back_to_the_default_with_a_notice_each(sweep_results):
     trial = find_trial(sweep_results, "vae", 1.0)
     app = linked_app(sweep_results, f"?trial={trial}&tab=latent&dims=0,99&z=1,2,x&sample=-4&color=nope&mode=3d")
     latent = app.latent_explorer.state
@@ -56,7 +56,7 @@ def test_bad_values_fall_back_to_the_default_with_a_notice_each(sweep_results): 
     assert len(stale.link.notices) == 3  # the trial, the tab, and latent values without a trial
 
 
-def test_the_url_follows_the_page_and_reopens_the_same_view(sweep_results):  # noqa: F811
+def test_the_url_follows_the_page_and_reopens_the_same_view(sweep_results):
     app = linked_app(sweep_results, "")
     trial = find_trial(sweep_results, "conditional", 8.0)
     app.state.trial_id = trial
@@ -73,7 +73,7 @@ def test_the_url_follows_the_page_and_reopens_the_same_view(sweep_results):  # n
     assert again.link.notices == []
 
 
-def test_the_compare_trial_is_in_the_url_and_a_link_restores_it(sweep_results):  # noqa: F811
+def test_the_compare_trial_is_in_the_url_and_a_link_restores_it(sweep_results):
     trial, other = find_trial(sweep_results, "vae", 1.0), find_trial(sweep_results, "vae", 8.0)
     app = linked_app(sweep_results, f"?trial={trial}&tab=latent")
     app.compare.trial.value = other
@@ -85,7 +85,7 @@ def test_the_compare_trial_is_in_the_url_and_a_link_restores_it(sweep_results): 
     assert itself.compare.trial.value == "(none)" and f"compare={trial}" in " ".join(itself.link.notices)
 
 
-def test_the_sliders_range_is_in_the_url_and_a_bad_one_is_refused(sweep_results):  # noqa: F811
+def test_the_sliders_range_is_in_the_url_and_a_bad_one_is_refused(sweep_results):
     trial = find_trial(sweep_results, "vae", 1.0)
     app = linked_app(sweep_results, f"?trial={trial}&tab=latent&range=class:2.5")
     latent = app.latent_explorer.state

@@ -7,13 +7,13 @@ import urllib.parse
 import pandas as pd
 import pytest
 
-from tests.explorer_fixtures import LATENT_DIM, VALIDATION_SAMPLES, find_trial, sweep_results  # noqa: F401
-from tests.test_explorer_app import CHROMIUM, CHROMIUM_ARGS, LATENT_MS, explorer_server, require_chromium  # noqa: F401
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, LATENT_MS, require_chromium
+from tests.helpers.sweeps import LATENT_DIM, VALIDATION_SAMPLES, find_trial
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-def test_a_link_with_a_trial_and_slider_values_survives_a_reload(explorer_server, sweep_results):  # noqa: F811
+def test_a_link_with_a_trial_and_slider_values_survives_a_reload(explorer_server, sweep_results):
     require_chromium()
     from playwright.sync_api import sync_playwright
 

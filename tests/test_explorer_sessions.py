@@ -11,7 +11,7 @@ import pytest
 from explorer.app import ExplorerApp
 from explorer.page.release import linked_sources, release_links
 from explorer.store import ResultsStore
-from tests.explorer_fixtures import N_TRIALS, SWEEP_NAME, copy_results, find_trial, sweep_results  # noqa: F401
+from tests.helpers.sweeps import N_TRIALS, SWEEP_NAME, find_trial
 from vaemodels.storage import resolve
 from vaemodels.trials_table import read_trials_table, write_trials_table
 
@@ -23,7 +23,7 @@ def select_row(app: ExplorerApp, trial_id: str) -> None:
     app.table.tabulator.selection = [position]
 
 
-def test_a_new_page_builds_its_first_tab_only_and_the_others_when_opened(sweep_results):  # noqa: F811
+def test_a_new_page_builds_its_first_tab_only_and_the_others_when_opened(sweep_results):
     app = ExplorerApp(ResultsStore(sweep_results))
     assert app.built_tabs == {"Sweep"} and len(app.tabs[0].objects) == 3  # the overview, analytics, study
     assert app.tabs[1].objects == [] and app.tabs[2].objects == []
@@ -38,15 +38,15 @@ def test_a_new_page_builds_its_first_tab_only_and_the_others_when_opened(sweep_r
     assert app.built_tabs == {"Sweep", "Trial", "Latent space"} and len(app.tabs[2].objects) == 3  # and compare
 
 
-def test_a_page_served_later_fills_its_first_tab_when_asked(sweep_results):  # noqa: F811
+def test_a_page_served_later_fills_its_first_tab_when_asked(sweep_results):
     app = ExplorerApp(ResultsStore(sweep_results), first_tab_later=True)
     assert app.tabs[0].objects == [] and app.built_tabs == set()
     app.show_first_tab()
     assert len(app.tabs[0].objects) == 3 and app.built_tabs == {"Sweep"}
 
 
-def test_sessions_share_the_trials_table_until_trials_parquet_changes(sweep_results, tmp_path):  # noqa: F811
-    results = copy_results(sweep_results, tmp_path / "results")
+def test_sessions_share_the_trials_table_until_trials_parquet_changes(results_copy):
+    results = results_copy
     store = ResultsStore(results)
     first, second = ExplorerApp(store), ExplorerApp(store)
     assert first.table.frame is second.table.frame  # read once, shared
@@ -60,7 +60,7 @@ def test_sessions_share_the_trials_table_until_trials_parquet_changes(sweep_resu
     assert "trial_new_00009" in set(second.table.tabulator.value["trial_id"])
 
 
-def test_a_released_page_leaves_no_link_behind_and_is_freed(sweep_results):  # noqa: F811
+def test_a_released_page_leaves_no_link_behind_and_is_freed(sweep_results):
     app = ExplorerApp(ResultsStore(sweep_results))
     roots = [app.table.filters, app.tabs, app.chooser.select]
     assert linked_sources(roots) > 0  # the range filters link their boxes to their slider in JavaScript

@@ -17,14 +17,13 @@ from explorer.latent.splom_decor import hex_to_rgb
 from explorer.latent.splom_layout import GAP, SplomImage
 from explorer.latent.stats import fit_pca
 from explorer.latent.workbench import PLACEHOLDER, LatentExplorer
-from tests.latent_fixtures import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 
 
-@pytest.fixture(scope="module")
-def vae_trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
-    """A beta-VAE with 4 latent dimensions on 32x32 shapes, trained for 2 epochs."""
-    return train_tiny_trial(tmp_path_factory.mktemp("splom") / "vae", arch="vae", beta=1.0)
+@pytest.fixture
+def vae_trial(tiny_vae) -> LoadedTrial:
+    """The session's beta-VAE with 4 latent dimensions on 32x32 shapes, trained for 2 epochs."""
+    return tiny_vae
 
 
 def cell_pixels(image: SplomImage, row: int, col: int) -> np.ndarray:

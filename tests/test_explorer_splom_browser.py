@@ -7,17 +7,16 @@ Debian's Chromium with Playwright.
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 
-from tests.latent_fixtures import train_tiny_trial
-from tests.test_explorer_app import chromium_page
+from tests.helpers.browser import chromium_page, require_chromium
+from tests.helpers.processes import free_port
+from tests.helpers.trials import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-VIEWPORT = {"width": 1600, "height": 1000}
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -33,12 +32,9 @@ def served_workbench(eight_dim_trial):
     import panel as pn
 
     from explorer.latent.workbench import LatentExplorer
-    from tests.test_explorer_app import require_chromium
 
     require_chromium()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = pn.serve(lambda: LatentExplorer(eight_dim_trial), port=port, threaded=True, show=False, start=True)
     try:
         yield f"http://127.0.0.1:{port}/"
@@ -52,7 +48,7 @@ def splom_texts(page) -> list[str]:
 
 
 def test_the_splom_has_text_names_and_ticks_at_8_and_at_2_dimensions(served_workbench):
-    with chromium_page(served_workbench, VIEWPORT) as page:
+    with chromium_page(served_workbench) as page:
         page.locator(".ls-splom svg text", has_text="z7").first.wait_for(timeout=60_000)
         texts = splom_texts(page)
         names = {t for t in texts if t.startswith("z")}

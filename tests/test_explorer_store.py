@@ -10,16 +10,14 @@ import torch
 
 from explorer.page.cache import ByteLRU
 from explorer.store import ResultsError, ResultsStore, TrialUnavailable
-from tests.explorer_fixtures import (  # noqa: F401
+from tests.helpers.sweeps import (
     ARCHS,
     BETAS,
     LATENT_DIM,
     N_TRIALS,
     SWEEP_NAME,
     VALIDATION_SAMPLES,
-    copy_results,
     find_trial,
-    sweep_results,
     trials_table,
 )
 from vaemodels.checkpoint import load_trial
@@ -30,13 +28,7 @@ from vaemodels.trials_table import read_trials_table, write_trials_table
 pytestmark = pytest.mark.slow  # the session fixture runs a real six-trial sweep (~30 s)
 
 
-@pytest.fixture
-def results_copy(sweep_results, tmp_path):  # noqa: F811
-    """A private copy of the results folder, for tests that damage or extend it."""
-    return copy_results(sweep_results, tmp_path / "results")
-
-
-def test_lists_every_trial_best_loss_first(sweep_results):  # noqa: F811
+def test_lists_every_trial_best_loss_first(sweep_results):
     store = ResultsStore(sweep_results)
     assert store.sweeps() == [SWEEP_NAME]
     frame = store.trials(SWEEP_NAME)
@@ -47,7 +39,7 @@ def test_lists_every_trial_best_loss_first(sweep_results):  # noqa: F811
     assert store.trials(SWEEP_NAME) is frame  # unchanged file: not read again
 
 
-def test_reads_only_the_latent_columns_asked_for_and_caches_them(sweep_results):  # noqa: F811
+def test_reads_only_the_latent_columns_asked_for_and_caches_them(sweep_results):
     store, conditional = ResultsStore(sweep_results), find_trial(sweep_results, "conditional", 8.0)
     latents = store.latents(SWEEP_NAME, conditional, ["sample", "mu_0", "mu_2"])
     assert list(latents.columns) == ["sample", "mu_0", "mu_2"]
@@ -57,7 +49,7 @@ def test_reads_only_the_latent_columns_asked_for_and_caches_them(sweep_results):
         store.latents(SWEEP_NAME, conditional, ["mu_9"])
 
 
-def test_rebuilds_the_decoder_of_the_best_checkpoint(sweep_results):  # noqa: F811
+def test_rebuilds_the_decoder_of_the_best_checkpoint(sweep_results):
     store, branched = ResultsStore(sweep_results), find_trial(sweep_results, "branched", 1.0)
     trial = store.trial(SWEEP_NAME, branched)
     reference = load_trial(sweep_results / SWEEP_NAME / branched)
@@ -67,7 +59,7 @@ def test_rebuilds_the_decoder_of_the_best_checkpoint(sweep_results):  # noqa: F8
     assert store.trial(SWEEP_NAME, branched) is trial  # cached
 
 
-def test_reconstructions_sit_beside_their_originals(sweep_results):  # noqa: F811
+def test_reconstructions_sit_beside_their_originals(sweep_results):
     store, vae = ResultsStore(sweep_results), find_trial(sweep_results, "vae", 1.0)
     result = store.reconstructions(SWEEP_NAME, vae, count=5)
     assert result.decoded.shape == result.originals.shape == (5, 1, 32, 32)
@@ -79,7 +71,7 @@ def test_reconstructions_sit_beside_their_originals(sweep_results):  # noqa: F81
     assert result.decoded.min() >= 0 and result.decoded.max() <= 1
 
 
-def test_reconstructions_without_the_dataset_still_decode(sweep_results, monkeypatch):  # noqa: F811
+def test_reconstructions_without_the_dataset_still_decode(sweep_results, monkeypatch):
     def unavailable(*args, **kwargs):
         raise DatasetUnavailable("dataset 'mnist' needs its IDX files in /nowhere")
 
@@ -171,7 +163,7 @@ def test_results_may_be_a_train_folder_or_a_folder_of_sweeps(results_copy):
     assert several.trial("sweepB", find_trial(results_copy, "conditional", 1.0)).config.model.arch == "conditional"
 
 
-def test_a_uri_reads_like_a_path(sweep_results):  # noqa: F811
+def test_a_uri_reads_like_a_path(sweep_results):
     store = ResultsStore(sweep_results.as_uri())  # file:///...: the pyarrow filesystem route that s3:// and gs:// take
     vae8 = find_trial(sweep_results, "vae", 8.0)
     assert store.sweeps() == [SWEEP_NAME]

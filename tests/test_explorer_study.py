@@ -8,7 +8,7 @@ from explorer.app import LATENT_TAB, ExplorerApp
 from explorer.page.state import ExplorerState
 from explorer.store import ResultsStore
 from explorer.sweep.study_view import NOT_STUDY, StudyView, intervals, study_frame
-from tests.test_study_report import study_rows
+from tests.helpers.tables import study_rows
 from vaemodels import frame_from_rows, resolve, write_trials_table
 
 

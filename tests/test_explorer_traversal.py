@@ -16,17 +16,17 @@ from explorer.latent.splom_decor import marker_positions
 from explorer.latent.stats import prior_range
 from explorer.latent.traversal import traversal_grid
 from explorer.latent.workbench import LatentExplorer
-from tests.latent_fixtures import train_tiny_trial
+from tests.helpers.trials import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 from vaemodels.datasets import DatasetUnavailable, load_samples
 
 pytestmark = pytest.mark.slow  # every test here decodes with a model trained in a fixture
 
 
-@pytest.fixture(scope="module")
-def vae_trial(tmp_path_factory: pytest.TempPathFactory) -> LoadedTrial:
-    """A beta-VAE with 4 latent dimensions on 32x32 shapes, trained for 2 epochs."""
-    return train_tiny_trial(tmp_path_factory.mktemp("traversal") / "vae", arch="vae", beta=1.0)
+@pytest.fixture
+def vae_trial(tiny_vae) -> LoadedTrial:
+    """The session's beta-VAE with 4 latent dimensions on 32x32 shapes, trained for 2 epochs."""
+    return tiny_vae
 
 
 @pytest.fixture(scope="module")

@@ -16,25 +16,12 @@ from explorer.app import ExplorerApp, build_app
 from explorer.cli import websocket_origins
 from explorer.page.boxes import SELECT_A_TRIAL
 from explorer.store import ResultsStore
-from tests.explorer_fixtures import (  # noqa: F401
-    LATENT_DIM,
-    N_TRIALS,
-    SWEEP_NAME,
-    copy_results,
-    find_trial,
-    sweep_results,
-    trials_table,
-)
+from tests.helpers.sweeps import LATENT_DIM, N_TRIALS, SWEEP_NAME, find_trial, trials_table
 from vaemodels.cli import build_parser
 from vaemodels.storage import resolve
 from vaemodels.trials_table import read_trials_table, write_trials_table
 
 pytestmark = pytest.mark.slow  # the session fixture runs a real six-trial sweep (~30 s)
-
-
-@pytest.fixture
-def results_copy(sweep_results, tmp_path):  # noqa: F811
-    return copy_results(sweep_results, tmp_path / "results")
 
 
 def make_app(results) -> ExplorerApp:
@@ -47,7 +34,7 @@ def select_row(app: ExplorerApp, trial_id: str) -> None:
     app.table.tabulator.selection = [position]
 
 
-def test_the_table_lists_every_trial_best_first_with_config_and_metrics(sweep_results):  # noqa: F811
+def test_the_table_lists_every_trial_best_first_with_config_and_metrics(sweep_results):
     app = make_app(sweep_results)
     shown = app.table.tabulator.value
     assert sorted(shown["trial_id"]) == sorted(trials_table(sweep_results)["trial_id"])
@@ -59,7 +46,7 @@ def test_the_table_lists_every_trial_best_first_with_config_and_metrics(sweep_re
     assert f"{N_TRIALS} trials" in app.table.summary.object
 
 
-def test_without_a_selection_every_trial_view_says_what_to_do(sweep_results):  # noqa: F811
+def test_without_a_selection_every_trial_view_says_what_to_do(sweep_results):
     app = make_app(sweep_results)
     assert app.state.trial_id is None
     for view in (app.summary, app.curves, app.kl_bars, app.reconstructions):
@@ -67,7 +54,7 @@ def test_without_a_selection_every_trial_view_says_what_to_do(sweep_results):  #
         assert view.shown_trial is None
 
 
-def test_selecting_a_row_updates_config_curves_kl_and_reconstructions(sweep_results):  # noqa: F811
+def test_selecting_a_row_updates_config_curves_kl_and_reconstructions(sweep_results):
     app = make_app(sweep_results)
     branched = find_trial(sweep_results, "branched", 1.0)
     select_row(app, branched)
@@ -95,7 +82,7 @@ def test_selecting_a_row_updates_config_curves_kl_and_reconstructions(sweep_resu
     assert not app.curves.panes["classifier"].visible and app.curves.panes["kl"].visible
 
 
-def test_clicking_a_point_in_the_overview_selects_its_row(sweep_results):  # noqa: F811
+def test_clicking_a_point_in_the_overview_selects_its_row(sweep_results):
     app = make_app(sweep_results)
     overview = app.overview
     assert (overview.hyperparameter, overview.metric) == ("beta", "best_loss")
@@ -152,7 +139,7 @@ def test_a_new_trial_appears_after_a_refresh_and_the_selection_stays(results_cop
     assert shown["trial_id"].iloc[app.table.tabulator.selection[0]] == vae8
 
 
-def test_range_filters_hide_trials_outside_the_range(sweep_results):  # noqa: F811
+def test_range_filters_hide_trials_outside_the_range(sweep_results):
     app = make_app(sweep_results)
     beta = app.table.range_filters["beta"]
     assert (beta.start, beta.end) == (1.0, 8.0)
@@ -165,7 +152,7 @@ def test_range_filters_hide_trials_outside_the_range(sweep_results):  # noqa: F8
     assert len(app.table.tabulator.current_view) == N_TRIALS
 
 
-def test_the_tables_header_and_range_filters_drive_the_overview_and_the_trial_count(sweep_results):  # noqa: F811
+def test_the_tables_header_and_range_filters_drive_the_overview_and_the_trial_count(sweep_results):
     app = make_app(sweep_results)
     table = trials_table(sweep_results)
     conditional = sorted(table.loc[table["arch"] == "conditional", "trial_id"])
@@ -195,7 +182,7 @@ def test_several_sweeps_get_a_chooser(results_copy):
     assert not make_app(results_copy / SWEEP_NAME).chooser.select.visible
 
 
-def test_a_parent_folder_holding_one_sweep_names_that_sweep(sweep_results):  # noqa: F811
+def test_a_parent_folder_holding_one_sweep_names_that_sweep(sweep_results):
     for results in (sweep_results, sweep_results / SWEEP_NAME):  # the parent folder, and the sweep folder itself
         chooser = make_app(results).chooser
         assert not chooser.select.visible and chooser.sweep_name.visible and SWEEP_NAME in chooser.sweep_name.object
@@ -224,7 +211,7 @@ def test_explore_with_a_bad_path_exits_2_with_one_line_naming_it_before_serving(
     assert len(lines) == 1 and lines[0].startswith("latentsweep explore: ") and str(missing) in lines[0], done.stderr
 
 
-def test_the_latent_tab_draws_the_selected_trial_once_opened_and_tab_and_trial_survive_each_other(sweep_results):  # noqa: F811
+def test_the_latent_tab_draws_the_selected_trial_once_opened_and_tab_and_trial_survive_each_other(sweep_results):
     app = make_app(sweep_results)
     latent = app.latent_explorer
     assert app.tab_names == ["Sweep", "Trial", "Latent space"] and app.tabs.active == 0

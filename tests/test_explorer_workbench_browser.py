@@ -12,18 +12,17 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.explorer_fixtures import VALIDATION_SAMPLES, find_trial, sweep_results  # noqa: F401
-from tests.test_explorer_app import (  # noqa: F401
+from tests.helpers.browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     LATENT_MS,
     WORKBENCH,
     drawn_pixels,
-    explorer_server,
     painted_pixels,
     require_chromium,
 )
+from tests.helpers.sweeps import VALIDATION_SAMPLES, find_trial
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -32,7 +31,7 @@ TOOLBAR_PX = 45  # the focus plot's toolbar, on its right
 BOXES = 26  # more box selections than the ~25 after which one session once stopped answering
 
 
-def test_box_selection_keeps_answering_through_a_long_session_and_exports(explorer_server, sweep_results):  # noqa: F811
+def test_box_selection_keeps_answering_through_a_long_session_and_exports(explorer_server, sweep_results):
     """Box selections between PCA round trips, trial switches, a table filter and window resizes all update the
     selection; the export then downloads exactly the selected rows."""
     require_chromium()
@@ -77,7 +76,7 @@ def test_box_selection_keeps_answering_through_a_long_session_and_exports(explor
     assert problems == []
 
 
-def test_compare_attribute_vector_neighbours_and_hover_in_the_browser(explorer_server, sweep_results):  # noqa: F811
+def test_compare_attribute_vector_neighbours_and_hover_in_the_browser(explorer_server, sweep_results):
     require_chromium()
     from playwright.sync_api import sync_playwright
 

@@ -12,15 +12,6 @@ METHODS = ["vae", "beta_tcvae", "factor_vae", "dip_vae", "annealed_vae"]
 TINY = ["--dataset", "shapes", "--image-size", "32", "--n-samples", "400", "--dci-samples", "0"]
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # once for the module
-    yield
-    ray.shutdown()
-
-
 def test_every_method_trains_in_a_sweep_and_its_terms_reach_the_table(ray_session, tmp_path):
     from vaemodels.cli import main
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers.datasets import tiny_dsprites, write_dsprites
 from vaemodels import encode, fit
 from vaemodels.config import TrialConfig
 from vaemodels.dataset_registry import DATASETS, FACTOR_NPZ_ENV, factor_npz_spec, register_factor_npz
@@ -20,25 +21,9 @@ from vaemodels.datasets import DatasetUnavailable, load_dataset, load_samples
 from vaemodels.errors import ConfigError
 from vaemodels.npz_files import DSPRITES_FILE, DSPRITES_URL
 
-GRID = (1, 3, 6, 2, 2, 2)  # colour, shape, scale, orientation, posX, posY: 144 images, a corner of dSprites' grid
-
 
 def config(dataset: str, **keys) -> TrialConfig:
     return TrialConfig.from_dict({"dataset": dataset, **keys})
-
-
-def tiny_dsprites() -> dict[str, np.ndarray]:
-    """The keys, dtypes and layout of DeepMind's file, on a small grid, with random binary images."""
-    classes = np.array(list(itertools.product(*(range(size) for size in GRID))), dtype=np.int64)  # (144, 6)
-    images = np.random.default_rng(0).integers(0, 2, (len(classes), 64, 64), dtype=np.uint8)
-    return {"imgs": images, "latents_classes": classes, "latents_values": classes.astype(np.float64) / 10}
-
-
-def write_dsprites(folder: Path) -> dict[str, np.ndarray]:
-    arrays = tiny_dsprites()
-    folder.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(folder / DSPRITES_FILE, **arrays)
-    return arrays
 
 
 # ---- dsprites

@@ -6,7 +6,7 @@ import pytest
 
 from sweeps.ranking import pareto_front
 from sweeps.settings import make_settings
-from vaemodels import frame_from_rows, resolve, write_trials_table
+from tests.helpers.tables import write_sweep_table
 from vaemodels.cli import main
 
 SHAPES = ["--dataset", "shapes"]
@@ -56,9 +56,8 @@ def test_the_pareto_front_holds_exactly_the_undominated_finished_trials():
 
 
 def write_sweep(folder, settings) -> None:
-    metadata = {"settings": settings.to_json(), "metric": settings.metric, "mode": settings.mode}
     rows = [{**row, "arch": "vae", "latent_dim": 4, "beta": 1.0} for row in FRAME.to_dict("records")]
-    write_trials_table(resolve(str(folder)), frame_from_rows(rows), metadata)
+    write_sweep_table(folder, rows, settings)
 
 
 def test_best_pareto_reads_the_sweeps_objectives_and_the_study_has_both(tmp_path, capsys):

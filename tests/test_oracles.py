@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.test_npz_datasets import GRID, write_dsprites
+from tests.helpers.datasets import GRID, write_dsprites
 from vaemodels.config import TrialConfig
 from vaemodels.dataset_registry import DATASETS, DatasetSpec
 from vaemodels.datasets import load_dataset

@@ -12,8 +12,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from tests.processes import kill_driver
-from tests.s3_server import s3_bucket  # noqa: F401
+from tests.helpers.processes import kill_driver
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +32,7 @@ def table(uri: str):
     return pq.read_table(path, filesystem=fs).to_pandas()
 
 
-def test_a_sweep_on_s3_resumes_after_a_driver_sigkill_and_reads_back(s3_bucket, tmp_path):  # noqa: F811
+def test_a_sweep_on_s3_resumes_after_a_driver_sigkill_and_reads_back(s3_bucket, tmp_path):
     storage = f"{s3_bucket}/results"
     sweep_uri = f"{storage}/ons3"
     env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}

@@ -6,13 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_trials_table import train_trial
 from vaemodels import SCORE_KEYS, SCORE_SETTINGS, UDR_KEYS
 from vaemodels.finishing import finish_trial
 from vaemodels.score_columns import SCORES_FILE, trial_scores
@@ -24,16 +22,11 @@ from vaemodels.udr_columns import sweep_udr
 pytestmark = pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    sweep = tmp_path_factory.mktemp("made") / "sweep"
-    train_trial(sweep / "trial0", 0)
-    return sweep
-
-
 @pytest.fixture
-def sweep(made, tmp_path):
-    return shutil.copytree(made, tmp_path / "sweep")
+def sweep(finished_trials, tmp_path):
+    """A sweep folder holding a private copy of the session's finished `trial0` alone."""
+    shutil.copytree(finished_trials / "trial0", tmp_path / "sweep" / "trial0")
+    return tmp_path / "sweep"
 
 
 def first_row(sweep) -> dict:
@@ -148,19 +141,6 @@ def test_udr_takes_the_informative_latents_from_the_stored_log_variances(tmp_pat
 
 
 # ---- latentsweep metrics --only
-
-
-@pytest.fixture
-def cli(capsys):
-    from vaemodels.cli import main
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return run
 
 
 def test_metrics_only_recomputes_the_named_scores_and_records_the_setting(sweep, cli):

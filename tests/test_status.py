@@ -3,16 +3,14 @@
 import pytest
 
 from sweeps.settings import make_settings
-from vaemodels import frame_from_rows, resolve, write_trials_table
+from tests.helpers.tables import write_sweep_table
 from vaemodels.cli import main
 
 FINISHED = [("t1", 210.0, 10.0), ("t2", 190.0, 20.0), ("t3", 200.0, 30.0)]  # trial_id, best_loss, trial_seconds
 
 
 def write_sweep(folder, rows, settings=None) -> None:
-    settings = settings or make_settings("quick", {"num_samples": 8}, {})
-    metadata = {"settings": settings.to_json(), "metric": settings.metric, "mode": settings.mode}
-    write_trials_table(resolve(str(folder)), frame_from_rows(rows), metadata)
+    write_sweep_table(folder, rows, settings or make_settings("quick", {"num_samples": 8}, {}))
 
 
 def row(trial_id, status, best_loss=None, seconds=None, **extra):

@@ -1,7 +1,6 @@
 """The sweep as an Optuna study, from trials.parquet alone: every trial once, its state, params and Tune id."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,9 @@ import pytest
 
 from sweeps.settings import make_settings
 from sweeps.study import StudyMirror, search_distributions
-from vaemodels import frame_from_rows, resolve, write_trials_table
+from tests.helpers.processes import free_port
+from tests.helpers.tables import write_sweep_table
+from vaemodels import frame_from_rows
 from vaemodels.cli import main
 
 SETTINGS = make_settings("quick", {"num_samples": 8}, {})
@@ -35,8 +36,7 @@ ROWS = [
 
 
 def write_sweep(folder, rows, settings=SETTINGS) -> None:
-    metadata = {"settings": settings.to_json(), "metric": settings.metric, "mode": settings.mode}
-    write_trials_table(resolve(str(folder)), frame_from_rows(rows), metadata)
+    write_sweep_table(folder, rows, settings)
 
 
 def load(path) -> optuna.Study:
@@ -93,9 +93,7 @@ def test_export_refuses_an_existing_file_and_a_missing_sweep(tmp_path, capsys):
 @pytest.mark.slow
 def test_the_dashboard_serves_the_study_on_loopback_and_follows_the_table(tmp_path):
     write_sweep(tmp_path / "sweep", ROWS[:2])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "vaemodels.cli", "dashboard", str(tmp_path / "sweep"), "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

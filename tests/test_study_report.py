@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers.tables import study_rows
 from vaemodels import frame_from_rows, resolve, write_trials_table
 from vaemodels.cli import main
 from vaemodels.study_stats import (
@@ -14,21 +15,6 @@ from vaemodels.study_stats import (
     rank_disagreement,
     summary_table,
 )
-
-
-def study_rows() -> list[dict]:
-    """Two beta-VAE betas and two beta-TCVAE weights, three seeds each; mig rises with the weight, and
-    dci_disentanglement is mig's rank order exactly, active_units its reverse."""
-    rows = []
-    for arch, key, values in (("vae", "beta", (1.0, 4.0)), ("beta_tcvae", "tc_weight", (2.0, 6.0))):
-        for value in values:
-            for seed in range(3):
-                mig = value / 10 + seed / 100
-                rows.append({"trial_id": f"{arch}-{value}-{seed}", "status": "TERMINATED", "arch": arch, key: value,
-                             "latent_dim": 4, "seed": seed, "data_seed": 0, "mig": mig, "dci_disentanglement": mig**2,
-                             "active_units": -mig, "best_loss": 100 - mig})  # fmt: skip
-    rows.append({"trial_id": "broken", "status": "ERROR", "arch": "vae", "beta": 1.0, "seed": 9, "mig": 5.0})
-    return rows
 
 
 def test_a_configuration_is_its_method_and_the_keys_that_vary_within_it_not_the_seed():

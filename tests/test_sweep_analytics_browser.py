@@ -2,14 +2,14 @@
 
 import pytest
 
-from tests.explorer_fixtures import N_TRIALS, sweep_results, trials_table  # noqa: F401
-from tests.test_explorer_app import CHROMIUM, CHROMIUM_ARGS, _is_problem, explorer_server, require_chromium  # noqa: F401
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, is_problem, require_chromium
+from tests.helpers.sweeps import N_TRIALS, trials_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 X_RANGE_START, Y_RANGE = -0.3, (-0.08, 1.08)  # the parallel plot's data ranges (parallel_view.py)
 
 
-def test_brushing_an_axis_in_the_browser_changes_the_tables_row_count(explorer_server, sweep_results):  # noqa: F811
+def test_brushing_an_axis_in_the_browser_changes_the_tables_row_count(explorer_server, sweep_results):
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -21,7 +21,7 @@ def test_brushing_an_axis_in_the_browser_changes_the_tables_row_count(explorer_s
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if _is_problem(m) else None)
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if is_problem(m) else None)
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.goto(explorer_server, timeout=60_000)
             rows = page.locator(".tabulator-row")

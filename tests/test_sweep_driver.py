@@ -15,7 +15,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from tests.processes import kill_driver
+from tests.helpers.processes import kill_driver
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Faults and resume: nothing finished is ever lost.
 
-Faults come from the test's own trainable (tests/faults.py: run_trial wrapped, passed to run_sweep), matched on a
-trial's seed so one grid holds healthy and faulty trials side by side; the product has no test hook. Sweeps
+Faults come from the test's own trainable (tests/helpers/faults.py: run_trial wrapped, passed to run_sweep),
+matched on a trial's seed so one grid holds healthy and faulty trials side by side; the product has no test hook. Sweeps
 without faults run through the real `latentsweep sweep` command. These tests share one in-process Ray; the
 driver-kill and Ctrl-C tests live in test_sweep_driver.py because they need a driver process of their own to kill.
 """
@@ -14,7 +14,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests import faults
+from tests.helpers import faults
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +23,10 @@ TINY += ["--n-samples", "400", "--max-concurrent", "2"]
 RAISES, DIVERGES, DIES = 7, 8, 9  # seeds whose trials get a fault
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
+@pytest.fixture(scope="module", autouse=True)
+def _faults_pickled_by_value():
     unregister = faults.register_with_ray()  # before any sweep pickles a FaultyTrial
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
-    ray.shutdown()
     unregister()
 
 

@@ -26,15 +26,6 @@ CONTRACT_COLUMNS = {
 
 
 @pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # once for the module
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def console(ray_session, tmp_path_factory):
     """The sweep, run once for the module through the CLI, and what it printed (stdout and stderr)."""
     from vaemodels.cli import main

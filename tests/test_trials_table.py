@@ -1,10 +1,10 @@
 """trials.parquet without Ray: rows from the trial summaries, statuses decided right, old folders, damaged files.
 
-A sweep folder is made here from real tiny trainings (`fit` writing the trial folder a sweep trial writes); the
-files Ray would add (error.txt, experiment_state-*.json) are written by the tests where a case needs them.
+The sweep folder comes from real tiny trainings (`finished_trials` in conftest.py: `fit` writing the trial folder
+a sweep trial writes); the files Ray would add (error.txt, experiment_state-*.json) are written by the tests where a
+case needs them.
 """
 
-import contextlib
 import json
 import os
 import shutil
@@ -14,9 +14,7 @@ import sys
 import pandas as pd
 import pytest
 
-from vaemodels import TrialConfig, fit, load_dataset
 from vaemodels import trial_folder as tf
-from vaemodels.checkpoint import write_epoch_checkpoint
 from vaemodels.storage import resolve
 from vaemodels.trials_table import RowTable, folder_row, rebuild_trials_table, write_trials_table
 from vaemodels.tune_state import parse_experiment_state
@@ -24,49 +22,11 @@ from vaemodels.tune_state import parse_experiment_state
 # DCI on the 40 validation rows of these tiny trials: sklearn notes that 32 position classes are many for them.
 pytestmark = pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
 
-CONFIG = {"arch": "vae", "dataset": "shapes", "image_size": 32, "n_samples": 200, "latent_dim": 2, "epochs": 2}
-
-
-def train_trial(folder, seed: int, epochs: int = 2) -> None:
-    """A trial folder as a sweep trial leaves it: one checkpoint an epoch, each with its summary."""
-    config = TrialConfig.from_dict({**CONFIG, "seed": seed})
-
-    def keep(event):
-        write_epoch_checkpoint(folder / tf.checkpoint_name(event.state.epoch), event)
-        if event.state.epoch == epochs and epochs < config.train.epochs:
-            raise KeyboardInterrupt  # stands for a driver that stopped here
-
-    with contextlib.suppress(KeyboardInterrupt):
-        fit(config, load_dataset(config), callbacks=[keep])
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    """Two finished trials (seeds 0 and 1) and one stopped after its first epoch (seed 2)."""
-    sweep = tmp_path_factory.mktemp("made") / "sweep"
-    for seed in (0, 1):
-        train_trial(sweep / f"trial{seed}", seed)
-    train_trial(sweep / "trial2", 2, epochs=1)
-    return sweep
-
 
 @pytest.fixture
-def sweep(made, tmp_path):
-    return shutil.copytree(made, tmp_path / "sweep")
-
-
-@pytest.fixture
-def cli(capsys):
-    """`latentsweep ARGS` in this process: its exit code, stdout and stderr."""
-    from vaemodels.cli import main
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return run
+def sweep(trials_copy):
+    """A private copy of the session's `finished_trials`: trial0 and trial1 finished, trial2 stopped after one epoch."""
+    return trials_copy
 
 
 def write_state(sweep, statuses: dict[str, str]) -> None:

@@ -43,7 +43,7 @@ class FaultyTrial:
     ) -> None:
         fault = self.faults.get(trial_config(flat).seed)
         if fault == RAISE:
-            raise RuntimeError(f"{INJECTED} (tests/faults.py)")
+            raise RuntimeError(f"{INJECTED} (tests/helpers/faults.py)")
         if fault == DIVERGE:
             flat = {**flat, "lr": 1e9}  # a real divergence, not a faked one
         if fault == KILL_ONCE:

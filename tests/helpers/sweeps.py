@@ -1,7 +1,7 @@
-"""A results folder made by a real tiny sweep (`latentsweep sweep`, Ray Tune in a subprocess), for the explorer's tests
-and benchmark. Made once a test session; tests that damage or extend it work on a copy (`copy_results`).
+"""A results folder made by a real tiny sweep (`latentsweep sweep`, Ray Tune in a subprocess), and reading it back.
 
-Import the fixture into a test module: `from tests.explorer_fixtures import sweep_results  # noqa: F401`.
+The `sweep_results` fixture (tests/conftest.py) runs it once a test session; tests that damage or extend it work
+on a copy (`copy_results`, or the `results_copy` fixture).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 SWEEP_NAME = "sweepA"
 ARCHS = ("vae", "conditional", "branched")
@@ -21,7 +20,7 @@ BETAS = (1.0, 8.0)
 LATENT_DIM = 4
 N_TRIALS = len(ARCHS) * len(BETAS)  # a grid: one trial a configuration
 VALIDATION_SAMPLES = 120  # a fifth of --n-samples 600; every one is encoded into latents.parquet
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SWEEP_SECONDS = 600
 
 
@@ -66,11 +65,3 @@ def copy_results(source: Path, target: Path) -> Path:
     """A private copy of a results folder, for tests that damage or extend it."""
     shutil.copytree(source, target, symlinks=True)
     return target
-
-
-@pytest.fixture(scope="session")
-def sweep_results(tmp_path_factory) -> Path:
-    """A results folder holding one sweep (`sweepA`) of six tiny trained trials; do not modify it."""
-    root = tmp_path_factory.mktemp("results")
-    run_sweep(root)
-    return root
