@@ -110,6 +110,15 @@ def test_packages_depend_one_way_and_only_sweeps_imports_ray():
                 assert "ray" not in modules, f"{path} imports ray"
 
 
+def test_test_modules_import_no_other_test_module_and_fixtures_come_from_conftest():
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        text = path.read_text()
+        found += [f"{path.name}: {m}" for m in _imported_modules(path) if m.split(".")[-1].startswith("test_")]
+        found += [f"{path.name}: noqa {code}" for code in ("F401", "F811") if f"noqa: {code}" in text]
+    assert found == [], "\n".join(found)
+
+
 def test_no_package_has_an_import_cycle():
     graph: dict[str, set[str]] = {}
     for package in PACKAGES:
