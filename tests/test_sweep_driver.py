@@ -1,7 +1,10 @@
 """The sweep's driver killed (SIGKILL) or interrupted (Ctrl-C) mid-sweep, then the same command again.
 
-Each test runs the driver as its own process (that is what gets killed), with its own local Ray. The test waits
-for trials.parquet to show a finished and an unfinished trial rather than sleeping a fixed time.
+Each scenario runs the driver as its own process (that is what gets killed), with its own local Ray, in its own
+folder. The scenario waits for trials.parquet to show a finished and an unfinished trial rather than sleeping a fixed
+time. The selected scenarios run side by side, as independent sweeps on one machine would: each driver trains one
+trial at a time on one core, so three at once take about half the time of three in a row on two cores. Each test
+then waits for its own scenario alone: one that fails fails only its test.
 """
 
 import json
@@ -10,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import optuna
 import pandas as pd
@@ -74,7 +78,7 @@ def newest_summary(folder) -> dict | None:
     return json.loads(checkpoints[-1].read_text()) if checkpoints else None
 
 
-def test_driver_killed_with_sigkill_leaves_a_true_table_and_the_same_command_resumes(tmp_path):
+def sigkill_then_resume(tmp_path) -> None:
     driver = start(tmp_path)
     try:
         wait_for_partial_sweep(tmp_path, driver)
@@ -111,7 +115,7 @@ def test_driver_killed_with_sigkill_leaves_a_true_table_and_the_same_command_res
     assert sorted(t.params["seed"] for t in study.trials) == [0, 1, 2, 3]
 
 
-def test_driver_killed_just_as_a_trial_starts_leaves_no_stray_row(tmp_path):
+def sigkill_as_a_trial_starts(tmp_path) -> None:
     driver = start(tmp_path)
     sweep_dir = tmp_path / "driver"
     try:
@@ -130,7 +134,7 @@ def test_driver_killed_just_as_a_trial_starts_leaves_no_stray_row(tmp_path):
     assert set(table["trial_id"]) == {p.name for p in folders} - set_aside  # resumed, or set aside and not counted
 
 
-def test_ctrl_c_stops_gracefully_keeps_finished_trials_and_resumes(tmp_path):
+def ctrl_c_then_resume(tmp_path) -> None:
     driver = start(tmp_path)
     try:
         wait_for_partial_sweep(tmp_path, driver)
@@ -146,3 +150,32 @@ def test_ctrl_c_stops_gracefully_keeps_finished_trials_and_resumes(tmp_path):
     assert len(finished) >= 1 and finished["checkpoint_path"].notna().all() and finished["best_loss"].notna().all()
     assert len(table) <= 4 and table["trial_id"].is_unique
     rerun_and_check(tmp_path, finished_histories(tmp_path, table))
+
+
+SCENARIOS = {
+    "test_driver_killed_with_sigkill_leaves_a_true_table_and_the_same_command_resumes": sigkill_then_resume,
+    "test_driver_killed_just_as_a_trial_starts_leaves_no_stray_row": sigkill_as_a_trial_starts,
+    "test_ctrl_c_stops_gracefully_keeps_finished_trials_and_resumes": ctrl_c_then_resume,
+}
+
+
+@pytest.fixture(scope="module")
+def running(request, tmp_path_factory) -> dict[str, Future]:
+    """Every selected test's scenario, started at once in its own folder; a test name -> its scenario's future."""
+    selected = [item.name for item in request.session.items if item.module is request.module]
+    pool = ThreadPoolExecutor(max_workers=len(SCENARIOS))
+    futures = {name: pool.submit(SCENARIOS[name], tmp_path_factory.mktemp(name[5:40])) for name in selected}
+    yield futures
+    pool.shutdown(wait=True)
+
+
+def test_driver_killed_with_sigkill_leaves_a_true_table_and_the_same_command_resumes(running, request):
+    running[request.node.name].result()
+
+
+def test_driver_killed_just_as_a_trial_starts_leaves_no_stray_row(running, request):
+    running[request.node.name].result()
+
+
+def test_ctrl_c_stops_gracefully_keeps_finished_trials_and_resumes(running, request):
+    running[request.node.name].result()
