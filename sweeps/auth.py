@@ -12,7 +12,7 @@ DEFAULT_TOKEN_PATH = Path("~/.ray/auth_token").expanduser()
 def ensure_auth_env() -> None:
     """Default RAY_AUTH_MODE to token and make sure a token exists, generating one when none is found.
 
-    With RAY_AUTH_MODE=token and no token anywhere, Ray's GCS crashes at start (FIELD_NOTES.md).
+    With RAY_AUTH_MODE=token and no token anywhere, Ray's GCS crashes at start.
     """
     if "ray" in __import__("sys").modules and "RAY_AUTH_MODE" not in os.environ:
         raise RuntimeError("ray was imported before RAY_AUTH_MODE was set; set it in the environment first")

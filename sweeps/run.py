@@ -42,7 +42,7 @@ floats, ints, strings = _comma_list(float), _comma_list(int), _comma_list(str)
 
 
 def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of `latentsweep sweep` (CONTRACT.md), also used by `python sweeps/run.py`."""
+    """The flags of `latentsweep sweep`, also used by `python sweeps/run.py`."""
     parser.add_argument("--preset", help=f"one of {', '.join(sweep_file.preset_names())} (default quick)")
     parser.add_argument("--config", metavar="SWEEP.yaml", help="a sweep file (README: Sweep files); flags override it")
     parser.add_argument("--name", help="sweep name (default: the preset's or file's); the same name again resumes")

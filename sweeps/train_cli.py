@@ -1,4 +1,4 @@
-"""`latentsweep train` (one model, no Ray, into the trial folder of CONTRACT.md) and `latentsweep models`."""
+"""`latentsweep train` (one model, no Ray, into a trial folder) and `latentsweep models`."""
 
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ def test_a_uri_reads_like_a_path(sweep_results):
     assert store.sweeps() == [SWEEP_NAME]
     assert store.trial(SWEEP_NAME, vae8).config.model.beta == 8.0
     assert list(store.latents(SWEEP_NAME, vae8, ["mu_0"]).columns) == ["mu_0"]
-    last = store.row(SWEEP_NAME, vae8)["last_checkpoint_path"]  # relative to the sweep folder (CONTRACT.md)
+    last = store.row(SWEEP_NAME, vae8)["last_checkpoint_path"]  # relative to the sweep folder
     history = json.loads((sweep_results / SWEEP_NAME / last / "history.json").read_text())
     assert store.history(SWEEP_NAME, vae8) == history and history[-1]["epoch"] == 2
 

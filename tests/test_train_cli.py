@@ -1,4 +1,4 @@
-"""`latentsweep train` end to end: the trial folder of CONTRACT.md, and clear errors for bad flags."""
+"""`latentsweep train` end to end: the trial folder it writes, and clear errors for bad flags."""
 
 import json
 

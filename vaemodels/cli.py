@@ -47,7 +47,7 @@ def add_config_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] | No
 
     The keys come from the config and the architecture registry, so a plugin architecture's keys appear too.
     """
-    group = parser.add_argument_group(title or "trial config (flat keys of CONTRACT.md)")
+    group = parser.add_argument_group(title or "trial config (flat keys)")
     for name in CONFIG_KEYS:
         if only is not None and name not in only:
             continue

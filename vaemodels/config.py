@@ -86,7 +86,7 @@ _MODEL_KEYS = [name for name, section in _KEY_SECTION.items() if section == "mod
 
 
 def _config_keys() -> tuple[str, ...]:
-    """Every flat key in CONTRACT.md order: the shared model keys, each architecture's own, training, data, seed."""
+    """Every flat key, in order: the shared model keys, each architecture's own, training, data, seed."""
     _KINDS.update({key.name: key.kind.__name__ for key in arch_keys()})
     rest = (name for name in _KEY_SECTION if name not in _MODEL_KEYS)
     return (*_MODEL_KEYS, *(key.name for key in arch_keys()), *rest, "seed")
@@ -102,7 +102,7 @@ def key_kind(key: str) -> str:
 
 @dataclass(frozen=True)
 class TrialConfig:
-    """Everything that defines one trial; `from_dict`/`to_dict` speak the flat keys of CONTRACT.md."""
+    """Everything that defines one trial; `from_dict`/`to_dict` speak the flat config keys."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -48,7 +48,7 @@ class Dataset:
     images: torch.Tensor
     labels: torch.Tensor  # (N,) int64; -1 where there is no label
     factors: np.ndarray | None  # (N, k) int16 grid indices, columns = spec.factor_names; None without factors
-    sample_ids: np.ndarray  # (N,) int64: each row's index in the full dataset (CONTRACT: `sample`)
+    sample_ids: np.ndarray  # (N,) int64: each row's index in the full dataset (latents.parquet: `sample`)
     train_idx: torch.Tensor  # int64 positions into images
     val_idx: torch.Tensor  # int64 positions into images
 

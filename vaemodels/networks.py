@@ -2,7 +2,7 @@
 
 Two bodies share one interface so every architecture can use either:
 - `conv`: stride-2 convolutions until the feature map is at most 8x8 (28 -> 7, 32 -> 8, 64 -> 8).
-- `original`: the original project's 28x28 Keras network, ported exactly (SEED_NOTES.md).
+- `original`: the original project's 28x28 Keras network, ported exactly.
 - `disentanglement_lib`: the 64x64 convolutional encoder and decoder of Locatello et al. 2019's study.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# Keras defaults that differ from PyTorch's (SEED_NOTES.md, "porting traps").
+# Keras defaults that differ from PyTorch's.
 KERAS_LEAKY_SLOPE = 0.3
 KERAS_BN = {"momentum": 0.01, "eps": 1e-3}
 

@@ -11,7 +11,7 @@ POSITIONS = np.linspace(0.0, 1.0, 32)
 FACTOR_SIZES = (len(SHAPE_NAMES), len(SCALES), len(ORIENTATIONS), len(POSITIONS), len(POSITIONS))
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 
-# Placement rule (FIELD_NOTES): centre at 0.25W + 0.5W*pos; every sprite fits in a circle of diameter 0.45W*scale,
+# Placement rule (dSprites-like): centre at 0.25W + 0.5W*pos; every sprite fits in a circle of diameter 0.45W*scale,
 # so no orientation at any position is clipped by the border (edge at most 0.75W + 0.225W = 0.975W).
 _CENTRE_OFFSET, _CENTRE_SPAN, _DIAMETER = 0.25, 0.5, 0.45
 

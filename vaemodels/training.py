@@ -219,7 +219,7 @@ def _means(sums: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _epoch_metrics(epoch: int, train: dict, val: dict, train_seconds: float, train_rows: int) -> dict[str, Any]:
-    """Flatten both splits into the CONTRACT.md metric names; raise TrainingDiverged on a non-finite term."""
+    """Flatten both splits into the shared metric names; raise TrainingDiverged on a non-finite term."""
     metrics: dict[str, Any] = {"epoch": epoch}
     for split, terms in (("train", train), ("val", val)):
         for name, value in terms.items():

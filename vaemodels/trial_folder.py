@@ -1,4 +1,4 @@
-"""The trial folder of CONTRACT.md: its file names, its layout, and the trial summary each checkpoint carries.
+"""The trial folder: its file names, its layout, and the trial summary each checkpoint carries.
 
 Every name of a file in a trial folder is spelled here and nowhere else. A checkpoint (schema 2 on) holds
 `summary.json`: the trial's trials.parquet row as of that checkpoint, its paths relative to the trial folder.

@@ -23,7 +23,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.neighbors import NearestNeighbors
 
 # Config keys that decide which images the sample ids denote: the dataset, how it is made, and the seed that makes
-# it, subsets it, splits it and picks the embedded samples (CONTRACT.md, `data_seed`).
+# it, subsets it, splits it and picks the embedded samples (the `data_seed` key).
 DATA_KEYS = ("dataset", "image_size", "n_samples", "data_dir", "embed_samples")
 
 

@@ -62,7 +62,7 @@ class LatentState(param.Parameterized):
         latent_dim = trial.config.model.latent_dim
         missing = [c for c in ("sample", "label", *mu_columns(latent_dim)) if c not in latents.columns]
         if missing:
-            raise KeyError(f"the latents of {trial.checkpoint} lack column {missing[0]!r} (see CONTRACT.md)")
+            raise KeyError(f"the latents of {trial.checkpoint} lack column {missing[0]!r}")
         self.trial, self.latents, self.model = trial, latents.reset_index(drop=True), cpu_model(trial.model)
         self.mu = np.ascontiguousarray(latents[mu_columns(latent_dim)].to_numpy(np.float32))  # (N, d)
         self.mu_columns = np.ascontiguousarray(self.mu.T)  # (d, N)
