@@ -14,7 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from sweeps.ranking import describe_config, metric_column
-from vaemodels import finite, is_missing
+from vaemodels import finite, is_missing, planned_updates
 
 
 class Console:
@@ -64,8 +64,9 @@ class Console:
         value = row.get(self.column)
         text = f"{self.column} {value:.4g}" if isinstance(value, (int, float)) else f"{self.column} -"
         if _flag(row.get("stopped_early")):
-            if finite(row.get("max_steps")) < float("inf"):
-                text += f", stopped early at step {row.get('steps')} of {row.get('max_steps')}"
+            planned = planned_updates(row.get("max_steps"), row.get("arch"), row.get("max_steps_counts"))
+            if planned is not None:
+                text += f", stopped early at step {row.get('steps')} of {planned}"
             else:
                 text += f", stopped early at epoch {row.get('epochs_trained')} of {row.get('epochs')}"
         return text

@@ -26,10 +26,12 @@ def plan_lines(settings: SweepSettings, sweep_uri: str, device: str | None = Non
     here = pick_device(device)
     rates = {arch: measure_throughput(_first(configs, arch), MEASURED_STEPS, here) for arch in per_arch}
     batch = configs[0].train.batch_size
-    lines.append(f"  {steps:,} steps of {batch} images a trial")
+    updates = {arch: _first(configs, arch).update_budget for arch in per_arch}  # FactorVAE: half, by optimizer_steps
+    counted = ", ".join(f"{arch} {n:,}" for arch, n in updates.items() if n != steps)
+    lines.append(f"  {steps:,} steps of {batch} images a trial" + (f" (updates: {counted})" if counted else ""))
     shown = ", ".join(f"{arch} {rate:,.0f}" for arch, rate in rates.items())
     lines.append(f"  measured here ({here.type}, images/s): {shown}")
-    hours = sum(count * steps * batch / rates[arch] for arch, count in per_arch.items()) / 3600
+    hours = sum(count * updates[arch] * batch / rates[arch] for arch, count in per_arch.items()) / 3600
     lines.append(f"  compute: about {_hours(hours)} of {here.type} time at those rates, all trials together")
     return lines
 

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 SETTINGS_FILE = "sweep.yaml"  # the resolved sweep file (sweeps/sweep_file.py)
 OLD_SETTINGS_FILE = "sweep.json"  # what versions before sweep files stored
 # Config keys a sweep can fix for every trial (the searched ones have their own flags).
-FIXED_KEYS = ("net", "recon", "lr", "batch_size", "epochs", "max_steps", "plateau_stop", "precision")
+FIXED_KEYS = ("net", "recon", "init", "lr", "batch_size", "epochs", "max_steps", "max_steps_counts", "sampling")
+FIXED_KEYS += ("plateau_stop", "precision")
 FIXED_KEYS += ("dataset", "image_size", "data_dir", "n_samples", "embed_samples", "data_seed")
 FIXED_KEYS += tuple(key.name for key in arch_keys())  # fixed: not searched (and refused for an arch not swept)
 

@@ -16,7 +16,8 @@ for _module, _names in {
     "errors": "UserError ConfigError",
     "architectures": "ARCHITECTURES ArchKey ArchSpec LogRange RegistryError arch_keys architecture key_owner "
     "list_models loss_terms register_architecture takes_key",
-    "config": "CONFIG_KEYS SCHEMA_VERSION DataConfig ModelConfig TrainConfig TrialConfig is_missing key_kind",
+    "config": "CONFIG_KEYS SCHEMA_VERSION DataConfig ModelConfig TrainConfig TrialConfig is_missing key_kind "
+    "planned_updates",
     "dataset_registry": "DATASETS DatasetSpec register_dataset",
     "datasets": "Dataset DatasetUnavailable load_dataset load_samples",
     "models": "VAE VAEOutput count_parameters create_model",

@@ -37,6 +37,7 @@ class ArchKey:
     help: str
     choices: tuple[Any, ...] = ()  # the allowed values; empty: any value of `kind` (and > 0 with `positive`)
     positive: bool = False  # the value must be finite and > 0
+    below: float | None = None  # the value must be smaller than this
     # What a sweep searches when neither the key is fixed nor a sweep file gives its own range (sweeps/parameters.py).
     search: LogRange | tuple[Any, ...] | None = None
 
@@ -53,6 +54,9 @@ class ArchSpec:
     loss_terms: tuple[str, ...] = ()  # terms beyond recon, kl and total; each is logged as train_<term>, val_<term>
     # Shared keys this architecture does not take, each with why: giving one is an error, and its column stays empty.
     excluded_keys: Mapping[str, str] = field(default_factory=dict)
+    # Optimiser steps one training iteration takes (FactorVAE: the VAE's and the discriminator's). What a budget of
+    # max_steps means under `max_steps_counts: optimizer_steps`, disentanglement_lib's global_step.
+    optimizer_steps_per_update: int = 1
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -191,6 +195,15 @@ register_architecture(
                 positive=True,
                 search=LogRange(1.0, 10.0),
             ),
+            ArchKey(
+                "tc_estimator",
+                str,
+                "stratified",
+                "mws: minibatch-weighted sampling and the objective KL + (tc_weight - 1) TC, as disentanglement_lib; "
+                "stratified: a sample's own posterior weighted 1/N, the others (N-1)/(N(B-1)), and "
+                "MI + tc_weight TC + dimension-wise KL",
+                choices=("stratified", "mws"),
+            ),
         ),
         loss_terms=("mi", "tc", "dwkl"),
         excluded_keys={"beta": "its KL terms are weighted by tc_weight (MI and dimension-wise KL by 1)"},
@@ -211,9 +224,19 @@ register_architecture(
                 search=LogRange(10.0, 100.0),
             ),
             ArchKey("disc_lr", float, 1e-4, "the discriminator's Adam learning rate (betas 0.5, 0.9)", positive=True),
+            ArchKey(
+                "disc_clip",
+                float,
+                None,
+                "clip the discriminator's probabilities to [c, 1 - c] before its log-loss, as disentanglement_lib "
+                "(1e-6); unset: cross-entropy on the logits, unclipped",
+                positive=True,
+                below=0.5,
+            ),
         ),
         loss_terms=("tc", "disc_loss", "disc_accuracy"),
         excluded_keys={"beta": "its KL weight is 1, and tc_gamma weights the total correlation"},
+        optimizer_steps_per_update=2,
     )
 )
 register_architecture(

@@ -39,8 +39,8 @@ def save_checkpoint(
     latents: pd.DataFrame | None,
     summary: dict[str, Any] | None = None,
 ) -> Path:
-    """Write config.json, model.pt, optimizer.pt (and the auxiliary optimiser's), history.json, summary.json (and
-    latents.parquet when given)."""
+    """Write config.json, model.pt, optimizer.pt (and the auxiliary optimiser's, and sampling=iid's sampler.pt),
+    history.json, summary.json (and latents.parquet when given)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     flat = config.to_dict()
@@ -49,6 +49,8 @@ def save_checkpoint(
     torch.save(state.optimizer.state_dict(), directory / tf.OPTIMIZER_FILE)
     if state.auxiliary is not None:
         torch.save(state.auxiliary.state_dict(), directory / tf.AUXILIARY_OPTIMIZER_FILE)
+    if state.sampler is not None:
+        torch.save(state.sampler.get_state(), directory / tf.SAMPLER_FILE)
     (directory / tf.HISTORY_FILE).write_text(json.dumps(state.history))
     if latents is not None:
         write_latents(latents, directory / tf.LATENTS_FILE, config, state.epoch)
@@ -88,6 +90,8 @@ def restore_state(directory: str | Path, device: str | torch.device = "cpu") -> 
     for optimizer, name in ((state.optimizer, tf.OPTIMIZER_FILE), (state.auxiliary, tf.AUXILIARY_OPTIMIZER_FILE)):
         if optimizer is not None and (directory / name).exists():  # dropped once a sweep trial finished: fresh then
             optimizer.load_state_dict(torch.load(directory / name, map_location=device, weights_only=True))
+    if state.sampler is not None and (directory / tf.SAMPLER_FILE).exists():
+        state.sampler.set_state(torch.load(directory / tf.SAMPLER_FILE, weights_only=True))
     state.history = json.loads((directory / tf.HISTORY_FILE).read_text())
     state.steps = int(state.history[-1].get("steps", 0)) if state.history else 0
     lr = state.optimizer.param_groups[0]["lr"]

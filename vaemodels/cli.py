@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from vaemodels import plugins
 from vaemodels.architectures import ARCHITECTURES, key_owner
-from vaemodels.config import CONFIG_KEYS, key_kind
+from vaemodels.config import CONFIG_KEYS, KEY_HELP, key_kind
 from vaemodels.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -69,7 +69,7 @@ def add_config_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] | No
 def _key_help(name: str) -> str | None:
     owner = key_owner(name)
     if owner is None:
-        return None
+        return KEY_HELP.get(name)
     key = next(key for key in ARCHITECTURES[owner].keys if key.name == name)
     return f"{key.help} (arch={owner} only; default {key.default})"
 

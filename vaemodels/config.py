@@ -19,6 +19,17 @@ DATA_SEED_SCHEMA = 3  # a config of an older schema without data_seed drew its d
 NETS = ("conv", "original", "disentanglement_lib")
 RECONS = ("bernoulli", "gaussian")
 PRECISIONS = ("fp32", "bf16")
+INITS = ("torch", "reference")
+SAMPLINGS = ("epochs", "iid")
+STEP_COUNTS = ("updates", "optimizer_steps")
+# `--help` text of the shared keys whose values need saying (an architecture's own keys carry theirs).
+KEY_HELP = {
+    "init": "torch (default): PyTorch's initialisation; reference: glorot-uniform kernels, zero biases (TF1, Keras)",
+    "max_steps_counts": "what max_steps counts: updates (default), or optimizer_steps as disentanglement_lib "
+    "(FactorVAE: 2 an update)",
+    "sampling": "epochs (default): shuffled passes over the training split; iid: batches drawn uniformly with "
+    "replacement from every row",
+}
 
 __all__ = [
     "CONFIG_KEYS",
@@ -39,6 +50,9 @@ class ModelConfig:
     latent_dim: int = 8
     beta: float = 1.0
     recon: str = "bernoulli"
+    # torch: PyTorch's default initialisation; reference: glorot-uniform kernels and zero biases, as TF1's tf.layers
+    # (disentanglement_lib) and Keras made them. net=original is the Keras port: glorot whatever this says.
+    init: str = "torch"
     # The architecture's own keys (vaemodels/architectures.py), validated; read as attributes:
     # `config.model.classifier_weight`.
     options: tuple[tuple[str, Any], ...] = ()
@@ -57,7 +71,14 @@ class TrainConfig:
     lr: float = 1e-3
     batch_size: int = 128
     epochs: int = 10
-    max_steps: int | None = None  # a budget of optimiser steps instead of epochs (disentanglement_lib's training_steps)
+    max_steps: int | None = None  # a budget of steps instead of epochs (disentanglement_lib's training_steps)
+    # What max_steps counts. updates: training iterations (the model's updates). optimizer_steps: every optimiser's
+    # step, as disentanglement_lib's global_step, which both of FactorVAE's optimisers advance: 300,000 of them are
+    # 150,000 updates. `steps` in every table and curve counts updates either way.
+    max_steps_counts: str = "updates"
+    # epochs: shuffled passes over the training split. iid: each batch drawn uniformly with replacement from every
+    # row (disentanglement_lib's infinite dataset); an "epoch" is then a report every rows // batch_size batches.
+    sampling: str = "epochs"
     plateau_stop: bool = False
     # fp32 by default: bf16 autocast measured 0.67-0.80x the fp32 throughput of these small VAEs on an H200
     # (benchmarks/gpu_check.py); "bf16" turns it on for CUDA, and CPU always trains in fp32.
@@ -169,23 +190,33 @@ class TrialConfig:
     def channels(self) -> int:
         return DATASETS[self.data.dataset].channels
 
+    @property
+    def update_budget(self) -> int | None:
+        """The training iterations max_steps allows (None: an epoch budget); see TrainConfig.max_steps_counts."""
+        return planned_updates(self.train.max_steps, self.model.arch, self.train.max_steps_counts)
+
     def _validate(self) -> None:
         m, t, d = self.model, self.train, self.data
         _check(m.net in NETS, "net", m.net, f"one of {', '.join(NETS)}")
         _check(m.latent_dim >= 1, "latent_dim", m.latent_dim, "an integer >= 1")
         _check(m.beta >= 0 and math.isfinite(m.beta), "beta", m.beta, "a finite float >= 0")
         _check(m.recon in RECONS, "recon", m.recon, f"one of {', '.join(RECONS)}")
+        _check(m.init in INITS, "init", m.init, f"one of {', '.join(INITS)}")
         for key in ARCHITECTURES[m.arch].keys:
             value = getattr(m, key.name)
             if key.choices:
                 _check(value in key.choices, key.name, value, f"one of {', '.join(map(str, key.choices))}")
             if key.positive and value is not None:
                 _check(value > 0 and math.isfinite(value), key.name, value, f"a finite {key.kind.__name__} > 0")
+            if key.below is not None and value is not None:
+                _check(value < key.below, key.name, value, f"a value below {key.below}")
         _check(t.lr > 0 and math.isfinite(t.lr), "lr", t.lr, "a float > 0")
         _check(t.batch_size >= 1, "batch_size", t.batch_size, "an integer >= 1")
         _check(t.epochs >= 1, "epochs", t.epochs, "an integer >= 1")
         _check(t.max_steps is None or t.max_steps >= 1, "max_steps", t.max_steps, "an integer >= 1")
         _check(t.precision in PRECISIONS, "precision", t.precision, " or ".join(PRECISIONS))
+        _check(t.sampling in SAMPLINGS, "sampling", t.sampling, " or ".join(SAMPLINGS))
+        _check(t.max_steps_counts in STEP_COUNTS, "max_steps_counts", t.max_steps_counts, " or ".join(STEP_COUNTS))
         sizes = DATASETS[d.dataset].image_sizes
         _check(d.image_size in sizes, "image_size", d.image_size, f"one of {sizes} for dataset={d.dataset!r}")
         if m.net == "original":
@@ -197,6 +228,16 @@ class TrialConfig:
         _check(d.n_samples is None or d.n_samples >= 10, "n_samples", d.n_samples, "an integer >= 10")
         _check(d.embed_samples >= 0, "embed_samples", d.embed_samples, "an integer >= 0 (0 = all)")
         _check(d.data_seed >= 0, "data_seed", d.data_seed, "an integer >= 0")
+
+
+def planned_updates(max_steps: Any, arch: Any, counts: Any) -> int | None:
+    """The training iterations a budget of max_steps allows an architecture (None without a budget): max_steps
+    itself, or with counts="optimizer_steps" max_steps over the optimiser steps one iteration takes. Takes a
+    table row's cells too (missing ones are None or NaN)."""
+    if is_missing(max_steps):
+        return None
+    per_update = ARCHITECTURES[arch].optimizer_steps_per_update if arch in ARCHITECTURES else 1
+    return int(max_steps) // per_update if counts == "optimizer_steps" else int(max_steps)
 
 
 def is_missing(value: Any) -> bool:

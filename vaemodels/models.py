@@ -18,7 +18,7 @@ from torch import nn
 from vaemodels.architectures import ARCHITECTURES
 from vaemodels.config import TrialConfig
 from vaemodels.losses import LossContext, LossTerms, kl_per_dim, reconstruction_per_sample
-from vaemodels.networks import build_body, classifier_head, glorot_init, tile_labels
+from vaemodels.networks import build_body, classifier_head, glorot_init, glorot_init_halves, tile_labels
 
 
 class VAEOutput(NamedTuple):
@@ -62,8 +62,9 @@ class VAE(nn.Module):
         self.to_moments = nn.Linear(body.features, 2 * self.latent_dim)  # mean and log-variance, one layer
         self.decoder = body.decoder
         self.features = body.features
-        if config.model.net == "original":
+        if uses_glorot(config):
             glorot_init(self)
+            glorot_init_halves(self.to_moments)  # disentanglement_lib's `means` and `log_var`: two dense layers
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> VAEOutput:
         features = self.encoder_trunk(self._encoder_input(x, labels))  # (B, F)
@@ -151,7 +152,7 @@ class BranchedVAE(VAE):
         self.classifier_on = config.model.classifier_on
         head_in = self.features if self.classifier_on == "features" else self.latent_dim
         self.classifier = classifier_head(head_in, self.num_classes)
-        if config.model.net == "original":
+        if uses_glorot(config):
             glorot_init(self.classifier)
 
     def _classify(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -168,6 +169,11 @@ class BranchedVAE(VAE):
         penalty = super().regularizer(output, kl_dims, labels, context).penalty
         penalty = penalty + self.config.model.classifier_weight * cross_entropy
         return Regularizer(penalty, {"classifier": cross_entropy, "accuracy": accuracy})
+
+
+def uses_glorot(config: TrialConfig) -> bool:
+    """Whether the networks start as TF1/Keras started them: init=reference, or the Keras port net=original."""
+    return config.model.init == "reference" or config.model.net == "original"
 
 
 def output_to_image(output: torch.Tensor, recon: str) -> torch.Tensor:

@@ -87,9 +87,9 @@ def original_body(in_channels: int, out_channels: int, image_size: int, decoder_
 
 def disentanglement_lib_body(in_channels: int, out_channels: int, image_size: int, decoder_in: int) -> Body:
     """disentanglement_lib's conv_encoder and deconv_decoder (methods/shared/architectures.py; Higgins et al. 2017,
-    table 1, row 3), layer for layer. TensorFlow's 'same' padding is padding 1 for the 4x4 stride-2 layers and 0 for
-    the 2x2 ones. Its decoder reshapes 1024 units as 4x4x64 (channels last) where this one reads 64x4x4: the same
-    layer up to a permutation of its units."""
+    table 1, row 3), layer for layer; its initialisation is the library's with init=reference. TensorFlow's 'same'
+    padding is padding 1 for the 4x4 stride-2 layers and 0 for the 2x2 ones. Its decoder reshapes 1024 units as
+    4x4x64 (channels last) where this one reads 64x4x4: the same layer up to a permutation of its units."""
     if image_size != 64:
         raise ValueError(f"net='disentanglement_lib' is a 64x64 network; image_size={image_size} is not 64")
     encoder = nn.Sequential(
@@ -123,11 +123,21 @@ def disentanglement_lib_body(in_channels: int, out_channels: int, image_size: in
 
 
 def glorot_init(module: nn.Module) -> None:
-    """Keras' initialisation: glorot-uniform kernels, zero biases (the original's defaults)."""
+    """TF1's tf.layers and Keras' initialisation: glorot-uniform kernels, zero biases (Glorot & Bengio 2010, eq. 16:
+    U(-b, b), b = sqrt(6 / (fan_in + fan_out))). A transposed convolution's fans are its convolution's, swapped:
+    their sum, all that glorot reads, is the same."""
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
+
+
+def glorot_init_halves(layer: nn.Linear, parts: int = 2) -> None:
+    """glorot_init for a Linear that fuses `parts` layers of equal width (the encoder's mean and log-variance
+    heads): each block of rows gets its own layer's bound, sqrt(6 / (fan_in + out_features / parts))."""
+    for block in layer.weight.data.chunk(parts, dim=0):  # views: initialised in place
+        nn.init.xavier_uniform_(block)
+    nn.init.zeros_(layer.bias)
 
 
 def classifier_head(in_features: int, num_classes: int) -> nn.Sequential:

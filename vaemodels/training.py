@@ -24,6 +24,7 @@ PLATEAU_PATIENCE = 4  # epochs compared by the original's plateau rule
 PLATEAU_MIN_CHANGE = 1e-3  # relative change below which the loss counts as flat
 PLATEAU_FACTOR = 0.2
 PLATEAU_MAX_REDUCTIONS = 10
+IID_STREAM = 104_729  # offsets the iid sampler's seed from the initialisation's and the epochs' shuffles
 
 
 class TrainingDiverged(RuntimeError):
@@ -43,7 +44,8 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
     lr_reductions: int = 0
     auxiliary: torch.optim.Optimizer | None = None  # the model's second optimiser (VAE.auxiliary_optimizer)
-    steps: int = 0  # optimiser steps so far: AnnealedVAE's capacity schedule and the max_steps budget
+    steps: int = 0  # updates so far (training iterations): AnnealedVAE's capacity schedule and the step budget
+    sampler: torch.Generator | None = None  # sampling=iid: draws every batch; its state travels in the checkpoint
 
     @property
     def epoch(self) -> int:
@@ -84,7 +86,15 @@ def new_state(config: TrialConfig, device: torch.device) -> TrainState:
     eps = 1e-7 if config.model.net == "original" else 1e-8
     auxiliary = {id(p) for p in model.auxiliary_parameters()}
     main = [p for p in model.parameters() if id(p) not in auxiliary]
-    return TrainState(model, torch.optim.Adam(main, lr=config.train.lr, eps=eps), auxiliary=model.auxiliary_optimizer())
+    optimizer = torch.optim.Adam(main, lr=config.train.lr, eps=eps)
+    return TrainState(model, optimizer, auxiliary=model.auxiliary_optimizer(), sampler=new_sampler(config))
+
+
+def new_sampler(config: TrialConfig) -> torch.Generator | None:
+    """The generator of sampling=iid's batches, seeded from the trial's seed (None for epochs)."""
+    if config.train.sampling != "iid":
+        return None
+    return torch.Generator(device="cpu").manual_seed(config.seed + IID_STREAM)
 
 
 def fit(
@@ -94,8 +104,9 @@ def fit(
     device: str | torch.device | None = None,
     state: TrainState | None = None,
 ) -> TrainState:
-    """Train for `config.train.epochs` epochs, or `max_steps` optimiser steps when set (from `state` onwards), and
-    call each callback after every epoch (a step budget's last epoch may be partial)."""
+    """Train for `config.train.epochs` epochs, or the updates `max_steps` allows (TrainConfig.max_steps_counts) when
+    set, from `state` onwards, and call each callback after every epoch (a step budget's last epoch may be partial).
+    With sampling=iid an epoch is a report every rows // batch_size batches drawn from every row."""
     if device is None and state is not None:
         device = next(state.model.parameters()).device  # a restored state trains where it was loaded
     device = pick_device(device)
@@ -107,10 +118,10 @@ def fit(
     while not _budget_spent(config, state) and not plateau.stopped:
         epoch = state.epoch + 1
         started = time.perf_counter()
-        train_metrics = _train_epoch(config, state, data, generator, device)
+        train_metrics, train_rows = _train_epoch(config, state, data, generator, device)
         train_seconds = time.perf_counter() - started
         val_metrics = evaluate(config, state.model, data, data.val_idx, device, step=state.steps)
-        metrics = _epoch_metrics(epoch, train_metrics, val_metrics, train_seconds, len(data.train_idx))
+        metrics = _epoch_metrics(epoch, train_metrics, val_metrics, train_seconds, train_rows)
         metrics["steps"] = state.steps
         metrics["epoch_seconds"] = time.perf_counter() - started
         metrics["learning_rate"] = state.optimizer.param_groups[0]["lr"]  # `lr` is the config key
@@ -124,9 +135,29 @@ def fit(
 
 
 def _budget_spent(config: TrialConfig, state: TrainState) -> bool:
-    if config.train.max_steps is not None:
-        return state.steps >= config.train.max_steps
+    if config.update_budget is not None:
+        return state.steps >= config.update_budget
     return state.epoch >= config.train.epochs
+
+
+def training_size(config: TrialConfig, data: Dataset) -> int:
+    """N, the rows training draws from: the training split, or every row with sampling=iid (what beta-TCVAE's
+    estimators weight by)."""
+    return len(data.images) if config.train.sampling == "iid" else len(data.train_idx)
+
+
+def _batches(config: TrialConfig, state: TrainState, data: Dataset, generator, device):
+    """One epoch's batch indices: a shuffled pass over the training split, or rows // batch_size full batches drawn
+    uniformly with replacement from every row (each drawn when needed, so a resumed sampler goes on exactly)."""
+    batch_size = config.train.batch_size
+    if config.train.sampling == "iid":
+        rows = len(data.images)
+        for _ in range(max(rows // batch_size, 1)):
+            yield torch.randint(rows, (batch_size,), generator=state.sampler).to(device)
+        return
+    order = data.train_idx[torch.randperm(len(data.train_idx), generator=generator).to(device)]
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
 
 
 def _autocast(config: TrialConfig, device: torch.device):
@@ -136,21 +167,21 @@ def _autocast(config: TrialConfig, device: torch.device):
     return nullcontext()
 
 
-def _train_epoch(config, state: TrainState, data: Dataset, generator, device) -> dict[str, torch.Tensor]:
+def _train_epoch(config, state: TrainState, data: Dataset, generator, device) -> tuple[dict[str, torch.Tensor], int]:
+    """One epoch's training: the terms' means and the images trained on."""
     state.model.train()
-    order = data.train_idx[torch.randperm(len(data.train_idx), generator=generator).to(device)]
-    batch_size = config.train.batch_size
+    size, budget = training_size(config, data), config.update_budget
     sums: dict[str, torch.Tensor] = {}
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        if len(index) < 2 and start > 0:
+    for number, index in enumerate(_batches(config, state, data, generator, device)):
+        if len(index) < 2 and number > 0:
             break  # BatchNorm cannot train on a single sample
         x, labels = data.batch(index), data.labels[index]
-        terms = _train_step(config, state, x, labels, len(data.train_idx), device)
+        terms = _train_step(config, state, x, labels, size, device)
         _accumulate(sums, terms, len(index))
-        if config.train.max_steps is not None and state.steps >= config.train.max_steps:
+        if budget is not None and state.steps >= budget:
             break
-    return _means(sums)
+    rows = int(sums["rows"])
+    return _means(sums), rows
 
 
 def _train_step(config: TrialConfig, state: TrainState, x, labels, dataset_size: int, device) -> LossTerms:
@@ -201,7 +232,7 @@ def evaluate(
         rows = index[start : start + EVAL_BATCH]
         x, labels = data.batch(rows), data.labels[rows]
         with _autocast(config, device or data.images.device):
-            terms = model.loss(model(x, labels), x, labels, LossContext(step, len(data.train_idx)))
+            terms = model.loss(model(x, labels), x, labels, LossContext(step, training_size(config, data)))
         _accumulate(sums, terms, len(rows))
     return _means(sums)
 
@@ -231,7 +262,7 @@ def _epoch_metrics(epoch: int, train: dict, val: dict, train_seconds: float, tra
             metrics[f"{split}_{name}"] = number
     metrics["val_kl_per_dim"] = [float(v) for v in val["kl_per_dim"]]
     metrics["loss"] = metrics["val_recon"] + metrics["val_kl"]
-    metrics["samples_per_second"] = train_rows / train_seconds  # training throughput (validation excluded)
+    metrics["samples_per_second"] = train_rows / train_seconds  # images trained a second (validation excluded)
     return metrics
 
 

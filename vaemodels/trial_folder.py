@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from vaemodels.config import CONFIG_KEYS, SCHEMA_VERSION
+from vaemodels.config import CONFIG_KEYS, SCHEMA_VERSION, planned_updates
 from vaemodels.metric_names import LATENT_METRICS
 
 CHECKPOINT_PREFIX = "checkpoint_"
@@ -19,6 +19,7 @@ MODEL_FILE = "model.pt"
 OPTIMIZER_FILE = "optimizer.pt"  # dropped once a sweep trial has finished: only resuming needs it
 AUXILIARY_OPTIMIZER_FILE = "auxiliary_optimizer.pt"  # the second optimiser's (FactorVAE's discriminator), likewise
 OPTIMIZER_FILES = (OPTIMIZER_FILE, AUXILIARY_OPTIMIZER_FILE)
+SAMPLER_FILE = "sampler.pt"  # sampling=iid: the batch generator's state, so a resumed trial draws what it would have
 HISTORY_FILE = "history.json"
 LATENTS_FILE = "latents.parquet"  # its format: vaemodels/embeddings.py
 SUMMARY_FILE = "summary.json"
@@ -81,9 +82,9 @@ def trial_summary(
 
 
 def fell_short(row: dict[str, Any]) -> bool:
-    """Whether a trial ended before its budget: fewer steps than its max_steps, or fewer epochs than planned."""
-    budget = row.get("max_steps")
-    if isinstance(budget, (int, float)) and not math.isnan(budget):
+    """Whether a trial ended before its budget: fewer updates than its max_steps allows, or fewer epochs."""
+    budget = planned_updates(row.get("max_steps"), row.get("arch"), row.get("max_steps_counts"))
+    if budget is not None:
         steps = row.get("steps")
         return isinstance(steps, (int, float)) and 0 < steps < budget
     planned, trained = row.get("epochs"), row.get("epochs_trained") or 0

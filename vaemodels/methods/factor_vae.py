@@ -8,7 +8,8 @@ from torch import nn
 
 from vaemodels.config import TrialConfig
 from vaemodels.losses import LossContext
-from vaemodels.models import VAE, Regularizer, VAEOutput
+from vaemodels.models import VAE, Regularizer, VAEOutput, uses_glorot
+from vaemodels.networks import glorot_init
 
 DISCRIMINATOR_WIDTH, DISCRIMINATOR_DEPTH = 1000, 6  # Kim & Mnih 2018, appendix A: 6 layers of 1000, LeakyReLU 0.2
 DISCRIMINATOR_BETAS = (0.5, 0.9)  # its Adam's (Kim & Mnih 2018, appendix A; disentanglement_lib's shared.gin)
@@ -34,11 +35,22 @@ def density_ratio_tc(logits: torch.Tensor) -> torch.Tensor:
     return (logits[:, 0] - logits[:, 1]).mean()
 
 
-def discriminator_loss(joint_logits: torch.Tensor, permuted_logits: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of telling q(z) (class 0) from prod_j q(z_j) (class 1), the two halves averaged. ()"""
-    joint = F.cross_entropy(joint_logits, torch.zeros(len(joint_logits), dtype=torch.long, device=joint_logits.device))
-    permuted_target = torch.ones(len(permuted_logits), dtype=torch.long, device=permuted_logits.device)
-    return 0.5 * (joint + F.cross_entropy(permuted_logits, permuted_target))
+def discriminator_loss(
+    joint_logits: torch.Tensor, permuted_logits: torch.Tensor, clip: float | None = None
+) -> torch.Tensor:
+    """Cross-entropy of telling q(z) (class 0) from prod_j q(z_j) (class 1), the two halves averaged. ()
+
+    With `clip`, the softmax probabilities are clipped to [clip, 1 - clip] before the log, as disentanglement_lib's
+    discriminator does (1e-6): a term stops at -log(clip), with zero gradient. Without, the cross-entropy works on
+    the logits, and a saturated term keeps a gradient of magnitude 1.
+    """
+    if clip is None:
+        joint_target = torch.zeros(len(joint_logits), dtype=torch.long, device=joint_logits.device)
+        permuted_target = torch.ones(len(permuted_logits), dtype=torch.long, device=permuted_logits.device)
+        return 0.5 * (F.cross_entropy(joint_logits, joint_target) + F.cross_entropy(permuted_logits, permuted_target))
+    joint_p = F.softmax(joint_logits, dim=1)[:, 0].clamp(clip, 1.0 - clip)  # (B,) P(class 0 | z)
+    permuted_p = F.softmax(permuted_logits, dim=1)[:, 1].clamp(clip, 1.0 - clip)  # (B,) P(class 1 | permuted z)
+    return -0.5 * (joint_p.log().mean() + permuted_p.log().mean())
 
 
 class FactorVAE(VAE):
@@ -48,6 +60,8 @@ class FactorVAE(VAE):
     def __init__(self, config: TrialConfig) -> None:
         super().__init__(config)
         self.discriminator = discriminator(config.model.latent_dim)
+        if uses_glorot(config):
+            glorot_init(self.discriminator)
 
     def regularizer(
         self, output: VAEOutput, kl_dims: torch.Tensor, labels: torch.Tensor | None, context: LossContext
@@ -56,7 +70,7 @@ class FactorVAE(VAE):
         tc = density_ratio_tc(self.discriminator(z))
         detached = z.detach()  # the discriminator's loss trains the discriminator only
         joint_logits, permuted_logits = self.discriminator(detached), self.discriminator(permute_dims(detached))
-        disc_loss = discriminator_loss(joint_logits, permuted_logits)
+        disc_loss = discriminator_loss(joint_logits, permuted_logits, self.config.model.disc_clip)
         correct = torch.cat([joint_logits.argmax(1) == 0, permuted_logits.argmax(1) == 1]).float().mean()
         penalty = kl_dims.sum(1).mean() + self.config.model.tc_gamma * tc
         return Regularizer(penalty, {"tc": tc, "disc_loss": disc_loss, "disc_accuracy": correct}, disc_loss)
