@@ -34,17 +34,23 @@ def log_importance_weights(batch: int, dataset_size: int, device: torch.device) 
 
 def minibatch_weights(batch: int, dataset_size: int, device: torch.device) -> torch.Tensor:
     """(B, B) log-weights of minibatch-weighted sampling (Chen et al. 2018, Section 4): every posterior in the batch,
-    the sample's own included, weighted 1 / (N B)."""
-    return torch.full((batch, batch), -math.log(max(dataset_size, batch) * batch), device=device)
+    the sample's own included, weighted alike, 1/B.
+
+    The paper writes the weight as 1/(N B), which moves each density by -log N: a constant, (d - 1) log N in the TC,
+    that moves no gradient (disentanglement_lib drops the constants altogether). 1/B keeps the logged terms on the
+    stratified estimator's scale. What does move the gradient is the weight of the sample's own posterior: 1/B here,
+    its true share 1/N in `log_importance_weights`.
+    """
+    return torch.full((batch, batch), -math.log(batch), device=device)
 
 
 ESTIMATORS = {"stratified": log_importance_weights, "mws": minibatch_weights}
 
 
-def mws_constant(latent_dim: int, batch: int, dataset_size: int) -> float:
-    """(d - 1) log(N B): what minibatch-weighted sampling's TC adds to disentanglement_lib's `total_correlation`,
-    which drops it (it moves no gradient)."""
-    return (latent_dim - 1) * math.log(max(dataset_size, batch) * batch)
+def mws_constant(latent_dim: int, batch: int) -> float:
+    """(d - 1) log B: what `minibatch_weights`' TC adds to disentanglement_lib's `total_correlation`, which drops
+    its constants."""
+    return (latent_dim - 1) * math.log(batch)
 
 
 def kl_decomposition(
@@ -77,9 +83,8 @@ class BetaTCVAE(VAE):
 
     - stratified: MI + tc_weight TC + dimension-wise KL, each estimated from the batch (`log_importance_weights`);
     - mws: disentanglement_lib's objective, the analytic KL + (tc_weight - 1) TC, TC by minibatch-weighted
-      sampling. Its `total_correlation` drops the constant (d - 1) log(N B), so the objective here drops it too
-      (the loss equals the library's); the logged `tc`, `mi` and `dwkl` keep it, so they are estimates of the
-      quantities themselves.
+      sampling. Its `total_correlation` drops the constant (d - 1) log B, so the objective here drops it too (the
+      loss equals the library's); the logged `tc`, `mi` and `dwkl` keep it (`minibatch_weights`).
     """
 
     def regularizer(
@@ -90,5 +95,5 @@ class BetaTCVAE(VAE):
         terms = {"mi": mi, "tc": tc, "dwkl": dwkl}
         if estimator == "stratified":
             return Regularizer(mi + weight * tc + dwkl, terms)
-        dropped = mws_constant(output.z.shape[1], output.z.shape[0], context.dataset_size)
+        dropped = mws_constant(output.z.shape[1], output.z.shape[0])
         return Regularizer(kl_dims.sum(1).mean() + (weight - 1.0) * (tc - dropped), terms)
