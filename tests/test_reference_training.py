@@ -163,3 +163,16 @@ def test_clipped_discriminator_term_stops_at_minus_log_clip_with_zero_gradient()
     x = torch.rand(8, 1, 32, 32)
     terms = model.loss(model(x), x, None, LossContext(0, 200))
     assert 0 < terms.auxiliary.item() <= -math.log(clip)
+
+
+def test_the_tc_weight_example_sweeps_three_weights_with_the_presets_training_choices():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "tc_weight.yaml"
+    configs = grid_configs(make_settings(config=example))
+    assert [config.model.tc_weight for config in configs] == [1.0, 4.0, 10.0]
+    study = next(c for c in grid_configs(make_settings("disentanglement-study")) if c.model.arch == "beta_tcvae")
+    for config in configs:
+        assert config.model.tc_estimator == study.model.tc_estimator == "mws"
+        assert (config.model.init, config.train.sampling) == (study.model.init, study.train.sampling)
+        assert (config.train.lr, config.train.batch_size) == (study.train.lr, study.train.batch_size)
