@@ -23,10 +23,11 @@ for _module, _names in {
     "losses": "LossTerms vae_loss",
     "training": "EpochEnd TrainState TrainingDiverged evaluate fit measure_throughput new_state pick_device",
     "embeddings": "encode latents_metadata mu_columns read_latents",
-    "metric_names": "ACTIVE_VARIANCE DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES LATENT_KEYS "
-    "LATENT_METRICS RECOMPUTABLE SCORE_KEYS SCORE_SETTING SCORE_SETTINGS STUDY_DCI_REGRESSOR UDR_KEYS loss_name",
+    "metric_names": "ACTIVE_VARIANCE CLASSIFIERS DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES "
+    "LATENT_KEYS LATENT_METRICS RECOMPUTABLE SCORE_KEYS SCORE_PROTOCOLS SCORE_SETTING SCORE_SETTINGS "
+    "STUDY_DCI_REGRESSOR UDR_CORRELATIONS UDR_KEYS draws_fresh loss_name score_protocol",
     "metrics": "dci_metrics latent_metrics mig",
-    "scores": "FactorOracle beta_vae_score explicitness factor_vae_score modularity sap udr",
+    "scores": "FactorOracle beta_vae_score explicitness factor_vae_score logistic_regression modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
     "rank_correlation rank_disagreement scores_present summary_table",
