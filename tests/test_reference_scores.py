@@ -1,16 +1,113 @@
-"""The reference setting's choices as disentanglement_lib makes them: UDR by Lasso, scikit-learn 0.21's logistic
-regression."""
+"""The reference setting as disentanglement_lib computes it: fresh oracle samples with the metric configs' counts,
+scikit-learn 0.21's logistic regression, UDR by Lasso; and what trials.parquet records of each score's protocol."""
 
 from __future__ import annotations
+
+import json
+import shutil
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from vaemodels.metric_names import SCORE_PROTOCOLS
+from vaemodels.metric_names import SCORE_PROTOCOLS, score_protocol
 from vaemodels.scores import explicitness, logistic_regression
+from vaemodels.storage import resolve
+from vaemodels.trials_table import read_trials_table, rebuild_trials_table
+from vaemodels.udr_columns import sweep_udr
 from vaemodels.udr_scores import relative_strength, udr
+
+# The classifiers on few validation rows of these tiny trials: sklearn notes that classes are many.
+pytestmark = pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
+
+
+@pytest.fixture
+def sweep(finished_trials, tmp_path):
+    """A sweep folder holding private copies of the session's finished `trial0` and `trial1` (seeds 0 and 1)."""
+    for name in ("trial0", "trial1"):
+        shutil.copytree(finished_trials / name, tmp_path / "sweep" / name)
+    return tmp_path / "sweep"
+
+
+# ---- the fresh-sample protocol, end to end on a tiny shapes model (32 px, 2 latents)
+
+
+@pytest.mark.slow  # about 10 s: 15,000 shapes rendered and encoded, DCI's forest on 10,000 rows
+def test_reference_dci_trains_on_10000_and_tests_on_5000_fresh_points_and_the_table_says_so(sweep, cli, monkeypatch):
+    import vaemodels.metrics
+
+    seen = []
+    real = vaemodels.metrics.dci_train_test
+
+    def spy(*args, **keys):  # (codes, factors, test_codes, test_factors, ...)
+        seen.append(tuple(array.shape for array in args[:4]))
+        return real(*args, **keys)
+
+    monkeypatch.setattr(vaemodels.metrics, "dci_train_test", spy)
+    trained_mig = rebuild_trials_table(resolve(sweep)).set_index("trial_id").loc["trial0", "mig"]
+    only = "dci,mig,sap,modularity,explicitness"
+    done = cli("metrics", str(sweep), "--trials", "trial0", "--only", only, "--scores", "reference",
+               "--regressor", "random_forest")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # 2 latents, 5 factors: the forest trained on 10,000 fresh points and scored on 5,000 others.
+    assert seen == [((10_000, 2), (10_000, 5), (5_000, 2), (5_000, 5))]
+    frame, metadata = read_trials_table(resolve(sweep))
+    protocol = metadata["score_protocol"]
+    assert protocol["dci"] == {"codes": "fresh", "seed": 0, "train_points": 10_000, "test_points": 5_000,
+                               "regressor": "random_forest"}  # fmt: skip
+    assert protocol["mig"] == {"codes": "fresh", "seed": 0, "points": 10_000}
+    assert protocol["modularity"] == {"codes": "fresh", "seed": 0, "points": 10_000}
+    assert protocol["explicitness"]["classifier"] == "liblinear-ovr"
+    assert protocol["sap"]["train_points"] == 10_000 and protocol["sap"]["test_points"] == 5_000
+    assert metadata["score_setting"] == "reference"
+    row = frame.set_index("trial_id").loc["trial0"]
+    stored = json.loads((sweep / row["checkpoint_path"] / "dci.json").read_text())
+    assert stored["used"] == {"codes": "fresh", "train_points": 10_000, "test_points": 5_000}
+    assert stored["protocol"] == protocol["dci"]
+    scores = json.loads((sweep / row["checkpoint_path"] / "scores.json").read_text())
+    assert scores["codes"] == "fresh" and scores["mig"] == row["mig"]
+    assert row["mig"] != trained_mig  # the fresh MIG replaced the one of the 40 stored validation rows
+    for name in ("mig", "sap", "modularity", "explicitness", "dci_disentanglement", "dci_informativeness"):
+        assert 0.0 <= row[name] <= 1.0, name
+    # The quick setting reads the stored rows again: the cache is keyed by the protocol, so it computes again.
+    assert cli("metrics", str(sweep), "--trials", "trial0", "--only", "dci", "--scores", "quick",
+               "--regressor", "random_forest", "--dci-samples", "100").returncode == 0  # fmt: skip
+    assert json.loads((sweep / row["checkpoint_path"] / "dci.json").read_text())["used"]["codes"] == "stored"
+    assert seen[1] == ((32, 2), (32, 5), (8, 2), (8, 5))  # the 40 stored validation rows, split 80/20
+
+
+def test_reference_udr_encodes_one_shared_fresh_sample_with_every_seed(sweep, monkeypatch):
+    import vaemodels.udr_scores
+
+    seen = []
+    real = vaemodels.udr_scores.udr
+
+    def spy(codes, informative=None, correlation="spearman"):
+        seen.append(([c.shape for c in codes], correlation))
+        return real(codes, informative=informative, correlation=correlation)
+
+    monkeypatch.setattr(vaemodels.udr_scores, "udr", spy)
+    frame = rebuild_trials_table(resolve(sweep))
+    scored, problems = sweep_udr(resolve(sweep), frame, "reference")
+    assert problems == []
+    points = SCORE_PROTOCOLS["reference"]["udr"]["points"]
+    assert points == 1_000 and seen == [([(points, 2), (points, 2)], "lasso")]  # not the 40 stored rows
+    assert scored["udr_pairs"].tolist() == [1, 1]
+    quick, _ = sweep_udr(resolve(sweep), frame, "quick")
+    assert seen[-1] == ([(40, 2), (40, 2)], "spearman") and quick["udr_pairs"].tolist() == [1, 1]
+
+
+def test_the_recorded_protocol_of_a_dataset_without_an_oracle_is_the_stored_latents():
+    reference = score_protocol("reference", has_oracle=False, regressor="gradient_boosting", dci_samples=10_000)
+    assert reference["dci"] == {"codes": "stored", "seed": "trial", "rows": 10_000, "train_fraction": 0.8,
+                                "regressor": "gradient_boosting"}  # fmt: skip
+    assert reference["sap"]["codes"] == "stored" and reference["beta_vae"]["codes"] is None
+    assert reference["udr"]["codes"] == "stored" and reference["udr"]["correlation"] == "lasso"
+    quick = score_protocol("quick", has_oracle=True)
+    assert quick["explicitness"]["classifier"] == "lbfgs" and quick["udr"]["correlation"] == "spearman"
+    assert quick["mig"]["codes"] == "stored" and quick["beta_vae"]["codes"] == "fresh"
+
 
 # ---- UDR by Lasso: a known answer that Spearman does not give
 
@@ -84,3 +181,15 @@ def test_the_reference_explicitness_uses_one_vs_rest_liblinear_as_scikit_learn_0
     assert quick != pytest.approx(reference, abs=1e-6)
     with pytest.raises(ValueError, match="classifier 'sag'"):
         logistic_regression("sag")
+
+
+def test_a_recompute_describes_what_it_computed_and_keeps_the_rest(sweep, cli):
+    done = cli("metrics", str(sweep), "--only", "sap", "--scores", "quick")
+    assert done.returncode == 0, done.stderr
+    _, metadata = read_trials_table(resolve(sweep))
+    assert list(metadata["score_protocol"]) == ["sap"]  # only what was computed is described
+    assert metadata["score_protocol"]["sap"] == {"codes": "stored", "seed": "trial", "rows": 3_000,
+                                                 "train_fraction": 0.6667}  # fmt: skip
+    assert cli("metrics", str(sweep), "--only", "udr", "--scores", "quick").returncode == 0
+    _, metadata = read_trials_table(resolve(sweep))
+    assert list(metadata["score_protocol"]) == ["sap", "udr"] and metadata["score_protocol"]["sap"]["rows"] == 3_000

@@ -38,6 +38,9 @@ class DatasetSpec:
     # "module:function" called as oracle(spec, config) -> vaemodels.scores.FactorOracle: fresh observations of any
     # factor values (what the BetaVAE and FactorVAE scores sample); None when the dataset cannot give them.
     oracle: str | None = None
+    # Why a dataset with factors has no oracle, for the line that says so where its BetaVAE and FactorVAE stay empty;
+    # None when it has one or says nothing.
+    no_oracle_reason: str | None = None
 
     def __post_init__(self) -> None:
         """Reject specs that would fail later and far away (a plugin's typo, a factor without a size)."""

@@ -42,8 +42,11 @@ CODE_SCORES = ("sap", "modularity", "explicitness")  # on the stored validation 
 ORACLE_SCORES = ("beta_vae", "factor_vae")  # on fresh samples of the dataset's oracle, through the trial's encoder
 SCORE_KEYS = (*CODE_SCORES, *ORACLE_SCORES)
 UDR_KEYS = ("udr", "udr_pairs")  # over the sweep: trials of one configuration and data_seed, differing in seed
-# What `latentsweep metrics --only` recomputes: DCI's three columns, each score, UDR's two.
-RECOMPUTABLE = ("dci", *SCORE_KEYS, "udr")
+# What a finished trial's scoring fills: `mig` only where the setting draws fresh codes (SCORE_PROTOCOLS), where it
+# replaces the value computed during training on the stored latents.
+TRIAL_SCORE_KEYS = ("mig", *SCORE_KEYS)
+# What `latentsweep metrics --only` recomputes: DCI's three columns, MIG (fresh codes only), each score, UDR's two.
+RECOMPUTABLE = ("dci", *TRIAL_SCORE_KEYS, "udr")
 SCORE_SETTING = "quick"  # a sweep's default; a study's full run: "reference"
 
 # Kim & Mnih 2018 (as disentanglement_lib): a code dim takes part in the FactorVAE vote when its std exceeds this.
