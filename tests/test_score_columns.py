@@ -184,6 +184,11 @@ def test_the_study_preset_scores_at_reference_with_gradient_boosting_and_quick_w
     metadata = provenance(full, RunOptions())
     assert metadata["score_setting"] == "reference" and metadata["dci_regressor"] == "gradient_boosting"
     assert metadata["score_counts"] == SCORE_SETTINGS["reference"] and metadata["versions"]["scikit-learn"]
+    # dSprites has an oracle: the study's DCI is trained on 10,000 fresh points and tested on 5,000 others.
+    assert metadata["score_protocol"]["dci"] == {"codes": "fresh", "seed": 0, "train_points": 10_000,
+                                                 "test_points": 5_000, "regressor": "gradient_boosting"}  # fmt: skip
+    assert metadata["score_protocol"]["udr"]["correlation"] == "lasso"
+    assert provenance(quick, RunOptions())["score_protocol"]["dci"]["codes"] == "stored"
     document = full.to_document()
     assert (document["scores"], document["dci_regressor"]) == ("reference", "gradient_boosting")
     assert dataclasses.replace(full, preset="") != dataclasses.replace(quick, preset="")
