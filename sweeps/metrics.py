@@ -12,10 +12,12 @@ import argparse
 import sys
 import time
 from importlib import metadata as importlib_metadata
+from typing import Any
 
 import pandas as pd
 
 from vaemodels import (
+    DATASETS,
     DCI_KEYS,
     DCI_REGRESSOR,
     DCI_SAMPLES,
@@ -23,14 +25,17 @@ from vaemodels import (
     SCORE_KEYS,
     SCORE_SETTING,
     SCORE_SETTINGS,
+    TRIAL_SCORE_KEYS,
     TRIALS_FILE,
     UDR_KEYS,
+    FreshSampleError,
     Location,
     StorageError,
     TrialDamaged,
     checkpoint_problem,
     load_or_rebuild,
     resolve,
+    score_protocol,
     sweep_udr,
     trial_dci,
     trial_scores,
@@ -52,7 +57,7 @@ def add_dci(
     """Fill the DCI columns (with `dci`) and the named score columns of the finished trials (all, or the given
     ids); the table and one line a damaged trial or failed score. `force`: scores computed again, cache unread."""
     frame = frame.copy()
-    for column in (*DCI_KEYS, *SCORE_KEYS, "problem"):
+    for column in (*DCI_KEYS, *TRIAL_SCORE_KEYS, "problem"):
         if column not in frame.columns:
             frame[column] = float("nan") if column != "problem" else None
     problems = []
@@ -64,7 +69,7 @@ def add_dci(
             problem = row["problem"] if isinstance(row["problem"], str) else checkpoint_problem(sweep, row)
             if problem:
                 raise TrialDamaged(problem)
-            values = (trial_dci(sweep, row.to_dict(), regressor, max_samples) if dci else None) or {}
+            values = _dci(sweep, row.to_dict(), regressor, max_samples, score_setting, problems) if dci else {}
             if scores:
                 computed, failures = trial_scores(sweep, row.to_dict(), score_setting, scores, force)
                 values.update(computed)
@@ -79,6 +84,43 @@ def add_dci(
             shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items() if isinstance(v, float))
             print(f"  {row['trial_id']}: {shown} ({time.perf_counter() - started:.1f} s)")
     return frame, problems
+
+
+def _dci(
+    sweep: Location, row: dict[str, Any], regressor: str, max_samples: int, setting: str, problems: list[str]
+) -> dict[str, Any]:
+    """One trial's DCI columns ({} without factors); a line in problems when no fresh sample could be drawn."""
+    try:
+        return trial_dci(sweep, row, regressor, max_samples, setting) or {}
+    except FreshSampleError as error:  # DCI stays empty; the scores go on
+        problems.append(f"score failed for trial {row['trial_id']}: dci: {error}")
+        return {}
+
+
+def protocol_of(frame: pd.DataFrame, setting: str, regressor: str, dci_samples: int) -> dict[str, dict[str, Any]]:
+    """score_protocol for the table's dataset; a table of several datasets whose protocols differ for a score records
+    that score's by dataset ({"by_dataset": {name: description}})."""
+    names = sorted({name for name in frame.get("dataset", pd.Series(dtype=object)) if name in DATASETS})
+    described = {name: score_protocol(setting, DATASETS[name].has_oracle, regressor, dci_samples) for name in names}
+    described = described or {"": score_protocol(setting, False, regressor, dci_samples)}
+    first = next(iter(described.values()))
+    return {
+        score: first[score] if all(d[score] == first[score] for d in described.values()) else {"by_dataset": by}
+        for score, by in ((score, {name: d[score] for name, d in described.items()}) for score in first)
+    }
+
+
+def _record(
+    metadata: dict[str, Any], frame: pd.DataFrame, names: tuple[str, ...], setting: str, regressor: str, samples: int
+) -> None:
+    """Into the table's metadata: the DCI settings, the score setting and what each recomputed score used (the
+    others keep what the table said of them)."""
+    if "dci" in names:
+        metadata.update(dci_regressor=regressor, dci_samples=samples)
+    if "dci" in names or any(name in TRIAL_SCORE_KEYS for name in names):
+        metadata.update(score_setting=setting, score_counts=SCORE_SETTINGS[setting])
+    described = protocol_of(frame, setting, regressor, samples)
+    metadata["score_protocol"] = {**metadata.get("score_protocol", {}), **{n: described[n] for n in names}}
 
 
 def parse_only(text: str | None) -> tuple[str, ...] | None:
@@ -118,17 +160,14 @@ def metrics_command(args: argparse.Namespace) -> int:
     names = only or RECOMPUTABLE
     regressor = getattr(args, "regressor", None) or metadata.get("dci_regressor") or DCI_REGRESSOR
     setting = getattr(args, "scores", None) or metadata.get("score_setting") or SCORE_SETTING
-    scores = tuple(name for name in names if name in SCORE_KEYS)
+    scores = tuple(name for name in names if name in TRIAL_SCORE_KEYS)
     frame, problems = add_dci(
         sweep, frame, regressor, args.dci_samples, ids, scores, setting, force=only is not None, dci="dci" in names
     )
     if "udr" in names:
-        frame, udr_problems = sweep_udr(sweep, frame)
-        problems += [f"damaged trial {line}" for line in udr_problems]
-    if "dci" in names:
-        metadata.update(dci_regressor=regressor, dci_samples=args.dci_samples)
-    if scores:
-        metadata.update(score_setting=setting, score_counts=SCORE_SETTINGS[setting])
+        frame, udr_problems = sweep_udr(sweep, frame, setting)
+        problems += [f"trial {line}" for line in udr_problems]
+    _record(metadata, frame, names, setting, regressor, args.dci_samples)
     metadata["versions"] = {**metadata.get("versions", {}), "scikit-learn": importlib_metadata.version("scikit-learn")}
     metadata.pop("schema_version", None)
     write_trials_table(sweep, frame, metadata)

@@ -35,6 +35,7 @@ from vaemodels import (
     checkpoint_problem,
     human_bytes,
     load_or_rebuild,
+    score_protocol,
     sweep_udr,
 )
 
@@ -198,6 +199,10 @@ def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
         "dci_samples": options.dci_samples,
         "score_setting": settings.scores,
         "score_counts": SCORE_SETTINGS[settings.scores],
+        # What each score reads (fresh oracle samples or the stored latents), how many points, which classifier.
+        "score_protocol": score_protocol(
+            settings.scores, DATASETS[settings.dataset].has_oracle, settings.dci_regressor, options.dci_samples
+        ),
         "keep": options.keep,
     }
 
@@ -232,7 +237,7 @@ def run_sweep(
                 build_tuner(settings, options, sweep, events, trainable).fit()
             if not _interrupted(book):
                 _finish_off(book, finisher, settings.dci_regressor)
-                _add_udr(book, sweep)
+                _add_udr(book, sweep, settings.scores)
                 book.trim_finished(options.keep)
             book.write()
             if console is not None:
@@ -296,9 +301,10 @@ def _finish_off(book: TrialBook, finisher: Finisher, regressor: str) -> None:
         book.maybe_write()
 
 
-def _add_udr(book: TrialBook, sweep: Location) -> None:
-    """UDR over the finished trials, from their stored latents, into the table (a damaged trial gets a line)."""
-    scored, problems = sweep_udr(sweep, book.table.frame())
+def _add_udr(book: TrialBook, sweep: Location, setting: str) -> None:
+    """UDR over the finished trials, on the codes the score setting says, into the table (a trial left out gets a
+    line)."""
+    scored, problems = sweep_udr(sweep, book.table.frame(), setting)
     for row in scored[["trial_id", *UDR_KEYS]].to_dict("records"):
         book.table.put({**book.table.get(row["trial_id"]), **row})
     for line in problems:

@@ -10,16 +10,22 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from tests.helpers.datasets import tiny_dsprites, write_dsprites
+from tests.helpers.trials import train_tiny_trial
 from vaemodels import encode, fit
 from vaemodels.config import TrialConfig
 from vaemodels.dataset_registry import DATASETS, FACTOR_NPZ_ENV, factor_npz_spec, register_factor_npz
 from vaemodels.datasets import DatasetUnavailable, load_dataset, load_samples
 from vaemodels.errors import ConfigError
 from vaemodels.npz_files import DSPRITES_FILE, DSPRITES_URL
+from vaemodels.oracles import load_oracle
+from vaemodels.score_columns import trial_scores
+from vaemodels.storage import resolve
+from vaemodels.trials_table import rebuild_trials_table
 
 
 def config(dataset: str, **keys) -> TrialConfig:
@@ -242,3 +248,48 @@ def test_the_environment_variable_registers_factor_npz_files_when_the_config_is_
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == "3 (3, 4, 5)"
     assert "'gone'" in result.stderr and "not registered" in result.stderr  # a missing file warns, never fails
+
+
+# ---- factor_npz oracles: a file of every factor combination can be sampled afresh
+
+
+def train_on(dataset: str, folder: Path) -> dict:
+    """A tiny model trained one epoch on the whole file, as a sweep trial leaves it; its trials.parquet row."""
+    train_tiny_trial(folder / "trial0", dataset=dataset, image_size=16, n_samples=None, epochs=1, batch_size=16)
+    return rebuild_trials_table(resolve(folder)).iloc[0].to_dict()
+
+
+def test_a_full_factorial_factor_npz_gets_an_oracle_and_its_beta_vae_and_factor_vae_scores(tmp_path, registered):
+    path = tmp_path / "grid3d.npz"
+    arrays = write_factor_npz(path)  # all 3 x 4 x 5 combinations, once each
+    spec = registered("grid3d", path)
+    assert spec.has_oracle and spec.no_oracle_reason is None
+    oracle = load_oracle(config("grid3d"))
+    rows = np.array([0, 17, 59])  # an observation is the file's own image of those factors
+    expected = arrays["images"][rows].transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    np.testing.assert_array_equal(oracle.observations(arrays["factors"][rows]), expected)
+    row = train_on("grid3d", tmp_path / "sweep")
+    scores, failures = trial_scores(resolve(tmp_path / "sweep"), row, "quick", ("beta_vae", "factor_vae"))
+    assert failures == [] and all(0.0 <= scores[name] <= 1.0 for name in ("beta_vae", "factor_vae"))
+
+
+def test_a_factor_npz_that_lacks_combinations_leaves_them_empty_with_one_line_saying_why(tmp_path, registered, cli):
+    arrays = write_factor_npz(tmp_path / "grid3d.npz")
+    path = tmp_path / "part3d.npz"
+    np.savez_compressed(path, images=arrays["images"][:50], factors=arrays["factors"][:50])  # same grid, 10 gone
+    spec = registered("part3d", path)
+    reason = "dataset 'part3d' holds 50 of its 60 factor combinations, so no fresh samples can be drawn"
+    assert not spec.has_oracle and spec.no_oracle_reason == reason and spec.factor_sizes == FACTOR_GRID
+    train_on("part3d", tmp_path / "sweep")
+    done = cli("metrics", str(tmp_path / "sweep"), "--only", "beta_vae,factor_vae,sap")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(f"beta_vae, factor_vae: {reason}") == 1 and "Traceback" not in done.stderr
+    row = pd.read_parquet(tmp_path / "sweep" / "trials.parquet").iloc[0]
+    assert np.isnan(row["beta_vae"]) and np.isnan(row["factor_vae"]) and 0.0 <= row["sap"] <= 1.0
+
+
+def test_factor_npz_spec_refuses_factors_that_are_not_grid_indices(tmp_path):
+    path = tmp_path / "bad.npz"
+    write_factor_npz(path, factors=np.full((60, 3), -1, np.int64))
+    with pytest.raises(ValueError, match="factors must be integer grid indices >= 0"):
+        factor_npz_spec("bad", path)

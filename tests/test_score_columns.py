@@ -66,7 +66,7 @@ def test_a_failing_score_is_null_with_a_warning_and_the_trial_keeps_its_other_me
     monkeypatch.setattr(vaemodels.scores, "sap", broken)
     # The oracle scores are left out here (as for a conditional encoder): what is tested is that sap's failure
     # takes nothing else with it, and the oracle scores cost most of a trial's scoring time.
-    monkeypatch.setattr("vaemodels.score_columns._oracle_and_encoder", lambda sweep, row: (None, None))
+    monkeypatch.setattr("vaemodels.score_columns.trial_encoder", lambda sweep, row: (None, None))
     with pytest.warns(UserWarning, match="score sap: LinAlgError: singular"):
         updates = finish_trial(resolve(sweep), first_row(sweep), 100, "random_forest", "quick")
     assert updates["sap"] is None and updates["finalized"] and "problem" not in updates
@@ -164,7 +164,7 @@ def test_metrics_only_udr_adds_its_columns_and_a_bad_name_is_one_line(sweep, cli
     assert set(UDR_KEYS) <= set(frame.columns) and list(frame["udr_pairs"]) == [0]  # one seed: no pair
     bad = cli("metrics", str(sweep), "--only", "sap,mig2")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
-    valid = "dci, sap, modularity, explicitness, beta_vae, factor_vae, udr"
+    valid = "dci, mig, sap, modularity, explicitness, beta_vae, factor_vae, udr"
     assert f"--only 'sap,mig2': mig2; choose from {valid}" in bad.stderr
 
 
@@ -184,6 +184,11 @@ def test_the_study_preset_scores_at_reference_with_gradient_boosting_and_quick_w
     metadata = provenance(full, RunOptions())
     assert metadata["score_setting"] == "reference" and metadata["dci_regressor"] == "gradient_boosting"
     assert metadata["score_counts"] == SCORE_SETTINGS["reference"] and metadata["versions"]["scikit-learn"]
+    # dSprites has an oracle: the study's DCI is trained on 10,000 fresh points and tested on 5,000 others.
+    assert metadata["score_protocol"]["dci"] == {"codes": "fresh", "seed": 0, "train_points": 10_000,
+                                                 "test_points": 5_000, "regressor": "gradient_boosting"}  # fmt: skip
+    assert metadata["score_protocol"]["udr"]["correlation"] == "lasso"
+    assert provenance(quick, RunOptions())["score_protocol"]["dci"]["codes"] == "stored"
     document = full.to_document()
     assert (document["scores"], document["dci_regressor"]) == ("reference", "gradient_boosting")
     assert dataclasses.replace(full, preset="") != dataclasses.replace(quick, preset="")

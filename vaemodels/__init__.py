@@ -24,10 +24,11 @@ for _module, _names in {
     "losses": "LossTerms vae_loss",
     "training": "EpochEnd TrainState TrainingDiverged evaluate fit measure_throughput new_state pick_device",
     "embeddings": "encode latents_metadata mu_columns read_latents",
-    "metric_names": "ACTIVE_VARIANCE DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES LATENT_KEYS "
-    "LATENT_METRICS RECOMPUTABLE SCORE_KEYS SCORE_SETTING SCORE_SETTINGS STUDY_DCI_REGRESSOR UDR_KEYS loss_name",
+    "metric_names": "ACTIVE_VARIANCE CLASSIFIERS DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES "
+    "LATENT_KEYS LATENT_METRICS RECOMPUTABLE SCORE_KEYS SCORE_PROTOCOLS SCORE_SETTING SCORE_SETTINGS "
+    "STUDY_DCI_REGRESSOR TRIAL_SCORE_KEYS UDR_CORRELATIONS UDR_KEYS draws_fresh loss_name score_protocol",
     "metrics": "dci_metrics latent_metrics mig",
-    "scores": "FactorOracle beta_vae_score explicitness factor_vae_score modularity sap udr",
+    "scores": "FactorOracle beta_vae_score explicitness factor_vae_score logistic_regression modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
     "rank_correlation rank_disagreement scores_present summary_table",
@@ -37,7 +38,7 @@ for _module, _names in {
     "prune_checkpoints restore_state save_checkpoint write_epoch_checkpoint",
     "trials_table": "PATH_COLUMNS TRIALS_FILE RowTable TableDamaged folder_row frame_from_rows load_or_rebuild "
     "pending_row read_trials_table rebuild_trials_table row_from_summary trial_ids write_trials_table",
-    "finishing": "TrialDamaged finish_trial trial_dci trim_trial",
+    "finishing": "FreshSampleError TrialDamaged finish_trial trial_dci trim_trial",
     "score_columns": "trial_scores",
     "udr_columns": "sweep_udr",
     "cli": "CommandParser add_config_flags config_overrides lazy main",

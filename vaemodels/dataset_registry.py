@@ -38,6 +38,9 @@ class DatasetSpec:
     # "module:function" called as oracle(spec, config) -> vaemodels.scores.FactorOracle: fresh observations of any
     # factor values (what the BetaVAE and FactorVAE scores sample); None when the dataset cannot give them.
     oracle: str | None = None
+    # Why a dataset with factors has no oracle, for the line that says so where its BetaVAE and FactorVAE stay empty
+    # (a factor_npz file that is not a full factorial); None when it has one or says nothing.
+    no_oracle_reason: str | None = None
 
     def __post_init__(self) -> None:
         """Reject specs that would fail later and far away (a plugin's typo, a factor without a size)."""
@@ -156,7 +159,8 @@ _RESERVED_COLUMNS = ("sample", "label", "recon_error")  # latents.parquet's own 
 
 def factor_npz_spec(name: str, path: str | Path, label_description: str | None = None) -> DatasetSpec:
     """A DatasetSpec for an .npz holding `images` (N, H, W[, C]) and `factors` (N, k) integer, with optional
-    `factor_names` (k,) str and `labels` (N,) integer (default: the first factor); reads everything but the images."""
+    `factor_names` (k,) str and `labels` (N,) integer (default: the first factor); reads everything but the images.
+    A file of every combination of its factors' values gets an oracle (a lookup by factors), any other the reason."""
     import numpy as np  # imported here: the registry stays light for `latentsweep --help`
 
     path = Path(path).expanduser().absolute()
@@ -170,10 +174,14 @@ def factor_npz_spec(name: str, path: str | Path, label_description: str | None =
         names = tuple(str(n) for n in npz["factor_names"]) if "factor_names" in npz.files else None
     if len(shape) not in (3, 4) or shape[1] != shape[2] or factors.ndim != 2 or len(factors) != shape[0]:
         raise ValueError(f"{path}: images {shape} must be (N, H, H[, C]) and factors {factors.shape} (N, k)")
+    if not np.issubdtype(factors.dtype, np.integer) or (factors.size and factors.min() < 0):
+        raise ValueError(f"{path}: factors must be integer grid indices >= 0, got {factors.dtype}")
     names = names or tuple(f"factor_{i}" for i in range(factors.shape[1]))
+    sizes = tuple(int(size) + 1 for size in factors.max(axis=0)) if len(factors) else (0,) * factors.shape[1]
     clash = [n for n in names if n in _RESERVED_COLUMNS or n.startswith(("mu_", "logvar_"))]
     if len(set(names)) != len(names) or clash or len(names) != factors.shape[1]:
         raise ValueError(f"{path}: factor_names {names} must be {factors.shape[1]} distinct names, none of {clash}")
+    reason = _missing_combinations(name, factors, sizes)
     return DatasetSpec(
         name,
         channels=1 if len(shape) == 3 else shape[3],
@@ -183,9 +191,28 @@ def factor_npz_spec(name: str, path: str | Path, label_description: str | None =
         loader="vaemodels.npz_files:load_factor_npz",
         sample_loader="vaemodels.npz_files:factor_npz_samples",
         factor_names=names,
-        factor_sizes=tuple(int(size) + 1 for size in factors.max(axis=0)),
+        factor_sizes=sizes,
         data_file=str(path),
+        oracle=None if reason else "vaemodels.oracles:factor_npz_oracle",
+        no_oracle_reason=reason,
     )
+
+
+def _missing_combinations(name: str, factors: Any, sizes: tuple[int, ...]) -> str | None:
+    """None when factors (N, k) hold every combination of 0 .. size - 1 at least once, else a line saying how many
+    they hold (no fresh sample of the factors' grid could be looked up)."""
+    import math
+
+    import numpy as np
+
+    total = math.prod(sizes)
+    if 0 < total <= len(factors):  # fewer rows than combinations cannot hold them all (nor index them in int64)
+        held = np.unique(np.ravel_multi_index(factors.astype(np.int64).T, sizes)).size
+    else:
+        held = len(np.unique(factors, axis=0))  # (held, k) distinct rows
+    if held == total:
+        return None
+    return f"dataset {name!r} holds {held:,} of its {total:,} factor combinations, so no fresh samples can be drawn"
 
 
 def register_factor_npz(name: str, path: str | Path, label_description: str | None = None) -> DatasetSpec:

@@ -18,40 +18,77 @@ import pyarrow.parquet as pq
 from vaemodels import trial_folder as tf
 from vaemodels.damage import TrialDamaged
 from vaemodels.datasets import DATASETS
-from vaemodels.metric_names import DCI_KEYS, DCI_REGRESSOR, DCI_SAMPLES, KEEP_POLICIES
+from vaemodels.fresh_samples import CodeSample, FreshSampleError, fresh_sample
+from vaemodels.metric_names import DCI_KEYS, DCI_REGRESSOR, DCI_SAMPLES, KEEP_POLICIES, SCORE_SETTING, score_protocol
 from vaemodels.score_columns import trial_scores
 from vaemodels.storage import Location
 from vaemodels.trials_table import PATH_COLUMNS
 
-__all__ = ["TrialDamaged", "finish_trial", "trial_dci", "trim_trial"]
+__all__ = ["FreshSampleError", "TrialDamaged", "finish_trial", "trial_dci", "trim_trial"]
 
 
-def trial_dci(sweep: Location, row: dict[str, Any], regressor: str, max_samples: int) -> dict[str, float] | None:
-    """DCI of one trial's best latents (cached in dci.json); None when it has no latents or its dataset no factors."""
-    from vaemodels.metrics import dci_metrics  # scikit-learn: imported when first needed
+def trial_dci(
+    sweep: Location, row: dict[str, Any], regressor: str, max_samples: int, setting: str = SCORE_SETTING
+) -> dict[str, float] | None:
+    """DCI of one trial's best checkpoint (cached in dci.json); None when it has no latents or its dataset no factors.
 
+    At a setting that draws fresh codes (reference) and a dataset with an oracle: trained on the protocol's fresh
+    training points and tested on its test points (disentanglement_lib's 10,000 and 5,000); otherwise on at most
+    max_samples stored latent rows, split 80/20. dci.json records the protocol and the points each part had.
+    Raises TrialDamaged (or OSError) for an unreadable file of the trial, FreshSampleError when fresh samples
+    cannot be drawn.
+    """
     latents_path = row.get("latents_path")
-    factor_names = list(DATASETS[row["dataset"]].factor_names) if row.get("dataset") in DATASETS else []
-    if not isinstance(latents_path, str) or not factor_names or max_samples < 0:
+    spec = DATASETS.get(row.get("dataset"))
+    if not isinstance(latents_path, str) or spec is None or not spec.factor_names or max_samples < 0:
         return None
     cache = sweep.join(row["checkpoint_path"], tf.DCI_FILE)
     location = sweep.join(latents_path)
+    protocol = score_protocol(setting, spec.has_oracle, regressor, max_samples)["dci"]
     # Keyed by the latents file too: a checkpoint written again (a resumed trial) has new latents.
     key = {"regressor": regressor, "samples": max_samples, "latents_mtime_ns": location.info().mtime_ns}
+    key["protocol"] = protocol  # a changed protocol (setting, counts, seed) computes again
     try:
         cached = cache.read_json()
         if all(cached.get(k) == v for k, v in key.items()):
             return {k: cached[k] for k in DCI_KEYS}
     except (OSError, ValueError, KeyError):
         pass  # not computed yet (or a damaged cache): compute it again
+    sample = fresh_sample(sweep, row, setting) if protocol["codes"] == "fresh" else None
+    if sample is None:  # stored latents (a label-conditioned encoder too: it cannot read fresh observations)
+        scores, used = _stored_dci(sweep, row, spec.factor_names, regressor, max_samples)
+    else:
+        scores, used = _fresh_dci(sample, protocol, regressor)
+    cache.write_text(json.dumps({**key, **scores, "used": used}))
+    return scores
+
+
+def _fresh_dci(sample: CodeSample, protocol: dict[str, Any], regressor: str) -> tuple[dict[str, float], dict[str, Any]]:
+    """DCI trained on the protocol's first train_points fresh points, tested on its test_points, and what it used."""
+    from vaemodels.metrics import dci_train_test  # scikit-learn: imported when first needed
+
+    train_n, test_n = protocol["train_points"], protocol["test_points"]
+    train = sample.codes[:train_n], sample.factors[:train_n]  # (train_n, d), (train_n, k)
+    test = sample.test_codes[:test_n], sample.test_factors[:test_n]  # (test_n, d), (test_n, k)
+    scores = dci_train_test(*train, *test, regressor=regressor, seed=int(protocol["seed"]))
+    return scores, {"codes": "fresh", "train_points": len(train[0]), "test_points": len(test[0])}
+
+
+def _stored_dci(
+    sweep: Location, row: dict[str, Any], factor_names: tuple[str, ...], regressor: str, max_samples: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """DCI on at most max_samples stored latent rows (seeded by the trial), and what it used."""
+    from vaemodels.metrics import dci_metrics
+
+    location = sweep.join(row["latents_path"])
     mu = [f"mu_{i}" for i in range(int(row["latent_dim"]))]
     try:
-        frame = pq.read_table(location.path, columns=mu + factor_names, filesystem=sweep.fs).to_pandas()
+        frame = pq.read_table(location.path, columns=mu + list(factor_names), filesystem=sweep.fs).to_pandas()
     except Exception as error:  # a truncated or missing file: this trial's problem only
         raise TrialDamaged(f"{location.uri} cannot be read ({type(error).__name__}: {error})") from error
-    scores = dci_metrics(frame[mu].to_numpy(), frame[factor_names].to_numpy(), regressor, max_samples, int(row["seed"]))
-    cache.write_text(json.dumps({**key, **scores}))
-    return scores
+    codes, factors = frame[mu].to_numpy(), frame[list(factor_names)].to_numpy()
+    scores = dci_metrics(codes, factors, regressor, max_samples, int(row["seed"]))
+    return scores, {"codes": "stored", "rows": min(len(codes), max_samples) if max_samples else len(codes)}
 
 
 def finish_trial(
@@ -68,7 +105,10 @@ def finish_trial(
     updates: dict[str, Any] = {}
     try:
         if dci_samples > 0:
-            updates.update(trial_dci(sweep, row, regressor, dci_samples) or {})
+            try:
+                updates.update(trial_dci(sweep, row, regressor, dci_samples, score_setting or SCORE_SETTING) or {})
+            except FreshSampleError as error:  # DCI stays empty; the scores and the rest go on
+                warnings.warn(f"trial {row.get('trial_id')}: DCI {error}", stacklevel=2)
         if score_setting is not None:
             scores, failures = trial_scores(sweep, row, score_setting)
             updates.update(scores)

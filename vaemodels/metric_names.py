@@ -5,6 +5,8 @@ Light on purpose (no numpy, no scikit-learn): the command line's parser and the 
 
 from __future__ import annotations
 
+from typing import Any
+
 # Computed on a trial's latents at each new best epoch (cheap: seconds at 10,000 samples).
 LATENT_KEYS = ("active_units", "probe_accuracy", "mig", "gaussian_tc")
 # Computed once the trial has finished, on its best latents (a classifier per factor: the costly one).
@@ -40,8 +42,11 @@ CODE_SCORES = ("sap", "modularity", "explicitness")  # on the stored validation 
 ORACLE_SCORES = ("beta_vae", "factor_vae")  # on fresh samples of the dataset's oracle, through the trial's encoder
 SCORE_KEYS = (*CODE_SCORES, *ORACLE_SCORES)
 UDR_KEYS = ("udr", "udr_pairs")  # over the sweep: trials of one configuration and data_seed, differing in seed
-# What `latentsweep metrics --only` recomputes: DCI's three columns, each score, UDR's two.
-RECOMPUTABLE = ("dci", *SCORE_KEYS, "udr")
+# What a finished trial's scoring fills: `mig` only where the setting draws fresh codes (SCORE_PROTOCOLS), where it
+# replaces the value computed during training on the stored latents.
+TRIAL_SCORE_KEYS = ("mig", *SCORE_KEYS)
+# What `latentsweep metrics --only` recomputes: DCI's three columns, MIG (fresh codes only), each score, UDR's two.
+RECOMPUTABLE = ("dci", *TRIAL_SCORE_KEYS, "udr")
 SCORE_SETTING = "quick"  # a sweep's default; a study's full run: "reference"
 
 # Kim & Mnih 2018 (as disentanglement_lib): a code dim takes part in the FactorVAE vote when its std exceeds this.
@@ -64,3 +69,92 @@ SCORE_SETTINGS = {
         "num_variance_estimate": 1_000,
     },
 }
+
+# ---- how each setting computes the scores (written into trials.parquet's metadata as `score_protocol`)
+
+# "codes": where the code scores read their codes: "fresh" i.i.d. oracle samples through the trial's encoder, or the
+# "stored" validation latents of its best checkpoint.
+# The logistic regressions of explicitness and the BetaVAE score. "liblinear-ovr": what disentanglement_lib got from
+# `LogisticRegression()` under scikit-learn 0.21 (liblinear, one-vs-rest, C=1, max_iter 100); "lbfgs": multinomial,
+# max_iter 1000, what the quick setting has always used.
+CLASSIFIERS = ("liblinear-ovr", "lbfgs")
+# UDR's similarity matrix: disentanglement_lib's udr_sklearn default, Lasso(alpha=0.1) on standardised codes, each
+# model's codes regressed on the other's ("lasso"); or |Spearman rho| ("spearman"), symmetric.
+UDR_CORRELATIONS = ("lasso", "spearman")
+# How each correlation's pairs make a model's UDR. Lasso, as disentanglement_lib: a pair is directed (model i's codes
+# regressed on model j's), its relative strength (mean over columns + mean over rows) / 2, model i's score the median
+# over j of the pairs that predict it. Spearman: symmetric pairs, Duan et al. 2020 eq. 2 (sums over (a + b) dims).
+UDR_AGGREGATES = {
+    "lasso": "directed pairs, (column mean + row mean) / 2",
+    "spearman": "symmetric pairs, (column sum + row sum) / (a + b)",
+}
+# The counts follow disentanglement_lib's config/unsupervised_study_v1/metric_configs/*.gin (mig, sap_score,
+# modularity_explicitness; dci as in abstract_reasoning_study_v1) and its evaluation code: every metric draws its
+# points from a RandomState of evaluation.random_seed = 0, train points before test points, so MIG, SAP, DCI and
+# modularity/explicitness read the same 10,000 training points (and the same 5,000 test points). udr_sklearn has no
+# default count: its only shipped config (config/tests/methods/udr/udr.gin) samples 1,000 points in batches of 10.
+SCORE_PROTOCOLS: dict[str, dict[str, Any]] = {
+    "reference": {
+        "codes": "fresh",  # a dataset without an oracle (or a label-conditioned encoder) falls back to "stored"
+        "seed": 0,  # the library's evaluation.random_seed, the same draws for every trial
+        "classifier": "liblinear-ovr",
+        "mig": {"points": 10_000},
+        "sap": {"train_points": 10_000, "test_points": 5_000},
+        "modularity": {"points": 10_000},  # the training points only, as the library
+        "explicitness": {"train_points": 10_000, "test_points": 5_000},
+        "dci": {"train_points": 10_000, "test_points": 5_000},
+        "udr": {"correlation": "lasso", "points": 1_000},
+        "stored_rows": 15_000,  # the fallback: latent rows the code scores read, split 2/3 - 1/3
+    },
+    "quick": {
+        "codes": "stored",
+        "seed": "trial",  # the trial's own seed draws the rows and splits
+        "classifier": "lbfgs",
+        "udr": {"correlation": "spearman", "points": "stored"},
+        "stored_rows": 3_000,
+    },
+}
+CODE_TRAIN_FRACTION = 2 / 3  # stored codes: SAP's and explicitness's training share (10,000 of the reference's 15,000)
+DCI_TRAIN_FRACTION = 0.8  # stored codes: DCI's training share of its rows
+
+
+def draws_fresh(setting: str, has_oracle: bool) -> bool:
+    """Whether a setting scores fresh oracle samples for a dataset (with an oracle or not)."""
+    return SCORE_PROTOCOLS[setting]["codes"] == "fresh" and has_oracle
+
+
+def score_protocol(
+    setting: str, has_oracle: bool, regressor: str = DCI_REGRESSOR, dci_samples: int = DCI_SAMPLES
+) -> dict[str, dict[str, Any]]:
+    """What each score of a setting uses for a dataset with or without an oracle: {score: {codes, seed, counts..}}."""
+    if setting not in SCORE_PROTOCOLS:
+        raise ValueError(f"score setting {setting!r}: choose one of {', '.join(SCORE_PROTOCOLS)}")
+    protocol, counts = SCORE_PROTOCOLS[setting], SCORE_SETTINGS[setting]
+    fresh = draws_fresh(setting, has_oracle)
+    codes = {"codes": "fresh" if fresh else "stored", "seed": protocol["seed"] if fresh else "trial"}
+    if fresh:
+        described = {name: {**codes, **protocol[name]} for name in ("mig", *CODE_SCORES, "dci")}
+    else:
+        rows, split = protocol["stored_rows"], round(CODE_TRAIN_FRACTION, 4)
+        described = {
+            "mig": {**codes, "points": "the stored validation latents", "computed": "during training"},
+            "sap": {**codes, "rows": rows, "train_fraction": split},
+            "modularity": {**codes, "rows": rows},
+            "explicitness": {**codes, "rows": rows, "train_fraction": split},
+            "dci": {**codes, "rows": dci_samples, "train_fraction": DCI_TRAIN_FRACTION},
+        }
+    described["dci"]["regressor"] = regressor
+    described["explicitness"]["classifier"] = protocol["classifier"]
+    oracle = {"codes": "fresh", "seed": protocol["seed"]} if has_oracle else {"codes": None}
+    sizes = {"batch_size": counts["batch_size"], "train_points": counts["num_train"], "eval_points": counts["num_eval"]}
+    described["beta_vae"] = {**oracle, **sizes, "classifier": protocol["classifier"]}
+    described["factor_vae"] = {**oracle, **sizes, "variance_points": counts["num_variance_estimate"]}
+    udr = protocol["udr"]
+    described["udr"] = {
+        **codes,
+        "correlation": udr["correlation"],
+        "aggregate": UDR_AGGREGATES[udr["correlation"]],
+        "points": udr["points"] if fresh else "the validation samples every seed stored",
+        "kl_threshold": UDR_KL_THRESHOLD,
+    }
+    return described

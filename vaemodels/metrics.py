@@ -118,16 +118,16 @@ def _dci_classifier(regressor: str, seed: int):
 
 
 def _importance_matrix(
-    codes: np.ndarray, factors: np.ndarray, train: np.ndarray, test: np.ndarray, regressor: str, seed: int
+    codes: np.ndarray, factors: np.ndarray, test_codes: np.ndarray, test_factors: np.ndarray, regressor: str, seed: int
 ) -> tuple[np.ndarray, list[float]]:
     # -> R (d, k') with |feature_importances_| per usable factor, and the test accuracy of each classifier.
     columns, accuracies = [], []
     for j in range(factors.shape[1]):
-        if np.unique(factors[train, j]).size < 2:
+        if np.unique(factors[:, j]).size < 2:
             continue  # a factor constant on the train part cannot be predicted from anything; skip it
-        model = _dci_classifier(regressor, seed).fit(codes[train], factors[train, j])
+        model = _dci_classifier(regressor, seed).fit(codes, factors[:, j])
         columns.append(np.abs(model.feature_importances_))
-        accuracies.append(float(model.score(codes[test], factors[test, j])))
+        accuracies.append(float(model.score(test_codes, test_factors[:, j])))
     matrix = np.stack(columns, axis=1) if columns else np.zeros((codes.shape[1], 0))
     return matrix, accuracies
 
@@ -139,7 +139,8 @@ def dci(
     seed: int = 0,
     train_fraction: float = 0.8,
 ) -> dict[str, float]:
-    """Disentanglement, completeness, informativeness from a classifier importance matrix (Eastwood & Williams 2018)."""
+    """Disentanglement, completeness, informativeness from a classifier importance matrix (Eastwood & Williams 2018),
+    the rows split train_fraction / the rest by a seeded shuffle."""
     _dci_classifier(regressor, seed)  # fail on an unknown name before any work
     if not 0.0 < train_fraction < 1.0:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
@@ -148,9 +149,25 @@ def dci(
     order = np.random.default_rng(seed).permutation(codes.shape[0])
     n_train = round(train_fraction * codes.shape[0])
     train, test = order[:n_train], order[n_train:]
-    if train.size == 0 or test.size == 0:
+    return dci_train_test(codes[train], factors[train], codes[test], factors[test], regressor, seed)
+
+
+def dci_train_test(
+    codes: np.ndarray,
+    factors: np.ndarray,
+    test_codes: np.ndarray,
+    test_factors: np.ndarray,
+    regressor: str = "random_forest",
+    seed: int = 0,
+) -> dict[str, float]:
+    """DCI (Eastwood & Williams 2018, Section 2) with the classifiers trained on (codes, factors) and their accuracy
+    (informativeness) measured on the test points, as disentanglement_lib's dci on its 10,000 + 5,000 points."""
+    _dci_classifier(regressor, seed)
+    codes, test_codes = _as_codes(codes), _as_codes(test_codes)
+    factors, test_factors = _as_factors(factors, codes.shape[0]), _as_factors(test_factors, test_codes.shape[0])
+    if codes.shape[0] == 0 or test_codes.shape[0] == 0:
         return dict.fromkeys(DCI_KEYS, float("nan"))
-    r, accuracies = _importance_matrix(codes, factors, train, test, regressor, seed)  # r: (d, k)
+    r, accuracies = _importance_matrix(codes, factors, test_codes, test_factors, regressor, seed)  # r: (d, k)
     if r.shape[1] == 0:
         return dict.fromkeys(DCI_KEYS, float("nan"))
     d, k = r.shape

@@ -118,6 +118,14 @@ def factor_npz_samples(
     return pick_npz_samples(_cached(_read_factor_npz, _stamp(_factor_npz_path(spec))), ids, spec.name)
 
 
+def factor_npz_arrays(spec: DatasetSpec) -> NpzArrays:
+    """The whole file of a factor_npz dataset, read once while the file is unchanged, checked against its spec."""
+    path = _factor_npz_path(spec)
+    arrays = _cached(_read_factor_npz, _stamp(path))
+    _check_matches_spec(spec, path, arrays)
+    return arrays
+
+
 def _check_matches_spec(spec: DatasetSpec, path: Path, arrays: NpzArrays) -> None:
     """A file replaced since its spec was made would give the model wrong channels or out-of-range labels."""
     _, channels, size, _ = arrays.pixels.shape

@@ -1,7 +1,8 @@
-"""Factor oracles: observations of any factor values, for the scores that need fresh samples (BetaVAE, FactorVAE).
+"""Factor oracles: observations of any factor values, for the scores that need fresh samples (BetaVAE, FactorVAE,
+and every score at the reference setting).
 
-`shapes` renders its sprites from the factors; `dsprites` holds every combination of its five factors once, so an
-observation is the image at that combination's row. The dataset registry names each dataset's oracle.
+`shapes` renders its sprites from the factors; `dsprites`, and a factor_npz file that holds every combination of its
+factors, give as observation the image at that combination's row. The dataset registry names each dataset's oracle.
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ def dsprites_oracle(spec: DatasetSpec, config: TrialConfig) -> GridOracle:
     from vaemodels.npz_files import dsprites_arrays  # imports torch: only when dSprites is scored
 
     return GridOracle(dsprites_arrays(config), spec.factor_sizes, spec.name)
+
+
+def factor_npz_oracle(spec: DatasetSpec, config: TrialConfig) -> GridOracle:
+    """The oracle of a full-factorial factor_npz file (factor_npz_spec gives it one only then): a lookup by factors."""
+    from vaemodels.npz_files import factor_npz_arrays  # imports torch: only when the dataset is scored
+
+    return GridOracle(factor_npz_arrays(spec), spec.factor_sizes, spec.name)
 
 
 def load_oracle(config: TrialConfig) -> FactorOracle | None:

@@ -1,24 +1,26 @@
-"""Disentanglement scores beyond MIG and DCI: SAP, modularity/explicitness, BetaVAE, FactorVAE and UDR.
+"""Disentanglement scores beyond MIG and DCI: SAP, modularity/explicitness, BetaVAE, FactorVAE (UDR: udr_scores).
 
 Shapes: codes (N, d) float posterior means; factors (N, k) integer class indices. The BetaVAE and FactorVAE
 scores draw fresh samples from a `FactorOracle`; UDR compares several models' codes of the same samples.
-Sample counts default to disentanglement_lib's (Locatello et al. 2019); `SCORE_SETTINGS` holds them by name.
+Sample counts default to disentanglement_lib's (Locatello et al. 2019); `SCORE_SETTINGS` holds them by name, and
+`SCORE_PROTOCOLS` the logistic regression of each setting (CLASSIFIERS).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mutual_info_score, roc_auc_score
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from vaemodels.metric_names import ACTIVE_VARIANCE, FACTOR_VAE_STD, SCORE_SETTINGS, UDR_KL_THRESHOLD
+from vaemodels.metric_names import CLASSIFIERS, FACTOR_VAE_STD, SCORE_SETTINGS
 from vaemodels.metrics import _as_codes, _as_factors, _histogram_discretize
+from vaemodels.udr_scores import informative_by_kl, udr, udr_pair  # noqa: F401 (also offered from here)
 
 REFERENCE = SCORE_SETTINGS["reference"]
 
@@ -34,6 +36,22 @@ class FactorOracle(Protocol):
 
 
 Encoder = Callable[[np.ndarray], np.ndarray]  # observations (n, ...) -> codes (n, d)
+
+
+def logistic_regression(kind: str = "lbfgs", seed: int = 0) -> Any:
+    """An unfitted logistic regression of one of CLASSIFIERS.
+
+    "liblinear-ovr" is what disentanglement_lib's `LogisticRegression()` was under scikit-learn 0.21, whose defaults
+    were solver liblinear and multi_class ovr (C=1, max_iter 100): one binary liblinear model a class, the class
+    probabilities their sigmoids divided by their sum. Today's scikit-learn refuses liblinear for a multinomial
+    model, so OneVsRestClassifier makes the classes one by one, as 0.21 did (same binary fits, same normalisation;
+    with two classes both fit a single model). "lbfgs": multinomial, max_iter 1000 (the quick setting's).
+    """
+    if kind == "liblinear-ovr":
+        return OneVsRestClassifier(LogisticRegression(solver="liblinear", random_state=seed))
+    if kind == "lbfgs":
+        return LogisticRegression(max_iter=1000, random_state=seed)
+    raise ValueError(f"classifier {kind!r}: choose one of {', '.join(CLASSIFIERS)}")
 
 
 def _train_test(codes, factors, test_codes, test_factors, train_fraction: float, seed: int):
@@ -104,12 +122,21 @@ def modularity(codes, factors, n_bins: int = 20) -> float:
 
 
 def explicitness(
-    codes, factors, test_codes=None, test_factors=None, train_fraction: float = 2 / 3, seed: int = 0
+    codes,
+    factors,
+    test_codes=None,
+    test_factors=None,
+    train_fraction: float = 2 / 3,
+    seed: int = 0,
+    classifier: str = "lbfgs",
 ) -> float:
     """Explicitness (Ridgeway & Mozer 2018, Section 3): mean one-vs-rest ROC AUC of a logistic regression.
 
-    Per factor, a logistic regression from all (standardised) codes to the factor's values; the AUC of each value's
-    predicted probability against the rest, averaged over values, then over factors. Held-out rows are scored.
+    Per factor, a logistic regression (`classifier`, see logistic_regression) from all codes, standardised with the
+    training rows' mean and std, to the factor's values; the AUC of each value's predicted probability against the
+    rest, averaged over values (a macro average), then over factors; held-out rows are scored. So does
+    disentanglement_lib (modularity_explicitness: normalize_data, then roc_auc_score of the binarised labels against
+    predict_proba). It divides by a zero std, where a constant code here keeps scale 1 and stays constant.
     """
     codes, factors, test_codes, test_factors = _train_test(
         codes, factors, test_codes, test_factors, train_fraction, seed
@@ -118,7 +145,7 @@ def explicitness(
     codes, test_codes = scaler.transform(codes), scaler.transform(test_codes)
     per_factor = []
     for j in range(factors.shape[1]):
-        model = LogisticRegression(max_iter=1000).fit(codes, factors[:, j])
+        model = logistic_regression(classifier, seed).fit(codes, factors[:, j])
         proba = model.predict_proba(test_codes)  # (N_test, classes seen in training)
         aucs = [
             roc_auc_score(test_factors[:, j] == value, proba[:, c])
@@ -130,9 +157,9 @@ def explicitness(
     return float(np.mean(per_factor)) if per_factor else float("nan")
 
 
-def _encoded(oracle: FactorOracle, encode: Encoder, factors: np.ndarray, chunk: int = 4_096) -> np.ndarray:
-    # (n, k) factors -> (n, d) float64 codes of their observations, rendered a chunk at a time: the reference's
-    # 640,000 BetaVAE pairs as 64 x 64 images would be 10 GB at once.
+def codes_of(oracle: FactorOracle, encode: Encoder, factors: np.ndarray, chunk: int = 4_096) -> np.ndarray:
+    """(n, k) factors -> (n, d) float64 codes of their observations, rendered and encoded a chunk at a time."""
+    # A chunk at a time: the reference's 640,000 BetaVAE pairs as 64 x 64 images would be 10 GB at once.
     parts = [encode(oracle.observations(factors[start : start + chunk])) for start in range(0, len(factors), chunk)]
     return _as_codes(np.concatenate(parts))
 
@@ -152,8 +179,8 @@ def _beta_vae_features(oracle, encode, n_points: int, batch_size: int, rng) -> t
     rows = np.arange(n_points)
     second[rows, :, fixed] = first[rows, :, fixed]  # the pair agrees on factor y
     k = first.shape[-1]
-    codes_first = _encoded(oracle, encode, first.reshape(-1, k)).reshape(n_points, batch_size, -1)
-    codes_second = _encoded(oracle, encode, second.reshape(-1, k)).reshape(n_points, batch_size, -1)
+    codes_first = codes_of(oracle, encode, first.reshape(-1, k)).reshape(n_points, batch_size, -1)
+    codes_second = codes_of(oracle, encode, second.reshape(-1, k)).reshape(n_points, batch_size, -1)
     return np.abs(codes_first - codes_second).mean(axis=1), fixed
 
 
@@ -164,17 +191,19 @@ def beta_vae_score(
     num_train: int = REFERENCE["num_train"],
     num_eval: int = REFERENCE["num_eval"],
     seed: int = 0,
+    classifier: str = "lbfgs",
 ) -> float:
     """BetaVAE score (Higgins et al. 2017, Section 3): held-out accuracy of a linear classifier of the fixed factor.
 
-    Each point is a batch of batch_size pairs agreeing on one random factor; its feature the mean |z_1 - z_2|.
+    Each point is a batch of batch_size pairs agreeing on one random factor; its feature the mean |z_1 - z_2|,
+    unstandardised (as disentanglement_lib); `classifier` one of CLASSIFIERS (see logistic_regression).
     """
     rng = np.random.default_rng(seed)
     train_x, train_y = _beta_vae_features(oracle, encode, num_train, batch_size, rng)
     eval_x, eval_y = _beta_vae_features(oracle, encode, num_eval, batch_size, rng)
     if np.unique(train_y).size < 2:
         return float(np.mean(eval_y == train_y[0]))  # one label seen: the classifier can only predict it
-    model = LogisticRegression(max_iter=1000, random_state=seed).fit(train_x, train_y)
+    model = logistic_regression(classifier, seed).fit(train_x, train_y)
     return float(model.score(eval_x, eval_y))
 
 
@@ -187,7 +216,7 @@ def factor_vae_votes(
     """
     fixed, batches = _sample_batches(oracle, n_points, batch_size, rng)
     batches[np.arange(n_points), :, fixed] = batches[np.arange(n_points), :1, fixed]  # all rows share factor y
-    codes = _encoded(oracle, encode, batches.reshape(n_points * batch_size, -1)).reshape(n_points, batch_size, -1)
+    codes = codes_of(oracle, encode, batches.reshape(n_points * batch_size, -1)).reshape(n_points, batch_size, -1)
     with np.errstate(divide="ignore", invalid="ignore"):
         normalised = codes.var(axis=1, ddof=1) / scale**2  # (n_points, d)
     normalised[:, ~(scale > 0)] = np.inf  # an excluded dim never has the least variance
@@ -211,7 +240,7 @@ def factor_vae_score(
     left out. Each code dim predicts the factor it voted for most often in training.
     """
     rng = np.random.default_rng(seed)
-    scale = _encoded(oracle, encode, oracle.sample_factors(num_variance_estimate, rng)).std(axis=0, ddof=1)  # (d,)
+    scale = codes_of(oracle, encode, oracle.sample_factors(num_variance_estimate, rng)).std(axis=0, ddof=1)  # (d,)
     scale = np.where(scale >= FACTOR_VAE_STD, scale, 0.0)  # 0 marks a collapsed dim, left out of the vote
     if not (scale > 0).any():
         return 0.0  # no active dim: nothing can vote (the reference scores 0 too)
@@ -219,61 +248,3 @@ def factor_vae_score(
     evaluation = factor_vae_votes(oracle, encode, num_eval, batch_size, scale, rng)
     classifier = train.argmax(axis=0)  # (d,) the factor each dim predicts
     return float(evaluation[classifier, np.arange(train.shape[1])].sum() / evaluation.sum())
-
-
-def _spearman_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    # |Spearman rho| between every column of first (N, a) and of second (N, b) -> (a, b): Pearson on ranks.
-    ranks = rankdata(np.hstack([first, second]), axis=0)  # ties share their average rank, as Spearman's rho
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.corrcoef(ranks, rowvar=False)[: first.shape[1], first.shape[1] :]
-    return np.nan_to_num(np.abs(rho))  # a constant dim correlates with nothing: 0, not nan
-
-
-def udr_pair(first: np.ndarray, second: np.ndarray) -> float:
-    """UDR_S of two models' codes (N, a) and (N, b) of the same samples, informative dims only (Duan et al. 2020).
-
-    Section 3, eq. 2: with R = |Spearman rho| (a, b), r_a = max_b R(a, b) and r_b = max_a R(a, b),
-    UDR = (sum_b r_b^2 / sum_a R(a, b) + sum_a r_a^2 / sum_b R(a, b)) / (a + b); a row or column of zeros adds 0.
-    """
-    if first.shape[1] == 0 or second.shape[1] == 0:
-        return float("nan")  # no informative dim on one side: the pair says nothing
-    matrix = _spearman_matrix(first, second)  # (a, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_column = np.nan_to_num(matrix.max(axis=0) ** 2 / matrix.sum(axis=0))  # (b,)
-        per_row = np.nan_to_num(matrix.max(axis=1) ** 2 / matrix.sum(axis=1))  # (a,)
-    return float((per_column.sum() + per_row.sum()) / (matrix.shape[0] + matrix.shape[1]))
-
-
-def informative_by_kl(mu: np.ndarray, logvar: np.ndarray, threshold: float = UDR_KL_THRESHOLD) -> np.ndarray:
-    """(d,) True where a dimension's mean KL(q(z|x) || N(0, 1)) over the samples exceeds threshold (Duan et al. 2020,
-    Section 3: a latent is informative when its KL > 0.01). KL = (mu^2 + exp(logvar) - logvar - 1) / 2."""
-    mu, logvar = _as_codes(mu), _as_codes(logvar)
-    return (0.5 * (mu**2 + np.exp(logvar) - logvar - 1.0)).mean(axis=0) > threshold
-
-
-def udr(
-    codes_per_model: Sequence[np.ndarray],
-    threshold: float = ACTIVE_VARIANCE,
-    informative: Sequence[np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """UDR_S (Duan et al. 2020, Section 3): per model, the median of its pairwise scores with every other model.
-
-    The models share a configuration and data and differ in seed, and all encode the same samples. `informative`
-    gives each model's informative dims as a boolean mask (the paper's KL > 0.01, `informative_by_kl`); without it a
-    dim is informative when its posterior mean varies more than threshold. -> (scores (m,), pairs each rests on (m,)).
-    """
-    models = [_as_codes(codes) for codes in codes_per_model]
-    if len({codes.shape[0] for codes in models}) > 1:
-        raise ValueError("every model must encode the same samples (equal row counts)")
-    if informative is None:
-        informative = [codes.var(axis=0) > threshold for codes in models]
-    if len(informative) != len(models) or any(len(m) != c.shape[1] for m, c in zip(informative, models)):
-        raise ValueError("informative needs one mask a model, as long as its code")
-    kept = [codes[:, np.asarray(mask, bool)] for codes, mask in zip(models, informative)]
-    pairwise = np.full((len(models), len(models)), np.nan)  # (m, m), symmetric
-    for i in range(len(models)):
-        for j in range(i + 1, len(models)):
-            pairwise[i, j] = pairwise[j, i] = udr_pair(kept[i], kept[j])
-    pairs = np.isfinite(pairwise).sum(axis=1)  # (m,) the diagonal is nan, so a model is never its own pair
-    scores = np.array([np.median(row[np.isfinite(row)]) if n else np.nan for row, n in zip(pairwise, pairs)])
-    return scores, pairs
