@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when present)")
     parser.add_argument("--steps", type=int, default=60, help="updates a measurement of the reference settings")
     parser.add_argument("--rows", type=int, default=737_280, help="images of the dSprites-sized array")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating measurements of each pair (best kept)")
     args = parser.parse_args()
     compare_methods(args)
     compare_reference_settings(args)
@@ -66,12 +67,12 @@ PAIRS = {  # label -> (the setting measured, its baseline), each a beta-TCVAE co
 
 
 def compare_reference_settings(args: argparse.Namespace) -> None:
-    """Images/s of each pair in PAIRS, measured alternately (best of two rounds) on one shared array."""
+    """Images/s of each pair in PAIRS, measured alternately (the best of --rounds each) on one shared array."""
     data = dsprites_sized(args.rows)
     print(f"\nreference training settings: beta_tcvae, {args.rows:,} uint8 images of 64x64, {args.steps} updates")
     for label, (setting, baseline) in PAIRS.items():
         rates = {name: 0.0 for name in ("setting", "baseline")}
-        for _ in range(2):  # alternate, so a slow spell of the machine hits both
+        for _ in range(args.rounds):  # alternate, so a slow spell of the machine hits both
             for name, keys in (("baseline", baseline), ("setting", setting)):
                 config = TrialConfig.from_dict({**STUDY, "arch": "beta_tcvae", "max_steps": args.steps, **keys})
                 state = fit(config, data, device=args.device)
