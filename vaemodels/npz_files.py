@@ -21,6 +21,7 @@ import torch
 
 from vaemodels.dataset_registry import DatasetSpec
 from vaemodels.datasets import DEFAULT_DATA_DIR, Dataset, DatasetUnavailable, _check_ids, _keep_subset, _random_split
+from vaemodels.storage import new_file_mode
 
 if TYPE_CHECKING:
     from vaemodels.config import TrialConfig
@@ -239,6 +240,7 @@ def _download(url: str, target: Path) -> Path:
     """Fetch url into target through a temporary file beside it, so that a cut-off download leaves no file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    os.fchmod(handle, new_file_mode())  # mkstemp makes 0600, which the rename would keep
     os.close(handle)
     try:
         urllib.request.urlretrieve(url, partial)

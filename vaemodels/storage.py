@@ -87,6 +87,7 @@ class Location:
             folder.mkdir(parents=True, exist_ok=True)
             handle, partial = tempfile.mkstemp(prefix=f".{Path(self.path).name}.", dir=folder)
             try:
+                os.fchmod(handle, new_file_mode())  # mkstemp makes 0600, and the rename would keep it
                 with os.fdopen(handle, "wb") as stream:
                     stream.write(data)
                 os.replace(partial, self.path)
@@ -112,6 +113,26 @@ class Location:
         """Bytes of every file below this folder (one recursive listing)."""
         selector = pafs.FileSelector(self.path, recursive=True, allow_not_found=True)
         return sum(info.size or 0 for info in self.fs.get_file_info(selector) if info.type == pafs.FileType.File)
+
+
+def new_file_mode() -> int:
+    """The mode an ordinary new file gets under this process's umask (0644 under 0022, 0664 under 0002): what
+    Ray and every other tool writing the sweep folder gives its files, so that other accounts can read them."""
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux reports it without changing it; elsewhere, set and restore (not thread-safe, hence the first choice).
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def resolve(path_or_uri: str | Path) -> Location:
