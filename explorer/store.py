@@ -169,7 +169,7 @@ class ResultsStore:
             if source.has_table:
                 try:
                     return read_trials_table(source.folder)[0]
-                except TableDamaged as damaged:  # rebuilt here in memory; `latentsweep best` writes it back
+                except TableDamaged as damaged:  # rebuilt here in memory; `metrics` or a resumed sweep writes it back
                     logging.getLogger(__name__).warning("%s; showing the table rebuilt from the trial folders", damaged)
                     return rebuild_trials_table(source.folder)
             if source.single_trial:

@@ -145,7 +145,9 @@ def metrics_command(args: argparse.Namespace) -> int:
     try:
         if not sweep.exists():
             raise StorageError(f"{sweep.uri} does not exist")
-        frame, metadata = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+        frame, metadata = load_or_rebuild(
+            sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr), write=True
+        )
     except (OSError, StorageError) as error:
         print(f"latentsweep metrics: {error}", file=sys.stderr)
         return 2

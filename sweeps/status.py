@@ -102,7 +102,7 @@ def read_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
     except FileNotFoundError:
         raise StorageError(f"{sweep.join(TRIALS_FILE).uri} does not exist: no sweep has started there") from None
     except TableDamaged as error:
-        raise StorageError(f"{error}; `latentsweep best {sweep.uri}` rebuilds it from the trial folders") from None
+        raise StorageError(f"{error}; `latentsweep metrics {sweep.uri}` rebuilds it from the trial folders") from None
 
 
 def _duration(seconds: float) -> str:

@@ -264,7 +264,7 @@ def _has_factors(settings: SweepSettings) -> bool:
 def _stored_table(sweep: Location) -> RowTable:
     """The table a stopped driver left (rebuilt from the trial folders when it is missing or damaged), with the
     damaged files of its finished trials listed."""
-    frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr), write=True)
     table = RowTable.from_frame(frame) if len(frame) else RowTable()
     finished = [table.get(i) for i in table.ids() if table.get(i)["status"] == "TERMINATED"]
     with ThreadPoolExecutor(max_workers=8) as pool:  # storage reads: a bucket answers many at once

@@ -25,7 +25,7 @@ from vaemodels.npz_files import DSPRITES_FILE, DSPRITES_URL
 from vaemodels.oracles import load_oracle
 from vaemodels.score_columns import trial_scores
 from vaemodels.storage import resolve
-from vaemodels.trials_table import rebuild_trials_table
+from vaemodels.table_rebuild import rebuild_trials_table
 
 
 def config(dataset: str, **keys) -> TrialConfig:

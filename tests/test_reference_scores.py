@@ -14,7 +14,8 @@ from sklearn.metrics import roc_auc_score
 from vaemodels.metric_names import SCORE_PROTOCOLS, score_protocol
 from vaemodels.scores import explicitness, logistic_regression
 from vaemodels.storage import resolve
-from vaemodels.trials_table import read_trials_table, rebuild_trials_table
+from vaemodels.table_rebuild import rebuild_trials_table
+from vaemodels.trials_table import read_trials_table
 from vaemodels.udr_columns import sweep_udr
 from vaemodels.udr_scores import relative_strength, udr
 

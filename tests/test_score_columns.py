@@ -15,7 +15,8 @@ from vaemodels import SCORE_KEYS, SCORE_SETTINGS, UDR_KEYS
 from vaemodels.finishing import finish_trial
 from vaemodels.score_columns import SCORES_FILE, trial_scores
 from vaemodels.storage import resolve
-from vaemodels.trials_table import read_trials_table, rebuild_trials_table
+from vaemodels.table_rebuild import rebuild_trials_table
+from vaemodels.trials_table import read_trials_table
 from vaemodels.udr_columns import sweep_udr
 
 # DCI and the classifiers on the 40 validation rows of these tiny trials: sklearn notes that classes are many.

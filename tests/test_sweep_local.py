@@ -85,12 +85,14 @@ def test_best_command_names_the_minimum_row(sweep_dir, table, capsys, tmp_path):
     assert (tmp_path / "exported" / "model.pt").exists()
 
 
-def test_best_rebuilds_a_missing_trials_table(sweep_dir, table, capsys):
+def test_best_rebuilds_a_missing_trials_table_in_memory_and_metrics_writes_it(sweep_dir, table, capsys):
     from vaemodels.cli import main
 
     (sweep_dir / "trials.parquet").rename(sweep_dir / "trials.parquet.bak")
     try:
         assert main(["best", str(sweep_dir)]) == 0
+        assert not (sweep_dir / "trials.parquet").exists()  # best only reads the sweep folder
+        assert main(["metrics", str(sweep_dir), "--only", "udr"]) == 0
         rebuilt = pd.read_parquet(sweep_dir / "trials.parquet")
         assert sorted(rebuilt["trial_id"]) == sorted(table["trial_id"])
         np.testing.assert_allclose(rebuilt.set_index("trial_id")["best_loss"], table.set_index("trial_id")["best_loss"])

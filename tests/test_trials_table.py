@@ -16,7 +16,8 @@ import pytest
 
 from vaemodels import trial_folder as tf
 from vaemodels.storage import resolve
-from vaemodels.trials_table import RowTable, folder_row, rebuild_trials_table, write_trials_table
+from vaemodels.table_rebuild import folder_row, rebuild_trials_table
+from vaemodels.trials_table import RowTable, write_trials_table
 from vaemodels.tune_state import parse_experiment_state
 
 # DCI on the 40 validation rows of these tiny trials: sklearn notes that 32 position classes are many for them.
@@ -111,14 +112,19 @@ def test_a_truncated_trials_parquet_is_rebuilt_with_one_warning(sweep, cli):
     frame = rebuild_trials_table(resolve(sweep))
     write_trials_table(resolve(sweep), frame, {})
     table = sweep / "trials.parquet"
-    table.write_bytes(table.read_bytes()[:200])
-    for command in (("best", str(sweep)), ("metrics", str(sweep), "--dci-samples", "100")):
+    truncated = table.read_bytes()[:200]
+    table.write_bytes(truncated)
+    for command, written in ((("best", str(sweep)), False), (("metrics", str(sweep), "--dci-samples", "100"), True)):
         done = cli(*command)
         assert done.returncode == 0, done.stderr
         warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
-        assert len(warnings) == 1 and "trials.parquet cannot be read" in warnings[0] and "Traceback" not in done.stderr
-        assert len(pd.read_parquet(table)) == 3  # written back whole
-        table.write_bytes(table.read_bytes()[:200])
+        assert len(warnings) == 1 and "trials.parquet is not a Parquet table" in warnings[0]
+        assert "Traceback" not in done.stderr
+        if written:  # metrics holds the sweep: the rebuild is written back whole, the damaged file kept aside
+            assert len(pd.read_parquet(table)) == 3
+            assert [p.read_bytes() for p in sweep.glob("trials.parquet.damaged-*")] == [truncated]
+        else:  # best only reads: the rebuild stays in memory
+            assert table.read_bytes() == truncated
 
 
 def test_damaged_files_mark_their_trial_and_the_others_still_count(sweep, cli):

@@ -114,6 +114,7 @@ def finish_trial(
             updates.update(scores)
             for line in failures:
                 warnings.warn(f"trial {row.get('trial_id')}: score {line}", stacklevel=2)
+        updates["finish_seconds"] = time.perf_counter() - started  # in the summary too: a rebuild restores it
         last = row.get("last_checkpoint_path")
         if isinstance(last, str):
             updates["finalized"] = True
@@ -125,7 +126,7 @@ def finish_trial(
                 sweep.join(last, name).delete()
     except (TrialDamaged, OSError, ValueError, KeyError) as error:
         updates["problem"] = str(error) if isinstance(error, TrialDamaged) else f"{type(error).__name__}: {error}"
-    updates["finish_seconds"] = time.perf_counter() - started
+    updates.setdefault("finish_seconds", time.perf_counter() - started)
     return updates
 
 
@@ -140,8 +141,10 @@ def trim_trial(sweep: Location, row: dict[str, Any], keep: str = "best-and-last"
     updates: dict[str, Any] = {"trimmed": True}
     if keep == "best" and isinstance(last, str) and last != best:
         updates["last_checkpoint_path"] = best  # its history then stops at the best epoch
-        _write_summary(sweep, best, {**row, **updates})  # the newest kept checkpoint is what a rebuild reads
-    kept = {best, updates.get("last_checkpoint_path", last)}
+    newest = updates.get("last_checkpoint_path", last)
+    if isinstance(newest, str):
+        _write_summary(sweep, newest, {**row, **updates})  # the newest kept checkpoint is what a rebuild reads
+    kept = {best, newest}
     trial_id = row["trial_id"]
     for name in sweep.join(trial_id).list_dirs():
         checkpoint = posixpath.join(trial_id, name)

@@ -7,21 +7,24 @@ from __future__ import annotations
 import io
 import json
 import posixpath
-from collections.abc import Callable
+import time
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from vaemodels import trial_folder as tf
 from vaemodels.config import CONFIG_KEYS, DATA_SEED_SCHEMA, SCHEMA_VERSION
+from vaemodels.errors import UserError
 from vaemodels.metric_names import LATENT_METRICS, SCORE_KEYS, UDR_KEYS
 from vaemodels.storage import Location
-from vaemodels.tune_state import SchedulerState, scheduler_states
 
 TRIALS_FILE = "trials.parquet"
+# The table's key-value metadata (the sweep's settings, versions, score protocol) and the columns that only the
+# whole sweep knows (UDR), beside it: what a rebuild from the trial folders restores. Written when they change.
+SIDECAR_FILE = "trials.meta.json"
+DAMAGED_PREFIX = f"{TRIALS_FILE}.damaged-"  # a table that was not Parquet, kept aside (with the time) when rebuilt
+READ_ATTEMPTS, READ_PAUSE = 3, 0.5  # a read that fails without proof of damage is tried again, then reported
 LEADING_COLUMNS = ("trial_id", "status", "stopped_early", "diverged", "error", "problem")
 # Present even when no trial has written a checkpoint yet.
 REQUIRED_COLUMNS = (
@@ -45,7 +48,13 @@ _ROW_KEYS = {"schema_version"}  # summary keys that are not columns
 
 
 class TableDamaged(ValueError):
-    """trials.parquet exists but cannot be read; the message names the file."""
+    """trials.parquet exists but is provably not a Parquet table (bad magic, footer or schema); the message names
+    the file."""
+
+
+class TableUnreadable(UserError, OSError):
+    """trials.parquet could not be read, with no proof that it is damaged (a permission, a network, a stale
+    handle): nothing is rebuilt or written; the message names the file and the error."""
 
 
 # ---- rows ---------------------------------------------------------------------------------------------------------
@@ -94,20 +103,57 @@ def write_trials_table(sweep: Location, frame: pd.DataFrame | pa.Table, metadata
     # doubled the time of the driver's most frequent write (6.0 -> 2.9 ms at 2,000 rows, measured here).
     pq.write_table(table, buffer, use_dictionary=False, write_statistics=False)
     sweep.join(TRIALS_FILE).write_bytes(buffer.getvalue())
+    write_sidecar(sweep, metadata, table)
+
+
+_sidecars: dict[str, str] = {}  # sweep URI -> the sidecar last written by this process: rewritten only on a change
+
+
+def write_sidecar(sweep: Location, metadata: dict[str, Any], table: pa.Table) -> None:
+    """trials.meta.json: the metadata (what marks a rebuild left out) and each trial's UDR columns."""
+    kept = {key: value for key, value in metadata.items() if key not in REBUILD_MARKS}
+    udr: dict[str, list[Any]] = {}
+    if set(UDR_KEYS) <= set(table.column_names):
+        ids, scores, pairs = (table[name].to_pylist() for name in ("trial_id", *UDR_KEYS))
+        udr = {i: [score, pair] for i, score, pair in zip(ids, scores, pairs) if pair}
+    text = json.dumps({"metadata": kept, "udr": udr}, sort_keys=True)
+    if _sidecars.get(sweep.uri) != text:
+        sweep.join(SIDECAR_FILE).write_text(text)
+        _sidecars[sweep.uri] = text
+
+
+def read_sidecar(sweep: Location) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The sidecar's metadata and UDR columns by trial ({} and {} when it is missing or unreadable)."""
+    try:
+        stored = sweep.join(SIDECAR_FILE).read_json()
+        return dict(stored.get("metadata", {})), dict(stored.get("udr", {}))
+    except (OSError, ValueError, AttributeError):
+        return {}, {}
 
 
 def read_trials_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """trials.parquet as a DataFrame and its decoded key-value metadata; TableDamaged when unreadable."""
+    """trials.parquet as a DataFrame and its decoded key-value metadata. FileNotFoundError when it is missing,
+    TableDamaged when it is provably not a Parquet table, TableUnreadable when reading failed READ_ATTEMPTS times
+    without that proof."""
     location = sweep.join(TRIALS_FILE)
-    try:
-        table = pq.read_table(location.path, filesystem=sweep.fs)
-        raw = table.schema.metadata or {}
-        metadata = {k.decode(): json.loads(v) for k, v in raw.items() if k != b"pandas"}
-        frame = table.to_pandas()
-    except FileNotFoundError:
-        raise
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise TableDamaged(f"{location.uri} cannot be read ({type(error).__name__}: {error})") from error
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            table = pq.read_table(location.path, filesystem=sweep.fs)
+            break
+        except FileNotFoundError:
+            raise
+        except (pa.ArrowException, OSError, ValueError) as error:
+            proof = _not_parquet(location)
+            if proof:
+                raise TableDamaged(f"{location.uri} is not a Parquet table ({proof})") from error
+            if attempt + 1 == READ_ATTEMPTS:
+                raise TableUnreadable(
+                    f"{location.uri} cannot be read ({type(error).__name__}: {error}); it was not rebuilt, and "
+                    "nothing was written"
+                ) from error
+            time.sleep(READ_PAUSE * (attempt + 1))
+    metadata = _decoded(table.schema.metadata or {})
+    frame = table.to_pandas()
     if "trial_id" not in frame.columns or "status" not in frame.columns:
         raise TableDamaged(f"{location.uri} has no trial_id or status column")
     for column in ("problem", "error"):
@@ -118,22 +164,42 @@ def read_trials_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, metadata
 
 
-def load_or_rebuild(sweep: Location, warn: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, dict]:
-    """trials.parquet, or (when missing or damaged) the table rebuilt from the trial folders and written back."""
+def _not_parquet(location: Location) -> str | None:
+    """What proves the file is not a Parquet table (no PAR1 at either end, a footer or schema that does not parse),
+    or None when the file reads as Parquet or cannot be read at all (then nothing is proven)."""
     try:
-        return read_trials_table(sweep)
-    except FileNotFoundError:
-        reason = None
-    except TableDamaged as error:
-        reason = f"{error}; rebuilt it from the trial folders"
-    if reason and warn:
-        warn(reason)
-    frame = rebuild_trials_table(sweep)
-    if not frame.empty:
-        metadata = {"rebuilt": True}
-        write_trials_table(sweep, frame, metadata)
-        return frame, metadata
-    return frame, {}
+        size = location.info().size or 0
+        with location.fs.open_input_file(location.path) as handle:
+            head = handle.read(4)
+            handle.seek(max(size - 4, 0))
+            tail = handle.read(4)
+    except (OSError, pa.ArrowException):
+        return None
+    if size < 12 or head != b"PAR1" or tail != b"PAR1":
+        return f"{size} bytes without Parquet's PAR1 magic at both ends"
+    try:
+        pq.read_schema(location.path, filesystem=location.fs)
+    except pa.ArrowInvalid as error:
+        return f"its footer or schema does not parse: {error}"
+    except (OSError, pa.ArrowException):
+        return None
+    return None
+
+
+def _decoded(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    """The JSON values of the key-value metadata; a key whose value does not decode is left out, not fatal."""
+    metadata = {}
+    for key, value in raw.items():
+        if key == b"pandas":
+            continue
+        try:
+            metadata[key.decode()] = json.loads(value)
+        except (UnicodeDecodeError, ValueError):
+            continue
+    return metadata
+
+
+REBUILD_MARKS = ("rebuilt", "rebuilt_because")  # metadata keys that say a table was rebuilt, and why
 
 
 class RowTable:
@@ -210,132 +276,3 @@ def _encode(rows: list[dict[str, Any]]) -> pa.Table:
     """Rows as an Arrow table with the union of their keys (from_pylist would keep the first row's keys only)."""
     keys = list(dict.fromkeys(key for row in rows for key in row))
     return pa.table({key: pa.array([row.get(key) for row in rows]) for key in keys})
-
-
-# ---- rebuilding from the trial folders ------------------------------------------------------------------------------
-
-
-def rebuild_trials_table(sweep: Location) -> pd.DataFrame:
-    """Every trial folder's row: its newest summary, its status decided as `folder_row` says."""
-    states = scheduler_states(sweep)  # Tune's saved state, read only where the folders cannot decide
-    rows = []
-    for info in sweep.list():
-        if info.type != pafs.FileType.Directory or info.base_name.startswith("."):
-            continue
-        row = folder_row(sweep.join(info.base_name), states)
-        if row is not None:
-            rows.append(row)
-    return frame_from_rows(rows)
-
-
-def trial_ids(sweep: Location) -> list[str]:
-    """The trial folders of a sweep: sub-folders holding a checkpoint or Ray's params.json, not set aside."""
-    ids = []
-    for name in sweep.list_dirs():
-        if name.startswith("."):
-            continue
-        entries = {info.base_name for info in sweep.join(name).list()}
-        if tf.ABANDONED_FILE not in entries and (
-            tf.RAY_PARAMS_FILE in entries or any(tf.is_checkpoint_name(entry) for entry in entries)
-        ):
-            ids.append(name)
-    return ids
-
-
-def folder_row(trial: Location, states: dict[str, SchedulerState] | None = None) -> dict[str, Any] | None:
-    """The row of one trial folder, or None for a folder that holds no trial or was set aside.
-
-    Status: a summary that says finished is TERMINATED (a retry's earlier error.txt does not count); an error.txt
-    newer than the newest summary is ERROR; otherwise Tune's saved state decides (a scheduler's early stop), and a
-    trial that state never heard of was abandoned by a crashed driver and is left out.
-    """
-    entries = {info.base_name: info for info in trial.list()}
-    if tf.ABANDONED_FILE in entries:
-        return None
-    checkpoints = sorted(name for name, info in entries.items() if tf.is_checkpoint_name(name))
-    if not checkpoints and tf.RAY_PARAMS_FILE not in entries:
-        return None
-    summary, checkpoint, problem = _newest_summary(trial, checkpoints)
-    if summary is None and problem == "old-layout":
-        from vaemodels.old_layout import old_layout_row
-
-        summary, problem = old_layout_row(trial, checkpoints), None
-    if summary is not None:
-        row = row_from_summary(trial.name, summary)
-    else:
-        row = pending_row(trial.name, _params(trial, entries))
-    row["problem"] = problem
-    error = entries.get(tf.RAY_ERROR_FILE)
-    state = (states or {}).get(trial.name)
-    if row["status"] == "TERMINATED":
-        return row
-    if error is not None and _mtime(error) >= _summary_time(trial, checkpoint, summary):
-        row.update(status="ERROR", error=_error_text(trial.join(tf.RAY_ERROR_FILE)))
-    elif state is not None:
-        row["status"] = state.status
-        row["error"] = state.error if state.status == "ERROR" else None
-        row["stopped_early"] = bool(state.status == "TERMINATED" and tf.fell_short(row))
-    elif states is not None:  # Tune's state exists and never heard of this trial: a driver crashed just as it started
-        return None
-    return row
-
-
-def _newest_summary(trial: Location, checkpoints: list[str]) -> tuple[dict | None, str | None, str | None]:
-    """The newest readable summary and its checkpoint, and a problem note when a newer checkpoint has none.
-
-    One GET a trial in the usual case: a bucket charges by request, and a rebuild of thousands of trials pays each.
-    """
-    problem = None
-    for name in reversed(checkpoints):
-        try:
-            return trial.join(name, tf.SUMMARY_FILE).read_json(), name, problem
-        except FileNotFoundError:
-            if _schema_version(trial.join(name)) < tf.SUMMARY_SCHEMA:
-                return None, name, "old-layout"
-            problem = problem or f"{name}/{tf.SUMMARY_FILE} is missing"
-        except (OSError, ValueError) as error:
-            problem = problem or f"{name}/{tf.SUMMARY_FILE} cannot be read ({type(error).__name__})"
-    return None, None, problem
-
-
-def _schema_version(checkpoint: Location) -> int:
-    try:
-        return int(checkpoint.join(tf.CONFIG_FILE).read_json().get("schema_version", 1))
-    except (OSError, ValueError, AttributeError):
-        return tf.SUMMARY_SCHEMA  # no readable config: a damaged new-layout checkpoint, not an old one
-
-
-def _params(trial: Location, entries: dict[str, pafs.FileInfo]) -> dict[str, Any]:
-    if tf.RAY_PARAMS_FILE not in entries:
-        return {}
-    try:
-        params = trial.join(tf.RAY_PARAMS_FILE).read_json()
-    except (OSError, ValueError):
-        return {}
-    flat: dict[str, Any] = {}  # a grid trial's architecture keys come nested one level down
-    for key, value in params.items():
-        if isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat.setdefault(key, value)
-    return flat
-
-
-def _summary_time(trial: Location, checkpoint: str | None, summary: dict | None) -> int:
-    """When the newest summary was written (0 without one); asked only when an error.txt needs comparing."""
-    if checkpoint is None:
-        return 0
-    name = tf.SUMMARY_FILE if summary is not None and summary.get("schema_version", 1) >= tf.SUMMARY_SCHEMA else ""
-    return _mtime((trial.join(checkpoint, name) if name else trial.join(checkpoint, tf.HISTORY_FILE)).info())
-
-
-def _mtime(info: pafs.FileInfo) -> int:
-    return info.mtime_ns or 0
-
-
-def _error_text(location: Location) -> str:
-    try:
-        lines = [line for line in location.read_text().strip().splitlines() if line.strip()]
-    except OSError:
-        return "trial failed (its error.txt cannot be read)"
-    return lines[-1][:2000] if lines else "trial failed (empty error.txt)"
