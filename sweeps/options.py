@@ -22,3 +22,4 @@ class RunOptions:
     dci_samples: int = DCI_SAMPLES  # latent rows a trial for DCI, computed as each trial finishes; 0 skips DCI
     mlflow: str | None = None  # an MLflow tracking URI: one run a trial (sweeps/tracking.py)
     keep: str = "best-and-last"  # checkpoints a finished trial keeps (its optimizer state is dropped either way)
+    allow_version_change: bool = False  # resume under another minor version of ray or optuna (sweeps/versions.py)

@@ -15,6 +15,7 @@ if __package__ in (None, ""):  # run as a plain script: make the repository impo
 from sweeps import auth, sweep_file
 from sweeps.options import RunOptions
 from sweeps.settings import SettingsError, SweepSettings, make_settings
+from sweeps.versions import check_versions
 from vaemodels import DCI_SAMPLES, KEEP_POLICIES, CommandParser, UserError, add_config_flags, arch_keys
 
 if TYPE_CHECKING:
@@ -72,6 +73,11 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mlflow", metavar="URI", help="log each trial as an MLflow run, e.g. sqlite:///mlflow.db")
     parser.add_argument("--verbose", action="store_true", help="Tune's own reporter: every config and epoch result")
     parser.add_argument("--fresh", action="store_true", help="move an existing sweep of this name aside first")
+    parser.add_argument(
+        "--allow-version-change",
+        action="store_true",
+        help="resume a sweep made with another minor version of ray or optuna (their pickled state may not load)",
+    )
     parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows a trial for DCI (0: skip)")
     parser.add_argument(
         "--keep",
@@ -126,6 +132,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         mlflow=args.mlflow,
         dci_samples=args.dci_samples,
         keep=args.keep,
+        allow_version_change=args.allow_version_change,
     )
     return settings, options
 
@@ -145,6 +152,8 @@ def prepare_storage(settings: SweepSettings, options: RunOptions) -> Location:
     else:
         stored = stored_settings(sweep)
         differences = _differences(stored.to_document(), settings.to_document()) if stored else []
+        if stored and not differences:
+            check_versions(sweep, options.allow_version_change)
         if differences:
             raise SettingsError(
                 f"a sweep named {settings.name!r} already exists in {root.uri} with other settings "

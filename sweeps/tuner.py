@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from sweeps.options import RunOptions
 from sweeps.settings import SweepSettings
 from sweeps.space import SearchSpace, grid_param_space, trial_count
 from sweeps.trial import run_trial
+from sweeps.versions import installed_versions
 from vaemodels import (
     DATASETS,
     SCORE_SETTINGS,
@@ -184,17 +184,11 @@ def _trackers(settings: SweepSettings, options: RunOptions) -> list[tune.Callbac
 
 def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
     """trials.parquet metadata: the sweep's settings and the versions that produced it."""
-    versions = {}
-    for package in ("torch", "ray", "optuna", "scikit-learn", "latentsweep"):
-        try:
-            versions[package] = importlib_metadata.version(package)
-        except importlib_metadata.PackageNotFoundError:
-            versions[package] = None
     return {
         "settings": settings.to_json(),
         "metric": settings.metric,
         "mode": settings.mode,
-        "versions": versions,
+        "versions": installed_versions(),
         "dci_regressor": settings.dci_regressor,
         "dci_samples": options.dci_samples,
         "score_setting": settings.scores,
