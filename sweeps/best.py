@@ -42,8 +42,9 @@ def load_table(sweep: Location) -> pd.DataFrame:
 
 
 def rank_checked(sweep: Location, frame: pd.DataFrame, metric: str, mode: str, top: int) -> pd.DataFrame:
-    """`rank`, with the files of the trials shown checked first: a damaged one is marked and passed over."""
-    frame = frame.copy()
+    """`rank`, with the files of the trials shown checked first: a damaged one is marked and passed over, and a
+    trial marked before whose files now read cleanly loses its mark (a transient error, a file replaced)."""
+    frame = heal(sweep, frame)
     while True:
         ranked = rank(frame, metric, mode)
         problems = {index: checkpoint_problem(sweep, row) for index, row in ranked.head(max(top, 1)).iterrows()}
@@ -52,6 +53,17 @@ def rank_checked(sweep: Location, frame: pd.DataFrame, metric: str, mode: str, t
             return frame
         for index, problem in problems.items():
             frame.at[index, "problem"] = problem
+
+
+def heal(sweep: Location, frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with each `problem` checked again against the files: cleared where they now read cleanly."""
+    frame = frame.copy()
+    if "problem" not in frame.columns:
+        return frame
+    for index, row in frame[frame["problem"].notna()].iterrows():
+        if row.get("status") == "TERMINATED" and checkpoint_problem(sweep, row) is None:
+            frame.at[index, "problem"] = None
+    return frame
 
 
 def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mode: str = "min") -> str:

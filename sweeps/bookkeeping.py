@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -99,23 +100,30 @@ class Finisher:
         results = []
         if self.local:
             done, _ = wait(list(self.local), timeout=0 if self.pending else timeout, return_when=FIRST_COMPLETED)
-            results += [(self.local.pop(future), _outcome(future.result)) for future in done]
+            for future in done:
+                trial_id = self.local.pop(future)
+                results.append((trial_id, _outcome(trial_id, future.result)))
         if self.pending:
             refs = list(self.pending)
             done, _ = ray.wait(refs, num_returns=len(refs), timeout=0 if results else timeout, fetch_local=True)
             for ref in done:
                 trial_id, worker = self.pending.pop(ref)
                 self.idle.append(worker)
-                results.append((trial_id, _outcome(lambda ref=ref: ray.get(ref))))
+                results.append((trial_id, _outcome(trial_id, lambda ref=ref: ray.get(ref))))
             self._launch()
         return results
 
 
-def _outcome(result) -> dict[str, Any]:
+def _outcome(trial_id: str, result) -> dict[str, Any]:
     try:
         return result()
-    except Exception as error:  # the actor or thread died: this trial's problem, not the sweep's
-        return {"problem": f"finishing the trial failed: {type(error).__name__}: {error}"}
+    except Exception as error:  # the actor or thread died (after Ray's retry): a retry later, not damage
+        print(
+            f"warning: finishing trial {trial_id} failed ({type(error).__name__}: {error}); it stays unfinished, "
+            "and the next resume or `latentsweep metrics` finishes it",
+            file=sys.stderr,
+        )
+        return {}
 
 
 class TrialBook:

@@ -66,9 +66,10 @@ def add_dci(
             continue
         started = time.perf_counter()
         try:
-            problem = row["problem"] if isinstance(row["problem"], str) else checkpoint_problem(sweep, row)
+            problem = checkpoint_problem(sweep, row)  # checked again: a mark whose files now read cleanly goes
             if problem:
                 raise TrialDamaged(problem)
+            frame.at[index, "problem"] = None
             values = _dci(sweep, row.to_dict(), regressor, max_samples, score_setting, problems) if dci else {}
             if scores:
                 computed, failures = trial_scores(sweep, row.to_dict(), score_setting, scores, force)

@@ -257,7 +257,7 @@ def _has_factors(settings: SweepSettings) -> bool:
 
 def _stored_table(sweep: Location) -> RowTable:
     """The table a stopped driver left (rebuilt from the trial folders when it is missing or damaged), with the
-    damaged files of its finished trials listed."""
+    files of its finished trials checked again: a damaged one is marked, an earlier mark cleared where they read."""
     frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr), write=True)
     table = RowTable.from_frame(frame) if len(frame) else RowTable()
     finished = [table.get(i) for i in table.ids() if table.get(i)["status"] == "TERMINATED"]
@@ -267,6 +267,8 @@ def _stored_table(sweep: Location) -> RowTable:
             if problem:
                 print(f"damaged trial {row['trial_id']}: {problem}", file=sys.stderr)
                 table.put({**row, "problem": problem})
+            elif row.get("problem"):  # marked by an earlier run, and its files read cleanly now: healed
+                table.put({**row, "problem": None})
     return table
 
 

@@ -1,0 +1,49 @@
+"""A `problem` mark is checked again whenever a command acts on the trial: one whose files read cleanly now (a
+transient error, a finishing actor that died) loses its mark, and a dead finishing actor is a retry, not damage."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sweeps.bookkeeping import _outcome
+from vaemodels.storage import resolve
+from vaemodels.table_rebuild import rebuild_trials_table
+from vaemodels.trials_table import read_trials_table, write_trials_table
+
+TRANSIENT = "finishing the trial failed: ActorDiedError: the actor died unexpectedly"
+
+
+@pytest.fixture
+def marked(trials_copy):
+    """The finished trials' sweep, its best trial marked by an earlier run though its files are intact."""
+    sweep = resolve(trials_copy)
+    frame = rebuild_trials_table(sweep)
+    best = frame.loc[frame["status"] == "TERMINATED"].sort_values("best_loss").iloc[0]["trial_id"]
+    frame.loc[frame["trial_id"] == best, "problem"] = TRANSIENT
+    write_trials_table(sweep, frame, {})
+    return sweep, best
+
+
+def test_best_checks_a_marked_trial_again_and_ranks_it_when_its_files_read(marked, cli):
+    sweep, best = marked
+    shown = cli("best", sweep.path, "--top", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert f"best trial {best}" in shown.stdout and "damaged" not in shown.stderr
+
+
+def test_metrics_clears_a_mark_whose_files_read_cleanly(marked, cli):
+    sweep, best = marked
+    shown = cli("metrics", sweep.path, "--dci-samples", "100")
+    assert shown.returncode == 0, shown.stderr
+    frame, _ = read_trials_table(sweep)
+    assert pd.isna(frame.set_index("trial_id").loc[best, "problem"])
+    assert frame.set_index("trial_id").loc[best, "dci_disentanglement"] >= 0  # computed, not skipped
+
+
+def test_a_finishing_worker_that_dies_leaves_the_trial_unfinished_not_damaged(capsys):
+    def died():
+        raise RuntimeError("the actor died unexpectedly")
+
+    assert _outcome("t0", died) == {}  # no `problem`: the next resume or `metrics` finishes it
+    assert "finishing trial t0 failed" in capsys.readouterr().err
