@@ -75,10 +75,18 @@ class Finisher:
         count = max(1, int(ray.cluster_resources().get("CPU", 1)) // 4) if with_dci and costly else 0
         worker = ray.remote(num_cpus=0, num_gpus=0, max_restarts=1, max_task_retries=1)(_FinishingWorker)
         self.idle = [worker.remote() for _ in range(count)]
+        self.workers = list(self.idle)  # every actor, busy or idle: close() ends them
         self.actors = count
 
     def __len__(self) -> int:
         return len(self.pending) + len(self.waiting) + len(self.local)
+
+    def close(self) -> None:
+        """End the threads and the actors: a driver in a Ray it did not start (a notebook) leaves none behind."""
+        self.threads.shutdown(wait=False, cancel_futures=True)
+        for worker in self.workers:
+            ray.kill(worker)
+        self.workers, self.idle, self.pending = [], [], {}
 
     def submit(self, row: dict[str, Any]) -> None:
         row = _plain_row(row)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -39,13 +41,16 @@ def dashboard_command(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError('optuna-dashboard is not installed: pip install -e ".[dashboard]"') from None
     folder = tempfile.mkdtemp(prefix="latentsweep-study-")
-    url = f"sqlite:///{folder}/study.db"
-    mirror = StudyMirror(url, settings)
-    mirror.sync(frame)
-    threading.Thread(target=_follow, args=(sweep, mirror, stamp), daemon=True).start()
-    print(f"latentsweep dashboard: {sweep.uri} at http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_server(url, host=args.host, port=args.port)
+    try:
+        url = f"sqlite:///{folder}/study.db"
+        mirror = StudyMirror(url, settings)
+        mirror.sync(frame)
+        threading.Thread(target=_follow, args=(sweep, mirror, stamp), daemon=True).start()
+        print(f"latentsweep dashboard: {sweep.uri} at http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            run_server(url, host=args.host, port=args.port)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # the study is a copy of the table: nothing of the user's
     return 0
 
 
@@ -66,3 +71,5 @@ def _follow(sweep: Location, mirror: StudyMirror, stamp: int) -> None:
                 mirror.sync(frame)
         except (OSError, UserError):
             continue  # mid-write or briefly unreachable: the next poll tries again
+        except Exception as error:  # anything else: say so once a poll, and keep following (the page stays up)
+            print(f"warning: the dashboard cannot sync {sweep.uri}: {type(error).__name__}: {error}", file=sys.stderr)

@@ -35,6 +35,7 @@ from vaemodels import (
     checkpoint_problem,
     human_bytes,
     load_or_rebuild,
+    remove_partial_writes,
     score_protocol,
     sweep_udr,
 )
@@ -209,11 +210,12 @@ def run_sweep(
     `trainable` trains one trial, called like run_trial (Tune's config dict, threads=, gpus=): run_trial itself, or
     a function that wraps it, e.g. `functools.partial(run_trial, callbacks=[...])`. Ray pickles it to every worker.
     """
-    started = connect(options)
+    started, finisher = connect(options), None
     try:
         if not gpus_available(options):
             print(GPU_MESSAGE.format(gpus=options.gpus_per_trial), file=sys.stderr)
             return 2
+        remove_partial_writes(sweep)  # what a driver killed mid-write left; this one holds the folder now
         resumed = can_restore(sweep)
         table = _stored_table(sweep) if resumed else RowTable()
         finisher = Finisher(
@@ -243,6 +245,8 @@ def run_sweep(
             print(STORAGE_MESSAGE.format(uri=sweep.uri, error=cause), file=sys.stderr)
             return 1
     finally:
+        if finisher is not None:
+            finisher.close()
         if started:
             ray.shutdown()
     for trial_id in book.set_aside:

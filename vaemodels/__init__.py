@@ -37,7 +37,7 @@ for _module, _names in {
     "checkpoint": "LoadedTrial TrialNotFound checkpoint_problem list_checkpoints load_trial load_trials "
     "prune_checkpoints restore_state save_checkpoint write_epoch_checkpoint",
     "trials_table": "PATH_COLUMNS TRIALS_FILE RowTable TableDamaged TableUnreadable frame_from_rows pending_row "
-    "read_sidecar read_trials_table row_from_summary write_trials_table",
+    "read_sidecar read_trials_table remove_partial_writes row_from_summary write_trials_table",
     "table_rebuild": "folder_row load_or_rebuild rebuild_trials_table trial_ids",
     "finishing": "FreshSampleError TrialDamaged finish_trial trial_dci trim_trial",
     "score_columns": "trial_scores",

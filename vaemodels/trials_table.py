@@ -131,6 +131,17 @@ def read_sidecar(sweep: Location) -> tuple[dict[str, Any], dict[str, list[Any]]]
         return {}, {}
 
 
+def remove_partial_writes(sweep: Location) -> list[str]:
+    """Delete the temporary files of table writes a killed process left (`.trials.parquet.XXXX`, a local disk's
+    only: a bucket's PUT leaves none); only the process that holds the sweep calls it. Returns their names."""
+    if not sweep.is_local or not sweep.exists():
+        return []
+    partial = [info.base_name for info in sweep.list() if info.base_name.startswith(f".{TRIALS_FILE}.")]
+    for name in partial:
+        sweep.join(name).delete()
+    return partial
+
+
 def read_trials_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
     """trials.parquet as a DataFrame and its decoded key-value metadata. FileNotFoundError when it is missing,
     TableDamaged when it is provably not a Parquet table, TableUnreadable when reading failed READ_ATTEMPTS times
