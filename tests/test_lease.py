@@ -1,4 +1,5 @@
-"""One driver per sweep folder: the lease (vaemodels/lease.py) on a local folder and on S3 (moto)."""
+"""One driver per sweep folder: the lease (vaemodels/lease.py) on a local folder and on S3 (moto), and the commands
+that refuse while another driver holds it. No Ray is started: every refusal comes before `ray.init`."""
 
 from __future__ import annotations
 
@@ -151,3 +152,91 @@ def test_take_over_on_s3_and_the_old_holder_loses(s3_bucket):
     assert theirs.renew()
     theirs.release()
     assert not folder.join(LEASE_FILE).exists()
+
+
+# ---- the commands
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def held_sweep(tmp_path):
+    """A sweep folder (storage tmp_path, name `held`) whose lease this test process holds: a live driver."""
+    folder = tmp_path / "held"
+    folder.mkdir()
+    (folder / "sweep.yaml").write_text("name: held\n")
+    lease = acquire_lease(resolve(folder))
+    yield folder
+    lease.release()
+
+
+@pytest.mark.parametrize("extra", [(), ("--fresh",)], ids=["resume", "fresh"])
+def test_sweep_refuses_a_folder_another_driver_holds(cli, held_sweep, extra):
+    before = snapshot(held_sweep.parent)
+    done = cli("sweep", "--storage", str(held_sweep.parent), "--name", "held", *extra)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"latentsweep sweep: {held_sweep} is in use by another driver")
+    assert snapshot(held_sweep.parent) == before  # nothing moved aside, nothing written
+    assert "ray" not in sys.modules or not sys.modules["ray"].is_initialized()
+
+
+def test_take_over_is_a_sweep_flag():
+    from sweeps.run import add_sweep_flags, settings_from_args
+    from vaemodels import CommandParser
+
+    parser = CommandParser(prog="sweep")
+    add_sweep_flags(parser)
+    assert settings_from_args(parser.parse_args(["--take-over"]))[1].take_over
+    assert not settings_from_args(parser.parse_args([]))[1].take_over
+
+
+@pytest.mark.slow
+def test_a_second_driver_refuses_while_the_first_runs_and_the_first_releases(cli, tmp_path):
+    import os
+
+    flags = ["--archs", "vae", "--betas", "1", "--latent-dims", "2", "--epochs", "1", "--dataset", "shapes"]
+    flags += ["--image-size", "32", "--n-samples", "200", "--dci-samples", "0", "--storage", str(tmp_path)]
+    flags += ["--name", "twice", "--max-concurrent", "1"]
+    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "vaemodels.cli", "sweep", *flags]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        while not (tmp_path / "twice" / LEASE_FILE).exists():  # taken before Ray starts
+            assert first.poll() is None, first.stdout.read()
+            time.sleep(0.1)
+        second = cli("sweep", *flags)
+        assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+        assert f"{tmp_path / 'twice'} is in use by another driver (host " in second.stderr
+        assert f"pid {first.pid}," in second.stderr
+        output, _ = first.communicate(timeout=540)
+    finally:
+        first.kill()
+    assert first.returncode == 0, output[-3000:]
+    assert "1 trials finished, 0 errored" in output
+    assert not (tmp_path / "twice" / LEASE_FILE).exists()  # released at the end
+
+
+@pytest.mark.slow
+def test_a_driver_whose_lease_was_taken_stops_with_the_line_and_writes_no_table(tmp_path, ray_session):
+    """Last in this module: it leaves Ray running (ray_session), which the refusals above must not start."""
+    from sweeps.run import add_sweep_flags, prepare_storage, settings_from_args
+    from sweeps.tuner import run_sweep
+    from vaemodels import TRIALS_FILE, CommandParser
+
+    parser = CommandParser(prog="sweep")
+    add_sweep_flags(parser)
+    flags = ["--archs", "vae", "--betas", "1", "--latent-dims", "2", "--epochs", "1", "--dataset", "shapes"]
+    flags += ["--image-size", "32", "--n-samples", "200", "--dci-samples", "0", "--storage", str(tmp_path)]
+    settings, options = settings_from_args(parser.parse_args([*flags, "--name", "lost", "--max-concurrent", "1"]))
+    sweep = prepare_storage(settings, options)
+    ours = acquire_lease(sweep)
+    theirs = acquire_lease(sweep, take_over=True, warn=lambda line: None)
+    assert not ours.renew()  # what the heartbeat thread does every LEASE_HEARTBEAT_S
+    with pytest.raises(LeaseLost, match="this driver's lease was taken by host"):
+        run_sweep(settings, options, sweep, lease=ours)  # Tune calls the table's first write, which refuses
+    assert not (tmp_path / "lost" / TRIALS_FILE).exists()
+    assert Holder.decode((tmp_path / "lost" / LEASE_FILE).read_bytes()).token == theirs.holder.token
+    theirs.release()
