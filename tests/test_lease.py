@@ -183,6 +183,15 @@ def test_sweep_refuses_a_folder_another_driver_holds(cli, held_sweep, extra):
     assert "ray" not in sys.modules or not sys.modules["ray"].is_initialized()
 
 
+def test_metrics_refuses_while_a_driver_holds_the_folder(cli, held_sweep):
+    before = snapshot(held_sweep)
+    done = cli("metrics", str(held_sweep))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith(f"latentsweep metrics: {held_sweep} is in use by another driver")
+    assert snapshot(held_sweep) == before
+
+
 def test_take_over_is_a_sweep_flag():
     from sweeps.run import add_sweep_flags, settings_from_args
     from vaemodels import CommandParser
