@@ -154,6 +154,24 @@ def test_take_over_on_s3_and_the_old_holder_loses(s3_bucket):
     assert not folder.join(LEASE_FILE).exists()
 
 
+def test_a_store_without_conditional_writes_says_the_lease_is_advisory():
+    """gs:// and the like: the same file, checked before writing, and one line saying it is advisory."""
+    import pyarrow.fs as pafs
+
+    from vaemodels import on
+
+    fsspec = pytest.importorskip("fsspec")
+    fs = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem("memory")))
+    folder = on(fs, f"/bucket/advisory-{uuid.uuid4().hex[:8]}")
+    warnings = []
+    lease = acquire_lease(folder, warn=warnings.append)
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: the lease on {folder.uri} is advisory: ")
+    with pytest.raises(LeaseHeld):  # one after the other, a live holder still refuses
+        acquire_lease(folder, warn=warnings.append)
+    lease.release()
+    assert not folder.join(LEASE_FILE).exists()
+
+
 # ---- the commands
 
 
