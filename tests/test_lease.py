@@ -221,29 +221,32 @@ def test_take_over_is_a_sweep_flag():
 
 
 @pytest.mark.slow
-def test_a_second_driver_refuses_while_the_first_runs_and_the_first_releases(cli, tmp_path):
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_second_driver_refuses_while_the_first_runs_and_the_first_releases(cli, tmp_path, request, where):
     import os
 
+    storage = str(tmp_path) if where == "local" else f"{request.getfixturevalue('s3_bucket')}/{tmp_path.name}"
+    lease = resolve(storage).join("twice", LEASE_FILE)
     flags = ["--archs", "vae", "--betas", "1", "--latent-dims", "2", "--epochs", "1", "--dataset", "shapes"]
-    flags += ["--image-size", "32", "--n-samples", "200", "--dci-samples", "0", "--storage", str(tmp_path)]
+    flags += ["--image-size", "32", "--n-samples", "200", "--dci-samples", "0", "--storage", storage]
     flags += ["--name", "twice", "--max-concurrent", "1"]
     env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "vaemodels.cli", "sweep", *flags]
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        while not (tmp_path / "twice" / LEASE_FILE).exists():  # taken before Ray starts
+        while not lease.exists():  # taken before Ray starts
             assert first.poll() is None, first.stdout.read()
             time.sleep(0.1)
         second = cli("sweep", *flags)
         assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
-        assert f"{tmp_path / 'twice'} is in use by another driver (host " in second.stderr
+        assert f"{lease.parent.uri} is in use by another driver (host " in second.stderr
         assert f"pid {first.pid}," in second.stderr
         output, _ = first.communicate(timeout=540)
     finally:
         first.kill()
     assert first.returncode == 0, output[-3000:]
     assert "1 trials finished, 0 errored" in output
-    assert not (tmp_path / "twice" / LEASE_FILE).exists()  # released at the end
+    assert not lease.exists()  # released at the end
 
 
 @pytest.mark.slow
