@@ -25,6 +25,7 @@ from sweeps.space import flatten
 from sweeps.trial import SUMMARY_KEY
 from vaemodels import (
     ABANDONED_FILE,
+    Lease,
     Location,
     RowTable,
     fell_short,
@@ -144,8 +145,10 @@ class TrialBook:
         table: RowTable,
         finisher: Finisher | None,
         console: Console | None = None,
+        lease: Lease | None = None,
     ):
         self.sweep, self.metadata, self.table, self.finisher = sweep, metadata, table, finisher
+        self.lease = lease  # the sweep folder's: once another driver has it, this one writes no table again
         self.console = console  # the progress shown on the terminal (None with --verbose: Tune's reporter)
         self._status_changed = self._results_changed = False
         self._last_write, self._write_seconds = 0.0, 0.0
@@ -253,7 +256,10 @@ class TrialBook:
             self.write()
 
     def write(self) -> None:
-        """Write trials.parquet from memory now (an OSError here, storage gone, stops the sweep)."""
+        """Write trials.parquet from memory now (an OSError here, storage gone, stops the sweep; so does LeaseLost,
+        the lease taken by another driver)."""
+        if self.lease is not None:
+            self.lease.check()
         started = time.perf_counter()
         self.table.write(self.sweep, self.metadata)
         self._last_write = time.perf_counter()

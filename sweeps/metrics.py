@@ -1,5 +1,6 @@
-"""`latentsweep metrics`: the whole-trial metrics (DCI, the disentanglement scores) and UDR of an existing or running
-sweep, without Ray.
+"""`latentsweep metrics`: the whole-trial metrics (DCI, the disentanglement scores) and UDR of an existing sweep,
+without Ray. It writes trials.parquet, so it holds the sweep folder's lease (vaemodels/lease.py): it refuses while a
+driver runs the sweep.
 
 Each trial's DCI is cached as dci.json and its scores as scores.json beside its best latents.parquet, keyed by
 their settings; `--only` computes the named ones again. A damaged trial gets a line naming its file; every other
@@ -29,10 +30,12 @@ from vaemodels import (
     TRIALS_FILE,
     UDR_KEYS,
     FreshSampleError,
+    Lease,
     Location,
     StorageError,
     TrialDamaged,
     checkpoint_problem,
+    hold_lease,
     load_or_rebuild,
     resolve,
     score_protocol,
@@ -146,6 +149,16 @@ def metrics_command(args: argparse.Namespace) -> int:
     try:
         if not sweep.exists():
             raise StorageError(f"{sweep.uri} does not exist")
+    except (OSError, StorageError) as error:
+        print(f"latentsweep metrics: {error}", file=sys.stderr)
+        return 2
+    with hold_lease(sweep) as lease:  # before the table is read: a driver writing it meanwhile would be overwritten
+        return _compute(args, sweep, only, lease)
+
+
+def _compute(args: argparse.Namespace, sweep: Location, only: tuple[str, ...] | None, lease: Lease) -> int:
+    """metrics_command once the lease is held."""
+    try:
         frame, metadata = load_or_rebuild(
             sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr), write=True
         )
@@ -173,6 +186,7 @@ def metrics_command(args: argparse.Namespace) -> int:
     _record(metadata, frame, names, setting, regressor, args.dci_samples)
     metadata["versions"] = {**metadata.get("versions", {}), "scikit-learn": importlib_metadata.version("scikit-learn")}
     metadata.pop("schema_version", None)
+    lease.check()  # taken with --take-over while the scores ran: the new holder's table stands
     write_trials_table(sweep, frame, metadata)
     columns = ["trial_id", "arch", "beta", "latent_dim", "mig", *DCI_KEYS, *SCORE_KEYS, *UDR_KEYS]
     with pd.option_context("display.width", 200, "display.max_columns", 30):

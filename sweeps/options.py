@@ -18,6 +18,7 @@ class RunOptions:
     gpus_per_trial: float = 0.0
     max_failures: int = 0
     fresh: bool = False
+    take_over: bool = False  # take the sweep folder's lease from a driver the user knows is dead
     verbose: int = 0  # Tune's own reporter (its boxes): 1 with --verbose; the console of sweeps/console.py otherwise
     dci_samples: int = DCI_SAMPLES  # latent rows a trial for DCI, computed as each trial finishes; 0 skips DCI
     mlflow: str | None = None  # an MLflow tracking URI: one run a trial (sweeps/tracking.py)

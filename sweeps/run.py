@@ -19,7 +19,7 @@ from sweeps.versions import check_versions
 from vaemodels import DCI_SAMPLES, KEEP_POLICIES, CommandParser, UserError, add_config_flags, arch_keys
 
 if TYPE_CHECKING:
-    from vaemodels import Location
+    from vaemodels import Lease, Location
 
 SETTINGS_FILE = "sweep.yaml"  # the resolved sweep file (sweeps/sweep_file.py)
 OLD_SETTINGS_FILE = "sweep.json"  # what versions before sweep files stored
@@ -78,6 +78,11 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="resume a sweep made with another minor version of ray or optuna (their pickled state may not load)",
     )
+    parser.add_argument(
+        "--take-over",
+        action="store_true",
+        help="take the sweep folder's lease from a driver you know is dead (README: One driver per sweep folder)",
+    )
     parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows a trial for DCI (0: skip)")
     parser.add_argument(
         "--keep",
@@ -128,6 +133,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         gpus_per_trial=args.gpus_per_trial,
         max_failures=args.max_failures,
         fresh=args.fresh,
+        take_over=args.take_over,
         verbose=1 if args.verbose else 0,
         mlflow=args.mlflow,
         dci_samples=args.dci_samples,
@@ -137,17 +143,23 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
     return settings, options
 
 
-def prepare_storage(settings: SweepSettings, options: RunOptions) -> Location:
-    """The sweep folder: checked writable, moved aside with --fresh, and matched against a stored sweep."""
-    from vaemodels import resolve
+def prepare_storage(settings: SweepSettings, options: RunOptions, lease: Lease | None = None) -> Location:
+    """The sweep folder: checked writable, moved aside with --fresh, and matched against a stored sweep.
+
+    `lease`: the folder's lease, held already; --fresh moves it aside with the folder, so it is made anew here.
+    """
+    from vaemodels import LEASE_FILE, resolve
 
     root = resolve(options.storage)
     if root.is_local:
         _check_writable(Path(root.path))
     sweep = root.join(settings.name)
-    if options.fresh and sweep.exists():
+    if options.fresh and any(info.base_name != LEASE_FILE for info in sweep.list()):
         aside = root.join(f"{settings.name}.moved-{time.strftime('%Y%m%d-%H%M%S')}")
         sweep.fs.move(sweep.path, aside.path)
+        if lease is not None:
+            aside.join(LEASE_FILE).delete()  # ours, moved with the folder: the folder aside has no driver
+            lease.recreate()
         print(f"moved the old sweep aside to {aside.uri}")
     else:
         stored = stored_settings(sweep)
@@ -208,7 +220,9 @@ def _shown(value: Any) -> str:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """`latentsweep sweep`: validate everything, then run or resume the sweep."""
+    """`latentsweep sweep`: validate everything, hold the sweep folder's lease, then run or resume the sweep."""
+    from vaemodels import hold_lease
+
     settings, options = settings_from_args(args)  # a SettingsError or StorageError: `latentsweep sweep: ...`
     if settings.confirm:  # checked before anything is written: a refusal leaves no trace
         from sweeps.plan import plan_lines
@@ -216,11 +230,25 @@ def sweep_command(args: argparse.Namespace) -> int:
         print("\n".join(plan_lines(settings, resolve_sweep(settings, options))))
         if not args.yes:
             raise SettingsError(f"{settings.name} is a large sweep (above): pass --yes to start it, or --quick")
-    sweep = prepare_storage(settings, options)
-    auth.ensure_auth_env()  # before `import ray`, which reads RAY_AUTH_MODE
-    from sweeps.tuner import run_sweep
+    sweep = open_sweep(settings, options)
+    # Before anything is written (--fresh's move included) and before Ray starts: a second driver on this folder
+    # would delete the first one's checkpoints, so it refuses here with the holder's line.
+    with hold_lease(sweep, options.take_over) as lease:
+        prepare_storage(settings, options, lease)
+        auth.ensure_auth_env()  # before `import ray`, which reads RAY_AUTH_MODE
+        from sweeps.tuner import run_sweep
 
-    return run_sweep(settings, options, sweep)
+        return run_sweep(settings, options, sweep, lease=lease)
+
+
+def open_sweep(settings: SweepSettings, options: RunOptions) -> Location:
+    """The sweep folder, its storage root checked writable (a clear line rather than the lease's OSError)."""
+    from vaemodels import resolve
+
+    root = resolve(options.storage)
+    if root.is_local:
+        _check_writable(Path(root.path))
+    return root.join(settings.name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,9 +30,12 @@ from vaemodels import (
     SCORE_SETTINGS,
     TRIALS_FILE,
     UDR_KEYS,
+    Lease,
+    LeaseLost,
     Location,
     RowTable,
     checkpoint_problem,
+    hold_lease,
     human_bytes,
     load_or_rebuild,
     remove_partial_writes,
@@ -203,13 +206,22 @@ def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
 
 
 def run_sweep(
-    settings: SweepSettings, options: RunOptions, sweep: Location, trainable: Callable[..., None] = run_trial
+    settings: SweepSettings,
+    options: RunOptions,
+    sweep: Location,
+    trainable: Callable[..., None] = run_trial,
+    lease: Lease | None = None,
 ) -> int:
     """Run or resume the sweep; keep trials.parquet; print the summary. Non-zero exit only if every trial failed.
 
     `trainable` trains one trial, called like run_trial (Tune's config dict, threads=, gpus=): run_trial itself, or
     a function that wraps it, e.g. `functools.partial(run_trial, callbacks=[...])`. Ray pickles it to every worker.
+    `lease`: the sweep folder's lease, held by the caller; without one, this call holds it while it runs.
+    Raises LeaseLost when another driver took the lease: no table is written after that.
     """
+    if lease is None:
+        with hold_lease(sweep, options.take_over) as held:
+            return run_sweep(settings, options, sweep, trainable, held)
     started, finisher = connect(options), None
     try:
         if not gpus_available(options):
@@ -222,7 +234,7 @@ def run_sweep(
             sweep, options.dci_samples, settings.dci_regressor, with_dci=_has_factors(settings), scores=settings.scores
         )
         console = Console(trial_count(settings), settings.metric, settings.mode) if options.verbose == 0 else None
-        book = TrialBook(sweep, provenance(settings, options), table, finisher, console)
+        book = TrialBook(sweep, provenance(settings, options), table, finisher, console, lease)
         if console is not None:
             console.counted([table.get(trial_id) for trial_id in table.ids()])
         print(f"{'resuming' if resumed else 'starting'} sweep {settings.name!r} in {sweep.uri}", flush=True)
@@ -239,6 +251,7 @@ def run_sweep(
             if console is not None:
                 console.close()
         except (OSError, pa.ArrowException, TuneError) as error:
+            _raise_lost(error)
             cause = _storage_cause(error)
             if cause is None:
                 raise
@@ -309,6 +322,15 @@ def _add_udr(book: TrialBook, sweep: Location, setting: str) -> None:
         book.table.put({**book.table.get(row["trial_id"]), **row})
     for line in problems:
         print(f"warning: {line}", file=sys.stderr)
+
+
+def _raise_lost(error: BaseException) -> None:
+    """Raise the LeaseLost behind a failure (Tune wraps what its callbacks raise): the driver's one line."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, LeaseLost):
+            raise seen from None
+        seen = seen.__cause__ or seen.__context__
 
 
 def _storage_cause(error: BaseException) -> BaseException | None:

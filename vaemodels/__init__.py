@@ -30,6 +30,8 @@ for _module, _names in {
     "metrics": "dci_metrics latent_metrics mig",
     "scores": "FactorOracle beta_vae_score explicitness factor_vae_score logistic_regression modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
+    "lease": "LEASE_FILE LEASE_HEARTBEAT_S LEASE_STALE_S Holder Lease LeaseHeld LeaseLost acquire_lease hold_lease "
+    "held_line",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
     "rank_correlation rank_disagreement scores_present summary_table",
     "trial_folder": "ABANDONED_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE LATENTS_FILE SUMMARY_FILE "
