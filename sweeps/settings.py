@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,22 +244,50 @@ def validate(settings: SweepSettings, labels: Mapping[str, str] | None = None) -
         raise SettingsError(f"--mode {settings.mode!r}: choose min or max")
     if settings.scheduler == "asha" and settings.fixed.get("max_steps") is not None:
         raise SettingsError("--max-steps conflicts with --scheduler asha: ASHA's rungs count epochs (give --epochs)")
+    name_problem = sweep_file.name_problem(settings.name)
+    if name_problem:
+        raise SettingsError(f"{labels.get('name', f'name {settings.name!r}')}: {name_problem}")
     if settings.num_samples < 1:
-        raise SettingsError(f"{labels.get('num_samples', '--num-samples')} {settings.num_samples}: must be >= 1")
+        raise SettingsError(f"{_where(labels, 'num_samples', settings.num_samples)}: must be >= 1")
+    if not 0 <= settings.seed <= MAX_SEED:
+        raise SettingsError(f"{_where(labels, 'seed', settings.seed)}: must be an integer from 0 to {MAX_SEED}")
     if settings.metrics:
         _validate_objectives(settings)
+    else:
+        _check_rankable(_where(labels, "metric", settings.metric), settings.metric, settings.dataset)
+    _validate_fixed(settings, labels)  # first: a bad fixed value would fail every parameter's check under its name
     for name, parameter in settings.parameters.items():
         _validate_parameter(settings, name, parameter, labels.get(f"parameters.{name}", f"parameters.{name}"), archs)
-    for arch in settings.archs:  # every architecture must accept the shared keys
-        try:
-            TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
-        except ConfigError as error:
-            raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from error
     for key in settings.fixed:  # a fixed key the chosen architectures would all drop
         owner = key_owner(key)
         if owner is not None and owner not in settings.archs:
             where = labels.get(f"fixed.{key}", f"fixed.{key}")
             raise SettingsError(f"{where} applies only to arch={owner}, which {archs} leaves out")
+
+
+# Optuna's samplers seed numpy, whose seeds are 32-bit unsigned integers.
+MAX_SEED = 2**32 - 1
+
+
+def _where(labels: Mapping[str, str], key: str, value: Any) -> str:
+    """Where a value came from with the value: "--seed -1" (a flag's label holds its value) or "FILE:LINE: seed -1"."""
+    label = labels.get(key)
+    if label is not None and label.startswith("--"):
+        return label
+    return f"{label or '--' + key.replace('_', '-')} {value}"
+
+
+def _validate_fixed(settings: SweepSettings, labels: Mapping[str, str]) -> None:
+    """Every architecture must accept the fixed keys; a bad value is named by its own key's flag or line."""
+    for arch in settings.archs:
+        try:
+            TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
+        except ConfigError as error:
+            named = re.match(r"(\w+)=", str(error))  # the config's messages start with "key=value"
+            key = named.group(1) if named else None
+            if key in settings.fixed:
+                raise SettingsError(f"{labels.get(f'fixed.{key}', f'fixed.{key}')}: {error}") from None
+            raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from None
 
 
 def _validate_parameter(settings: SweepSettings, name: str, parameter: Parameter, where: str, archs: str) -> None:
@@ -317,13 +346,19 @@ def _validate_objectives(settings: SweepSettings) -> None:
     if settings.scheduler == "asha":
         raise SettingsError("--metrics conflicts with --scheduler asha: ASHA stops trials by one metric")
     for metric in metrics:
-        if metric not in _EPOCH_METRICS and not metric.startswith(("val_", "train_")):
-            raise SettingsError(
-                f"--metrics {metric}: not in every epoch's report; choose from {', '.join(_EPOCH_METRICS)} "
-                "or a train_/val_ loss term (DCI is computed only once a trial has finished)"
-            )
-    if "mig" in metrics and not DATASETS[settings.dataset].factor_names:
-        raise SettingsError(f"--metrics mig: dataset {settings.dataset!r} has no ground-truth factors (shapes has)")
+        _check_rankable(f"--metrics {metric}", metric, settings.dataset)
+
+
+def _check_rankable(where: str, metric: str, dataset: str) -> None:
+    """Tune and the searcher read the metric from every epoch's report (ASHA stops trials on it, the searcher's
+    trials are told it): a metric computed only once a trial has finished (DCI, the scores) can rank nothing."""
+    if metric not in _EPOCH_METRICS and not metric.startswith(("val_", "train_")):
+        raise SettingsError(
+            f"{where}: not in every epoch's report, so it cannot rank a search; choose from "
+            f"{', '.join(_EPOCH_METRICS)} or a train_/val_ loss term (DCI, scores: once a trial has finished)"
+        )
+    if metric == "mig" and not DATASETS[dataset].factor_names:
+        raise SettingsError(f"{where}: dataset {dataset!r} has no ground-truth factors (shapes has)")
 
 
 def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:

@@ -19,6 +19,9 @@ DATA_SEED_SCHEMA = 3  # a config of an older schema without data_seed drew its d
 NETS = ("conv", "original", "disentanglement_lib")
 RECONS = ("bernoulli", "gaussian")
 PRECISIONS = ("fp32", "bf16")
+# A bound far above any real training (epochs of even the smallest dataset take seconds), low enough that the
+# epoch counters, ASHA's max_t and the history stay ordinary integers.
+MAX_EPOCHS = 100_000
 INITS = ("torch", "reference")
 SAMPLINGS = ("epochs", "iid")
 STEP_COUNTS = ("updates", "optimizer_steps")
@@ -212,7 +215,7 @@ class TrialConfig:
                 _check(value < key.below, key.name, value, f"a value below {key.below}")
         _check(t.lr > 0 and math.isfinite(t.lr), "lr", t.lr, "a float > 0")
         _check(t.batch_size >= 1, "batch_size", t.batch_size, "an integer >= 1")
-        _check(t.epochs >= 1, "epochs", t.epochs, "an integer >= 1")
+        _check(1 <= t.epochs <= MAX_EPOCHS, "epochs", t.epochs, f"an integer from 1 to {MAX_EPOCHS}")
         _check(t.max_steps is None or t.max_steps >= 1, "max_steps", t.max_steps, "an integer >= 1")
         _check(t.precision in PRECISIONS, "precision", t.precision, " or ".join(PRECISIONS))
         _check(t.sampling in SAMPLINGS, "sampling", t.sampling, " or ".join(SAMPLINGS))

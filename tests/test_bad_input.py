@@ -1,0 +1,106 @@
+"""Bad input, case by case: every user mistake is one line on stderr, exit 2, no traceback, and nothing written.
+
+Each table row is (case id, what the user gave, a fragment of the line printed). The sweep cases never reach Ray:
+`sweeps.tuner` is replaced by a module whose run_sweep fails the test, so a refusal that came only once Ray had
+started (after sweep.yaml was written) shows up as that failure.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+# Valid as a sweep file (a description) until its aliases expand: 10**5 scalars
+ALIAS_BOMB = (
+    "description: [&a [x, x, x, x, x, x, x, x, x, x]"
+    + "".join(f", &{name} [{', '.join([f'*{previous}'] * 10)}]" for previous, name in zip("abcd", "bcde"))
+    + "]\n"
+)
+
+# (case id, flags after `latentsweep sweep --storage S --name t`, a fragment of the line printed)
+SWEEP_FLAGS = [
+    ("seed-negative", ["--seed", "-1"], "--seed -1: must be an integer from 0 to 4294967295"),
+    ("seed-too-large", ["--seed", str(2**32)], f"--seed {2**32}: must be an integer from 0 to 4294967295"),
+    ("cpus-nan", ["--cpus-per-trial", "nan"], "--cpus-per-trial nan: must be a finite number > 0"),
+    ("gpus-nan", ["--gpus-per-trial", "nan"], "--gpus-per-trial nan: must be a finite number >= 0"),
+    ("max-concurrent-negative", ["--max-concurrent", "-3"], "--max-concurrent -3: must be >= 1"),
+    ("max-failures-negative", ["--max-failures", "-1"], "--max-failures -1: must be >= 0"),
+    ("epochs-huge", ["--epochs", str(2**63)], "epochs=9223372036854775808 is invalid: expected an integer from 1"),
+    ("metric-after-trial", ["--metric", "dci_disentanglement"], "--metric dci_disentanglement: not in every epoch"),
+    ("name-parent", ["--name", "../outside"], "--name ../outside: a single folder name"),
+    ("name-dotdot-fresh", ["--name", "..", "--fresh"], "--name ..: a single folder name"),
+    ("name-dot", ["--name", "."], "--name .: a single folder name"),
+    ("lr-inf", ["--lr", "inf"], "--lr: lr=inf is invalid: expected a float > 0"),
+    ("data-dir-nul", ["--data-dir", "a\0b"], "--data-dir 'a\\x00b': not a path"),
+]
+
+# (case id, the sweep file's text, a fragment of the line printed); the file is passed with --config
+SWEEP_FILES = [
+    ("fixed-dataset-list", "fixed: {dataset: [a, b]}\n", "s.yaml:1: fixed.dataset: ['a', 'b']: expected one value"),
+    ("fixed-data-dir-nul", 'fixed: {data_dir: "\\0"}\n', "s.yaml:1: fixed.data_dir: '\\x00': not a path"),
+    ("fixed-lr-nan", "fixed: {lr: .nan}\n", "s.yaml:1: fixed.lr: nan: not a finite number"),
+    ("fixed-lr-inf", "fixed: {lr: .inf}\n", "s.yaml:1: fixed.lr: inf: not a finite number"),
+    ("values-lr-nan", "parameters: {lr: {values: [.nan]}}\n", "s.yaml:1: parameters.lr: nan: not a finite number"),
+    ("file-seed-huge", f"seed: {2**40}\n", f"s.yaml:1: seed {2**40}: must be an integer from 0 to 4294967295"),
+    ("file-metric", "metric: {name: dci_completeness}\n", "s.yaml:1: metric dci_completeness: not in every epoch"),
+    ("file-name-dotdot", "name: '..'\n", "s.yaml:1: name: '..': a single folder name"),
+    ("file-name-dot", "name: '.'\n", "s.yaml:1: name: '.': a single folder name"),
+    ("alias-bomb", ALIAS_BOMB, "s.yaml: the document expands beyond 10000 YAML nodes"),
+    ("alias-recursive", "description: &a [*a]\n", "s.yaml: a YAML alias refers to a node that contains it"),
+]
+
+
+@pytest.fixture
+def storage(tmp_path, monkeypatch) -> Path:
+    """A storage root that already holds one sweep; Ray is out of reach (a refusal must come before it)."""
+
+    def run_sweep(*args, **kwargs):
+        raise AssertionError("the command got as far as running the sweep: the input was accepted")
+
+    monkeypatch.setitem(sys.modules, "sweeps.tuner", types.SimpleNamespace(run_sweep=run_sweep))
+    root = tmp_path / "results"
+    (root / "old").mkdir(parents=True)
+    (root / "old" / "keep.txt").write_text("untouched")
+    return root
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under the tmp folder (the storage and its parent), with its bytes."""
+    return {str(path): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def assert_refused(result, fragment: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(("flags", "fragment"), [case[1:] for case in SWEEP_FLAGS], ids=[c[0] for c in SWEEP_FLAGS])
+def test_sweep_flags(cli, storage, flags, fragment):
+    before = snapshot(storage.parent)
+    assert_refused(cli("sweep", "--storage", str(storage), "--name", "t", *flags), fragment)
+    assert snapshot(storage.parent) == before
+
+
+@pytest.mark.parametrize(("text", "fragment"), [case[1:] for case in SWEEP_FILES], ids=[c[0] for c in SWEEP_FILES])
+def test_sweep_files(cli, storage, tmp_path, text, fragment):
+    config = tmp_path / "s.yaml"
+    config.write_text(text)
+    before = snapshot(storage.parent)
+    assert_refused(cli("sweep", "--storage", str(storage), "--name", "t", "--config", str(config)), fragment)
+    assert snapshot(storage.parent) == before
+
+
+def test_stored_sweep_file_with_an_alias_bomb(cli, storage):
+    stored = storage / "old" / "sweep.yaml"
+    stored.write_text(ALIAS_BOMB)
+    before = snapshot(storage.parent)
+    assert_refused(
+        cli("sweep", "--storage", str(storage), "--name", "old"), "sweep.yaml: the document expands beyond 10000"
+    )
+    assert snapshot(storage.parent) == before
