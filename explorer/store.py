@@ -39,6 +39,7 @@ from vaemodels import (
     resolve,
     trial_ids,
 )
+from vaemodels.trial_folder import contain_paths
 
 MAKE_RESULTS = (
     "Make results with `latentsweep sweep --preset quick --storage DIR` (a sweep) "
@@ -288,7 +289,7 @@ def _single_trial_table(folder: Location) -> pd.DataFrame:
     for column in PATH_COLUMNS:
         if isinstance(row.get(column), str):
             row[column] = row[column].removeprefix(name + "/")
-    return pd.DataFrame([row])
+    return contain_paths(pd.DataFrame([row]), PATH_COLUMNS)  # its summary's paths are read as is
 
 
 def _read(location: Location, reader):

@@ -13,6 +13,7 @@ import pandas as pd
 from sweeps.ranking import SHOWN_KEYS, config_values, explain_empty, healthy, metric_column, pareto_front, rank
 from sweeps.settings import SettingsError, SweepSettings
 from vaemodels import (
+    PATH_COLUMNS,
     TRIALS_FILE,
     Location,
     StorageError,
@@ -23,6 +24,7 @@ from vaemodels import (
     loss_name,
     resolve,
 )
+from vaemodels.trial_folder import contain_paths
 
 TABLE_COLUMNS = ["trial_id", "status", "arch", "latent_dim", "beta", "best_loss", "val_recon", "val_kl", "active_units"]
 
@@ -36,6 +38,7 @@ def load_table(sweep: Location) -> pd.DataFrame:
     if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
     frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    frame = contain_paths(frame, PATH_COLUMNS)  # a rebuilt table comes from summaries, which are read as is
     if frame.empty:
         raise StorageError(f"{sweep.uri} holds no trials (no {TRIALS_FILE}, no trial folders)")
     return frame
@@ -105,6 +108,7 @@ def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
     if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
     frame, metadata = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    frame = contain_paths(frame, PATH_COLUMNS)
     metrics, modes = args.metrics or (), args.modes or ()
     if not metrics:
         with contextlib.suppress(SettingsError):  # a table without usable settings: only --metrics/--modes can say

@@ -104,3 +104,43 @@ def test_stored_sweep_file_with_an_alias_bomb(cli, storage):
         cli("sweep", "--storage", str(storage), "--name", "old"), "sweep.yaml: the document expands beyond 10000"
     )
     assert snapshot(storage.parent) == before
+
+
+# ---- paths a summary.json or trials.parquet names: never followed outside the sweep folder
+
+OUTSIDE_PATHS = [("parent", "../outside/checkpoint"), ("absolute", "{tmp}/outside/checkpoint")]
+
+
+@pytest.mark.parametrize("path", [case[1] for case in OUTSIDE_PATHS], ids=[case[0] for case in OUTSIDE_PATHS])
+def test_best_passes_over_a_table_path_outside_the_sweep(cli, tmp_path, path):
+    import pandas as pd
+
+    path = path.format(tmp=tmp_path)
+    sweep, outside = tmp_path / "sweep", tmp_path / "outside" / "checkpoint"
+    sweep.mkdir()
+    outside.mkdir(parents=True)
+    row = {"trial_id": "t0", "status": "TERMINATED", "best_loss": 1.0, "checkpoint_path": path, "problem": None}
+    pd.DataFrame([row]).to_parquet(sweep / "trials.parquet")
+    result = cli("best", str(sweep), "--export", str(tmp_path / "exported"))
+    assert "Traceback" not in result.stderr
+    assert f"damaged trial t0: checkpoint_path {path!r}" in result.stderr and "not followed" in result.stderr
+    assert "model.pt" not in result.stderr  # its files were not even looked at
+    assert not (tmp_path / "exported").exists()
+
+
+@pytest.mark.parametrize("path", [case[1] for case in OUTSIDE_PATHS], ids=[case[0] for case in OUTSIDE_PATHS])
+def test_best_checkpoint_never_follows_a_summary_outside_the_trial(tmp_path, path):
+    import json
+
+    from vaemodels.checkpoint import best_checkpoint
+
+    trial, outside = tmp_path / "sweep" / "t0", tmp_path / "sweep" / "outside" / "checkpoint"
+    outside.mkdir(parents=True)
+    (outside / "config.json").write_text("{}")
+    inside = trial / "checkpoint_000000"
+    inside.mkdir(parents=True)
+    (inside / "config.json").write_text("{}")
+    (inside / "history.json").write_text(json.dumps([{"epoch": 1, "loss": 1.0}]))
+    summary_path = "../outside/checkpoint" if path.startswith("..") else str(outside)
+    (inside / "summary.json").write_text(json.dumps({"checkpoint_path": summary_path}))
+    assert best_checkpoint(trial).path == str(inside)

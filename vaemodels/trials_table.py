@@ -115,7 +115,7 @@ def read_trials_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
             frame[column] = None
     if "data_seed" not in frame.columns and "seed" in frame.columns:
         frame["data_seed"] = frame["seed"]  # a table made before data_seed: each trial drew its data from `seed`
-    return frame, metadata
+    return tf.contain_paths(frame, PATH_COLUMNS), metadata
 
 
 def load_or_rebuild(sweep: Location, warn: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, dict]:
