@@ -7,6 +7,7 @@ started (after sweep.yaml was written) shows up as that failure.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -53,6 +54,13 @@ SWEEP_FILES = [
 ]
 
 
+# (case id, a command's arguments ({tmp}: the test's folder), a fragment of the line printed): nothing is written
+COMMANDS = [
+    ("origin-wildcard", ["explore", "{tmp}", "--host", "0.0.0.0", "--allow-origin", "*"], "--allow-origin: '*': give"),
+    ("origin-url", ["explore", "{tmp}", "--allow-origin", "http://a.example/x"], "'http://a.example/x': give HOST"),
+]
+
+
 @pytest.fixture
 def storage(tmp_path, monkeypatch) -> Path:
     """A storage root that already holds one sweep; Ray is out of reach (a refusal must come before it)."""
@@ -94,6 +102,19 @@ def test_sweep_files(cli, storage, tmp_path, text, fragment):
     before = snapshot(storage.parent)
     assert_refused(cli("sweep", "--storage", str(storage), "--name", "t", "--config", str(config)), fragment)
     assert snapshot(storage.parent) == before
+
+
+@pytest.mark.parametrize(("args", "fragment"), [case[1:] for case in COMMANDS], ids=[c[0] for c in COMMANDS])
+def test_commands(cli, capsys, tmp_path, args, fragment):
+    (tmp_path / "existing").mkdir()
+    before = snapshot(tmp_path)
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    try:
+        result = cli(*args)
+    except SystemExit as stop:  # argparse's refusals exit from inside the parser
+        result = subprocess.CompletedProcess(args, stop.code, *capsys.readouterr())
+    assert_refused(result, fragment)
+    assert snapshot(tmp_path) == before
 
 
 def test_stored_sweep_file_with_an_alias_bomb(cli, storage):
