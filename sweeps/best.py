@@ -12,6 +12,7 @@ import pandas as pd
 
 from sweeps.ranking import SHOWN_KEYS, config_values, explain_empty, healthy, metric_column, pareto_front, rank
 from sweeps.settings import SettingsError, SweepSettings
+from sweeps.status import refuse_folder_table
 from vaemodels import (
     PATH_COLUMNS,
     TRIALS_FILE,
@@ -37,6 +38,7 @@ def load_table(sweep: Location) -> pd.DataFrame:
     """trials.parquet; rebuilt from the trial folders (and written back, with a warning) when missing or damaged."""
     if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
+    refuse_folder_table(sweep)
     frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
     frame = contain_paths(frame, PATH_COLUMNS)  # a rebuilt table comes from summaries, which are read as is
     if frame.empty:
@@ -107,6 +109,7 @@ def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
     """`best --pareto`: the trials no other beats on every objective (the sweep's own, or --metrics/--modes)."""
     if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
+    refuse_folder_table(sweep)
     frame, metadata = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
     frame = contain_paths(frame, PATH_COLUMNS)
     metrics, modes = args.metrics or (), args.modes or ()

@@ -58,7 +58,33 @@ SWEEP_FILES = [
 COMMANDS = [
     ("origin-wildcard", ["explore", "{tmp}", "--host", "0.0.0.0", "--allow-origin", "*"], "--allow-origin: '*': give"),
     ("origin-url", ["explore", "{tmp}", "--allow-origin", "http://a.example/x"], "'http://a.example/x': give HOST"),
+    ("watch-nan", ["status", "{tmp}/ok", "--watch", "nan"], "--watch nan: give the seconds between refreshes, a"),
+    ("watch-inf", ["status", "{tmp}/ok", "--watch", "inf"], "--watch inf: give the seconds between refreshes, a"),
+    ("study-out-file", ["study", "{tmp}/ok", "--out", "{tmp}/afile"], "--out {tmp}/afile: a file, not a folder"),
+    ("export-no-folder", ["dashboard", "{tmp}/ok", "--export", "{tmp}/no/x.db"], "the folder {tmp}/no does not exist"),
+    ("table-folder-best", ["best", "{tmp}/dir"], "{tmp}/dir/trials.parquet is a folder, not a file"),
+    ("table-folder-status", ["status", "{tmp}/dir"], "{tmp}/dir/trials.parquet is a folder, not a file"),
+    ("table-folder-study", ["study", "{tmp}/dir", "--out", "{tmp}/o"], "trials.parquet is a folder, not a file"),
+    ("table-folder-dashboard", ["dashboard", "{tmp}/dir", "--export", "{tmp}/x.db"], "trials.parquet is a folder"),
 ]
+
+
+def make_sweeps(tmp: Path) -> None:
+    """{tmp}/ok: a sweep's table of one finished, scored trial; {tmp}/dir: a trials.parquet that is a folder beside a
+    trial folder (a rebuild would have something to write); {tmp}/afile: a file."""
+    import pandas as pd
+
+    from sweeps.settings import make_settings
+    from vaemodels import resolve, write_trials_table
+
+    row = {"trial_id": "t0", "status": "TERMINATED", "arch": "vae", "beta": 1.0, "latent_dim": 2, "seed": 0}
+    row |= {"best_loss": 1.0, "mig": 0.5, "problem": None, "error": None}
+    (tmp / "ok").mkdir()
+    write_trials_table(resolve(str(tmp / "ok")), pd.DataFrame([row]), {"settings": make_settings().to_json()})
+    (tmp / "dir" / "trials.parquet").mkdir(parents=True)
+    (tmp / "dir" / "trials.parquet" / "part-0.parquet").write_text("not parquet")
+    (tmp / "dir" / "t0" / "checkpoint_000000").mkdir(parents=True)
+    (tmp / "afile").write_text("a file")
 
 
 @pytest.fixture
@@ -105,10 +131,11 @@ def test_sweep_files(cli, storage, tmp_path, text, fragment):
 
 
 @pytest.mark.parametrize(("args", "fragment"), [case[1:] for case in COMMANDS], ids=[c[0] for c in COMMANDS])
-def test_commands(cli, capsys, tmp_path, args, fragment):
-    (tmp_path / "existing").mkdir()
+def test_commands(cli, capsys, tmp_path, args, fragment, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: pytest.fail(f"status waited {seconds} s"))
+    make_sweeps(tmp_path)
     before = snapshot(tmp_path)
-    args = [arg.format(tmp=tmp_path) for arg in args]
+    args, fragment = [arg.format(tmp=tmp_path) for arg in args], fragment.format(tmp=tmp_path)
     try:
         result = cli(*args)
     except SystemExit as stop:  # argparse's refusals exit from inside the parser
