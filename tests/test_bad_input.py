@@ -7,6 +7,7 @@ started (after sweep.yaml was written) shows up as that failure.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parent.parent
 # Valid as a sweep file (a description) until its aliases expand: 10**5 scalars
 ALIAS_BOMB = (
     "description: [&a [x, x, x, x, x, x, x, x, x, x]"
@@ -87,6 +89,27 @@ def make_sweeps(tmp: Path) -> None:
     (tmp / "afile").write_text("a file")
 
 
+# (case id, LATENTSWEEP_DATASETS, a command's arguments, its exit code, its stderr's lines (fragments)), run in a
+# process of its own: the variable is read when vaemodels is first imported
+DATASET_VARIABLE = [
+    ("npz-not-a-zip-status", "foo={tmp}/afile", ["status", "{tmp}/ok"], 0, []),
+    (
+        "npz-not-a-zip-asked-for",
+        "foo={tmp}/afile",
+        ["sweep", "--dataset", "foo", "--storage", "{tmp}/results"],
+        2,
+        ["dataset='foo' is unavailable: LATENTSWEEP_DATASETS entry 'foo={tmp}/afile': BadZipFile"],
+    ),
+    (
+        "malformed-entry-drops-only-itself",
+        "bad" + os.pathsep + "foo={tmp}/afile",
+        ["sweep", "--dataset", "foo", "--storage", "{tmp}/results"],
+        2,
+        ["warning: LATENTSWEEP_DATASETS entry 'bad' is not NAME=PATH.npz: left out", "dataset='foo' is unavailable"],
+    ),
+]
+
+
 @pytest.fixture
 def storage(tmp_path, monkeypatch) -> Path:
     """A storage root that already holds one sweep; Ray is out of reach (a refusal must come before it)."""
@@ -141,6 +164,22 @@ def test_commands(cli, capsys, tmp_path, args, fragment, monkeypatch):
     except SystemExit as stop:  # argparse's refusals exit from inside the parser
         result = subprocess.CompletedProcess(args, stop.code, *capsys.readouterr())
     assert_refused(result, fragment)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("variable", "args", "code", "lines"), [c[1:] for c in DATASET_VARIABLE], ids=[c[0] for c in DATASET_VARIABLE]
+)
+def test_dataset_variable(tmp_path, variable, args, code, lines):
+    make_sweeps(tmp_path)
+    before = snapshot(tmp_path)
+    env = {**os.environ, "LATENTSWEEP_DATASETS": variable.format(tmp=tmp_path), "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "vaemodels.cli", *(arg.format(tmp=tmp_path) for arg in args)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    printed = result.stderr.splitlines()
+    assert len(printed) == len(lines) and all(line.format(tmp=tmp_path) in p for line, p in zip(lines, printed))
     assert snapshot(tmp_path) == before
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaemodels.architectures import ARCHITECTURES, arch_keys, key_owner, load_plugins
-from vaemodels.dataset_registry import DATASETS
+from vaemodels.dataset_registry import DATASETS, UNAVAILABLE
 from vaemodels.dataset_registry import load_plugins as load_dataset_plugins
 from vaemodels.errors import ConfigError
 
@@ -155,6 +155,8 @@ class TrialConfig:
                 raise ConfigError(f"{key!r} does not apply to arch={arch!r}: {spec.excluded_keys[key]}")
         flat = {**spec.defaults, **flat}
         dataset = flat.get("dataset", DataConfig.dataset)
+        if dataset in UNAVAILABLE and dataset not in DATASETS:
+            raise ConfigError(f"dataset={dataset!r} is unavailable: {UNAVAILABLE[dataset]}")
         if dataset not in DATASETS:
             raise ConfigError(f"dataset={dataset!r} is unknown; choose from {', '.join(DATASETS)}")
         flat.setdefault("image_size", DATASETS[dataset].default_image_size)
