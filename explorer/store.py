@@ -29,6 +29,7 @@ from vaemodels import (
     StorageError,
     TableDamaged,
     TrialNotFound,
+    contain_paths,
     folder_row,
     is_checkpoint_name,
     load_samples,
@@ -39,7 +40,6 @@ from vaemodels import (
     resolve,
     trial_ids,
 )
-from vaemodels.trial_folder import contain_paths
 
 MAKE_RESULTS = (
     "Make results with `latentsweep sweep --preset quick --storage DIR` (a sweep) "
@@ -172,10 +172,10 @@ class ResultsStore:
                     return read_trials_table(source.folder)[0]
                 except TableDamaged as damaged:  # rebuilt here in memory; `latentsweep best` writes it back
                     logging.getLogger(__name__).warning("%s; showing the table rebuilt from the trial folders", damaged)
-                    return rebuild_trials_table(source.folder)
+                    return contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)
             if source.single_trial:
                 return _single_trial_table(source.folder)
-            return rebuild_trials_table(source.folder)
+            return contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)  # from summaries, read as is
         except Exception as error:  # a half-written or damaged file: say which, keep the app alive
             file = source.folder.join(TRIALS_FILE).uri if source.has_table else source.folder.uri
             raise ResultsError(f"{file} cannot be read: {type(error).__name__}: {error}") from error

@@ -20,12 +20,12 @@ from vaemodels import (
     StorageError,
     TrialNotFound,
     checkpoint_problem,
+    contain_paths,
     load_or_rebuild,
     load_trial,
     loss_name,
     resolve,
 )
-from vaemodels.trial_folder import contain_paths
 
 TABLE_COLUMNS = ["trial_id", "status", "arch", "latent_dim", "beta", "best_loss", "val_recon", "val_kl", "active_units"]
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-from vaemodels import CONFIG_FILE, LATENTS_FILE, SUMMARY_FILE, on
-from vaemodels.trial_folder import path_problem
+from vaemodels import CONFIG_FILE, LATENTS_FILE, SUMMARY_FILE, on, path_problem
 
 ARTIFACTS = (CONFIG_FILE, LATENTS_FILE)
 
