@@ -107,8 +107,7 @@ def run_explore(args: argparse.Namespace) -> int:
     from explorer.page.warmup import warm_up_in_background
 
     warm_up_in_background()  # compiles the latent views' kernels while the person opens the page
-    shown = "localhost" if args.host in LOOPBACK else socket.gethostname() if args.host in WILDCARD else args.host
-    url = f"http://{shown}:{args.port}/"
+    url = _page_url(args.host, args.port)
     threading.Thread(target=_announce, args=(server, url, args), name="explorer-announce", daemon=True).start()
     try:
         server.io_loop.start()
@@ -136,6 +135,12 @@ def _announce(server, url: str, args: argparse.Namespace) -> None:
     print(f"latentsweep explore: serving {args.results} at {url} (Ctrl-C stops)", flush=True)
     if args.show:
         server.io_loop.add_callback(server.show, "/")
+
+
+def _page_url(host: str, port: int) -> str:
+    """The URL to print: a wildcard bind is reached by this machine's name, a loopback one as localhost."""
+    shown = "localhost" if host in LOOPBACK else socket.gethostname() if host in WILDCARD else host
+    return f"http://{shown}:{port}/"
 
 
 def _probe_host(host: str) -> str:

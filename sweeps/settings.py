@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from sweeps import sweep_file
+from sweeps.objectives import check_rankable, validate_objectives
 from sweeps.parameters import SHARED_SEARCH, Choice, Parameter, Range, SettingsError, from_registry
 from vaemodels import (
     ARCHITECTURES,
-    DATASETS,
     DCI_REGRESSOR,
-    LATENT_KEYS,
     SCORE_SETTING,
     ConfigError,
     TrialConfig,
@@ -252,9 +251,9 @@ def validate(settings: SweepSettings, labels: Mapping[str, str] | None = None) -
     if not 0 <= settings.seed <= MAX_SEED:
         raise SettingsError(f"{_where(labels, 'seed', settings.seed)}: must be an integer from 0 to {MAX_SEED}")
     if settings.metrics:
-        _validate_objectives(settings)
+        validate_objectives(settings)
     else:
-        _check_rankable(_where(labels, "metric", settings.metric), settings.metric, settings.dataset)
+        check_rankable(_where(labels, "metric", settings.metric), settings.metric, settings.dataset)
     _validate_fixed(settings, labels)  # first: a bad fixed value would fail every parameter's check under its name
     for name, parameter in settings.parameters.items():
         _validate_parameter(settings, name, parameter, labels.get(f"parameters.{name}", f"parameters.{name}"), archs)
@@ -326,39 +325,6 @@ def _from_old_json(stored: dict[str, Any]) -> SweepSettings:
     values |= {"search": "grid" if grid else "tpe", "parameters": explicit, "fixed": stored.get("fixed", {})}
     parsed = sweep_file.SweepFile(values=values)
     return _build(parsed, stored.get("preset", ""), {}, {})
-
-
-# What every epoch's report carries (sweeps/trial.py fills the latent metrics of the best epoch so far in).
-_EPOCH_METRICS = ("loss", *LATENT_KEYS)
-
-
-def _validate_objectives(settings: SweepSettings) -> None:
-    """--metrics/--modes: combinations that cannot work are refused here, before Ray starts."""
-    metrics, modes = settings.metrics, settings.modes
-    if len(metrics) < 2:
-        raise SettingsError(f"--metrics {','.join(metrics)}: give two or more (one metric: --metric)")
-    if len(modes) != len(metrics) or any(mode not in ("min", "max") for mode in modes):
-        raise SettingsError(f"--modes {','.join(modes)}: give min or max for each of --metrics {','.join(metrics)}")
-    if settings.metric != "loss" or settings.mode != "min":
-        raise SettingsError("--metric/--mode conflict with --metrics/--modes: give one or the other")
-    if settings.is_grid:
-        raise SettingsError("--metrics conflicts with a grid (--betas): a grid has no searcher to guide")
-    if settings.scheduler == "asha":
-        raise SettingsError("--metrics conflicts with --scheduler asha: ASHA stops trials by one metric")
-    for metric in metrics:
-        _check_rankable(f"--metrics {metric}", metric, settings.dataset)
-
-
-def _check_rankable(where: str, metric: str, dataset: str) -> None:
-    """Tune and the searcher read the metric from every epoch's report (ASHA stops trials on it, the searcher's
-    trials are told it): a metric computed only once a trial has finished (DCI, the scores) can rank nothing."""
-    if metric not in _EPOCH_METRICS and not metric.startswith(("val_", "train_")):
-        raise SettingsError(
-            f"{where}: not in every epoch's report, so it cannot rank a search; choose from "
-            f"{', '.join(_EPOCH_METRICS)} or a train_/val_ loss term (DCI, scores: once a trial has finished)"
-        )
-    if metric == "mig" and not DATASETS[dataset].factor_names:
-        raise SettingsError(f"{where}: dataset {dataset!r} has no ground-truth factors (shapes has)")
 
 
 def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:
