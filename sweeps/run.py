@@ -87,6 +87,9 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOptions]:
     """Validated settings and run options from parsed flags; raises SettingsError naming the flag."""
     fixed = {key: getattr(args, key) for key in FIXED_KEYS if getattr(args, key, None) is not None}
+    for key, value in fixed.items():  # the config reads NaN as "not set": it would become the default unseen
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"--{key.replace('_', '-')} {value}: not a finite number")
     if "\0" in fixed.get("data_dir", ""):
         raise SettingsError(f"--data-dir {fixed['data_dir']!r}: not a path (it holds a NUL character)")
     if "data_dir" in fixed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,8 @@ def _flag_parameters(overrides: dict[str, Any], labels: dict[str, str]) -> dict[
             labels[f"parameters.{key}"] = _flag_label(flag, overrides[flag])
             if not overrides[flag]:
                 raise SettingsError(f"--{flag.replace('_', '-')}: give one or more values")
+            if not all(math.isfinite(value) for value in overrides[flag]):  # a NaN would become the default unseen
+                raise SettingsError(f"{labels[f'parameters.{key}']}: every value must be a finite number")
             found[key] = Choice(tuple(overrides[flag]))
     return found
 

@@ -36,7 +36,10 @@ SWEEP_FLAGS = [
     ("name-parent", ["--name", "../outside"], "--name ../outside: a single folder name"),
     ("name-dotdot-fresh", ["--name", "..", "--fresh"], "--name ..: a single folder name"),
     ("name-dot", ["--name", "."], "--name .: a single folder name"),
-    ("lr-inf", ["--lr", "inf"], "--lr: lr=inf is invalid: expected a float > 0"),
+    ("lr-negative", ["--lr", "-1"], "--lr: lr=-1.0 is invalid: expected a float > 0"),
+    ("lr-inf", ["--lr", "inf"], "--lr inf: not a finite number"),
+    ("lr-nan", ["--lr", "nan"], "--lr nan: not a finite number"),
+    ("betas-nan", ["--betas", "1,nan"], "--betas 1.0,nan: every value must be a finite number"),
     ("data-dir-nul", ["--data-dir", "a\0b"], "--data-dir 'a\\x00b': not a path"),
 ]
 
