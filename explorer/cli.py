@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
+import socket
 import sys
 import threading
 import time
 import urllib.request
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("0.0.0.0", "::", "")  # every interface ("" too: the socket layer's any-address)
 ANSWER_SECONDS = 120  # the first page of a fresh process imports Panel, HoloViews and torch
 # A closed tab's session (and the memory its views hold) is dropped this long after its last connection went, looked
 # for at this interval (Bokeh's defaults).
@@ -21,17 +25,54 @@ def register(commands: argparse._SubParsersAction) -> None:
     explore.add_argument("results", help="a sweep folder, a folder of sweeps or a `train --out` folder; path or URI")
     explore.add_argument("--port", type=int, default=5006, help="port to serve on (0: any free port)")
     explore.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    explore.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        type=origin,
+        metavar="HOST[:PORT]",
+        help="with a --host other than loopback: one more origin (a proxy's name) the page may be opened from, "
+        "beyond the host's names and addresses, localhost and 127.0.0.1 (tunnels); repeatable; PORT defaults to --port",
+    )
     explore.add_argument("--data-dir", default=None, help="folder with the MNIST/Fashion-MNIST IDX files")
     explore.add_argument("--show", action="store_true", help="open the page in a browser")
     explore.set_defaults(handler=run_explore)
 
 
-def websocket_origins(host: str, port: int) -> list[str]:
-    """Origins the page may connect from: the bound address, and its other names on this machine."""
-    if host in ("0.0.0.0", "::"):
-        return ["*"]  # bound to every interface: the person chose to serve other machines
-    names = ("127.0.0.1", "localhost") if host in LOOPBACK else (host,)
-    return [f"{name}:{port}" for name in names]
+def origin(text: str) -> str:
+    """An --allow-origin value: HOST or HOST:PORT (a name or an address, [v6] in brackets), never a wildcard."""
+    if not re.fullmatch(r"([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give HOST or HOST:PORT (no scheme, path or wildcard: any page could then drive the explorer)"
+        )
+    return text
+
+
+def websocket_origins(host: str, port: int, allowed: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Origins the page may connect from (Bokeh checks each websocket's Origin header against them).
+
+    Loopback: this machine's names only. Otherwise the bound host's names and addresses (this machine's for a
+    wildcard), localhost and 127.0.0.1 (an `ssh -L` or `ray attach -p` tunnel arrives there) and each `allowed`
+    one; never "*", which would let any web page a visitor opens drive the explorer with their browser.
+    """
+    names = ["127.0.0.1", "localhost"] if host in LOOPBACK else [*_host_names(host), "localhost", "127.0.0.1"]
+    names += [name for name in allowed if not _has_port(name)]
+    origins = [f"{name}:{port}" for name in names] + [name for name in allowed if _has_port(name)]
+    return list(dict.fromkeys(origins))
+
+
+def _has_port(origin: str) -> bool:
+    return bool(re.search(r":[0-9]+$", origin)) and not origin.endswith("]")
+
+
+def _host_names(host: str) -> list[str]:
+    """The names and addresses a browser may use for `host`: this machine's for a wildcard, else the host and, for
+    a name, its addresses (the local resolver's answer, which is also what the bind used; no reverse lookup)."""
+    name = socket.gethostname() if host in WILDCARD else host
+    names = [socket.getfqdn(name), name] if host in WILDCARD else [name]
+    with contextlib.suppress(OSError):  # a name the resolver does not know: the host itself is still allowed
+        names += socket.gethostbyname_ex(name)[2]
+    return [f"[{n}]" if ":" in n else n for n in dict.fromkeys(names) if n]
 
 
 def run_explore(args: argparse.Namespace) -> int:
@@ -53,7 +94,7 @@ def run_explore(args: argparse.Namespace) -> int:
         lambda: build_app(args.results, args.data_dir),
         port=args.port,
         address=args.host,
-        websocket_origin=websocket_origins(args.host, args.port),
+        websocket_origin=websocket_origins(args.host, args.port, args.allow_origin),
         show=False,
         start=False,
         title=TITLE,
@@ -66,7 +107,7 @@ def run_explore(args: argparse.Namespace) -> int:
     from explorer.page.warmup import warm_up_in_background
 
     warm_up_in_background()  # compiles the latent views' kernels while the person opens the page
-    url = f"http://{'localhost' if args.host in LOOPBACK else args.host}:{args.port}/"
+    url = _page_url(args.host, args.port)
     threading.Thread(target=_announce, args=(server, url, args), name="explorer-announce", daemon=True).start()
     try:
         server.io_loop.start()
@@ -96,6 +137,12 @@ def _announce(server, url: str, args: argparse.Namespace) -> None:
         server.io_loop.add_callback(server.show, "/")
 
 
+def _page_url(host: str, port: int) -> str:
+    """The URL to print: a wildcard bind is reached by this machine's name, a loopback one as localhost."""
+    shown = "localhost" if host in LOOPBACK else socket.gethostname() if host in WILDCARD else host
+    return f"http://{shown}:{port}/"
+
+
 def _probe_host(host: str) -> str:
     """Where this process reaches its own server: loopback for the wildcard addresses."""
     if host in ("0.0.0.0", ""):
@@ -106,8 +153,6 @@ def _probe_host(host: str) -> str:
 
 
 def _free_port(host: str) -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]

@@ -29,6 +29,7 @@ from vaemodels import (
     StorageError,
     TableDamaged,
     TrialNotFound,
+    contain_paths,
     folder_row,
     is_checkpoint_name,
     load_samples,
@@ -171,10 +172,10 @@ class ResultsStore:
                     return read_trials_table(source.folder)[0]
                 except TableDamaged as damaged:  # rebuilt here in memory; `metrics` or a resumed sweep writes it back
                     logging.getLogger(__name__).warning("%s; showing the table rebuilt from the trial folders", damaged)
-                    return rebuild_trials_table(source.folder)
+                    return contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)
             if source.single_trial:
                 return _single_trial_table(source.folder)
-            return rebuild_trials_table(source.folder)
+            return contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)  # from summaries, read as is
         except Exception as error:  # a half-written or damaged file: say which, keep the app alive
             file = source.folder.join(TRIALS_FILE).uri if source.has_table else source.folder.uri
             raise ResultsError(f"{file} cannot be read: {type(error).__name__}: {error}") from error
@@ -288,7 +289,7 @@ def _single_trial_table(folder: Location) -> pd.DataFrame:
     for column in PATH_COLUMNS:
         if isinstance(row.get(column), str):
             row[column] = row[column].removeprefix(name + "/")
-    return pd.DataFrame([row])
+    return contain_paths(pd.DataFrame([row]), PATH_COLUMNS)  # its summary's paths are read as is
 
 
 def _read(location: Location, reader):

@@ -12,12 +12,15 @@ import pandas as pd
 
 from sweeps.ranking import SHOWN_KEYS, config_values, explain_empty, healthy, metric_column, pareto_front, rank
 from sweeps.settings import SettingsError, SweepSettings
+from sweeps.status import refuse_folder_table
 from vaemodels import (
+    PATH_COLUMNS,
     TRIALS_FILE,
     Location,
     StorageError,
     TrialNotFound,
     checkpoint_problem,
+    contain_paths,
     load_or_rebuild,
     load_trial,
     loss_name,
@@ -35,7 +38,9 @@ def load_table(sweep: Location) -> pd.DataFrame:
     """trials.parquet; rebuilt from the trial folders (and written back, with a warning) when missing or damaged."""
     if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
+    refuse_folder_table(sweep)
     frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    frame = contain_paths(frame, PATH_COLUMNS)  # a rebuilt table comes from summaries, which are read as is
     if frame.empty:
         raise StorageError(f"{sweep.uri} holds no trials (no {TRIALS_FILE}, no trial folders)")
     return frame
@@ -61,7 +66,8 @@ def heal(sweep: Location, frame: pd.DataFrame) -> pd.DataFrame:
     if "problem" not in frame.columns:
         return frame
     for index, row in frame[frame["problem"].notna()].iterrows():
-        if row.get("status") == "TERMINATED" and checkpoint_problem(sweep, row) is None:
+        checkable = row.get("status") == "TERMINATED" and isinstance(row.get("checkpoint_path"), str)
+        if checkable and checkpoint_problem(sweep, row) is None:
             frame.at[index, "problem"] = None
     return frame
 
@@ -116,7 +122,9 @@ def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
     """`best --pareto`: the trials no other beats on every objective (the sweep's own, or --metrics/--modes)."""
     if not sweep.exists():
         raise StorageError(f"{sweep.uri} does not exist")
+    refuse_folder_table(sweep)
     frame, metadata = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    frame = contain_paths(frame, PATH_COLUMNS)
     metrics, modes = args.metrics or (), args.modes or ()
     if not metrics:
         with contextlib.suppress(SettingsError):  # a table without usable settings: only --metrics/--modes can say

@@ -26,12 +26,14 @@ REFRESH_SECONDS = 5.0
 def dashboard_command(args: argparse.Namespace) -> int:
     """Export the study, or serve optuna-dashboard on it (refreshed from the table) until Ctrl-C."""
     sweep = resolve(args.sweep_dir)
+    target = Path(args.export).expanduser().resolve() if args.export else None
+    if target is not None and target.exists():
+        raise UserError(f"--export {target} already exists; choose another file")
+    if target is not None and not target.parent.is_dir():  # SQLite would fail only once the study is built
+        raise UserError(f"--export {target}: the folder {target.parent} does not exist; create it first")
     frame, metadata, stamp = _read(sweep)
     settings = SweepSettings.from_json(metadata.get("settings"))
-    if args.export:
-        target = Path(args.export).expanduser().resolve()
-        if target.exists():
-            raise UserError(f"--export {target} already exists; choose another file")
+    if target is not None:
         StudyMirror(f"sqlite:///{target}", settings).sync(frame)
         print(f"wrote study {settings.name!r} ({len(frame)} trials) to {target}")
         print(f"open it with: optuna-dashboard sqlite:///{target}")

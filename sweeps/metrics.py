@@ -69,7 +69,9 @@ def add_dci(
             continue
         started = time.perf_counter()
         try:
-            problem = checkpoint_problem(sweep, row)  # checked again: a mark whose files now read cleanly goes
+            stored = row["problem"] if isinstance(row["problem"], str) else None
+            # Checked again: a mark whose files now read cleanly goes (one without a path to check stays).
+            problem = checkpoint_problem(sweep, row) if isinstance(row["checkpoint_path"], str) else stored
             if problem:
                 raise TrialDamaged(problem)
             frame.at[index, "problem"] = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import sys
 import time
 from pathlib import Path
@@ -97,6 +98,11 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOptions]:
     """Validated settings and run options from parsed flags; raises SettingsError naming the flag."""
     fixed = {key: getattr(args, key) for key in FIXED_KEYS if getattr(args, key, None) is not None}
+    for key, value in fixed.items():  # the config reads NaN as "not set": it would become the default unseen
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"--{key.replace('_', '-')} {value}: not a finite number")
+    if "\0" in fixed.get("data_dir", ""):
+        raise SettingsError(f"--data-dir {fixed['data_dir']!r}: not a path (it holds a NUL character)")
     if "data_dir" in fixed:
         fixed["data_dir"] = str(Path(fixed["data_dir"]).expanduser().resolve())  # Tune moves the working directory
     overrides = {
@@ -118,13 +124,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
     if args.config and args.preset:
         raise SettingsError(f"--preset {args.preset} and --config {args.config}: give one (a preset is a sweep file)")
     settings = make_settings(args.preset, overrides, fixed, config=args.config, quick=args.quick)
-    for flag, value in (("--cpus-per-trial", args.cpus_per_trial), ("--max-failures", args.max_failures + 1)):
-        if value <= 0:
-            raise SettingsError(f"{flag} {value}: must be positive")
-    if args.mlflow and importlib.util.find_spec("mlflow") is None:
-        raise SettingsError(f'--mlflow {args.mlflow}: mlflow is not installed (pip install -e ".[mlflow]")')
-    if args.gpus_per_trial < 0:
-        raise SettingsError(f"--gpus-per-trial {args.gpus_per_trial}: must be >= 0")
+    _check_run_flags(args)
     options = RunOptions(
         storage=args.storage,
         address=args.address,
@@ -141,6 +141,22 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         allow_version_change=args.allow_version_change,
     )
     return settings, options
+
+
+def _check_run_flags(args: argparse.Namespace) -> None:
+    """The run options' own checks (Tune would take NaN CPUs or a negative concurrency, and fail later)."""
+    if not (math.isfinite(args.cpus_per_trial) and args.cpus_per_trial > 0):
+        raise SettingsError(f"--cpus-per-trial {args.cpus_per_trial}: must be a finite number > 0")
+    if not (math.isfinite(args.gpus_per_trial) and args.gpus_per_trial >= 0):
+        raise SettingsError(f"--gpus-per-trial {args.gpus_per_trial}: must be a finite number >= 0")
+    if args.max_failures < 0:
+        raise SettingsError(f"--max-failures {args.max_failures}: must be >= 0 (restarts of a crashed trial)")
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise SettingsError(
+            f"--max-concurrent {args.max_concurrent}: must be >= 1 (leave it out for as many as resources allow)"
+        )
+    if args.mlflow and importlib.util.find_spec("mlflow") is None:
+        raise SettingsError(f'--mlflow {args.mlflow}: mlflow is not installed (pip install -e ".[mlflow]")')
 
 
 def prepare_storage(settings: SweepSettings, options: RunOptions, lease: Lease | None = None) -> Location:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sweeps import sweep_file
+from sweeps.objectives import check_rankable, validate_objectives
 from sweeps.parameters import SHARED_SEARCH, Choice, Parameter, Range, SettingsError, from_registry
 from vaemodels import (
     ARCHITECTURES,
-    DATASETS,
     DCI_REGRESSOR,
-    LATENT_KEYS,
     SCORE_SETTING,
     ConfigError,
     TrialConfig,
@@ -178,6 +179,8 @@ def _flag_parameters(overrides: dict[str, Any], labels: dict[str, str]) -> dict[
             labels[f"parameters.{key}"] = _flag_label(flag, overrides[flag])
             if not overrides[flag]:
                 raise SettingsError(f"--{flag.replace('_', '-')}: give one or more values")
+            if not all(math.isfinite(value) for value in overrides[flag]):  # a NaN would become the default unseen
+                raise SettingsError(f"{labels[f'parameters.{key}']}: every value must be a finite number")
             found[key] = Choice(tuple(overrides[flag]))
     return found
 
@@ -243,22 +246,50 @@ def validate(settings: SweepSettings, labels: Mapping[str, str] | None = None) -
         raise SettingsError(f"--mode {settings.mode!r}: choose min or max")
     if settings.scheduler == "asha" and settings.fixed.get("max_steps") is not None:
         raise SettingsError("--max-steps conflicts with --scheduler asha: ASHA's rungs count epochs (give --epochs)")
+    name_problem = sweep_file.name_problem(settings.name)
+    if name_problem:
+        raise SettingsError(f"{labels.get('name', f'name {settings.name!r}')}: {name_problem}")
     if settings.num_samples < 1:
-        raise SettingsError(f"{labels.get('num_samples', '--num-samples')} {settings.num_samples}: must be >= 1")
+        raise SettingsError(f"{_where(labels, 'num_samples', settings.num_samples)}: must be >= 1")
+    if not 0 <= settings.seed <= MAX_SEED:
+        raise SettingsError(f"{_where(labels, 'seed', settings.seed)}: must be an integer from 0 to {MAX_SEED}")
     if settings.metrics:
-        _validate_objectives(settings)
+        validate_objectives(settings)
+    else:
+        check_rankable(_where(labels, "metric", settings.metric), settings.metric, settings.dataset)
+    _validate_fixed(settings, labels)  # first: a bad fixed value would fail every parameter's check under its name
     for name, parameter in settings.parameters.items():
         _validate_parameter(settings, name, parameter, labels.get(f"parameters.{name}", f"parameters.{name}"), archs)
-    for arch in settings.archs:  # every architecture must accept the shared keys
-        try:
-            TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
-        except ConfigError as error:
-            raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from error
     for key in settings.fixed:  # a fixed key the chosen architectures would all drop
         owner = key_owner(key)
         if owner is not None and owner not in settings.archs:
             where = labels.get(f"fixed.{key}", f"fixed.{key}")
             raise SettingsError(f"{where} applies only to arch={owner}, which {archs} leaves out")
+
+
+# Optuna's samplers seed numpy, whose seeds are 32-bit unsigned integers.
+MAX_SEED = 2**32 - 1
+
+
+def _where(labels: Mapping[str, str], key: str, value: Any) -> str:
+    """Where a value came from with the value: "--seed -1" (a flag's label holds its value) or "FILE:LINE: seed -1"."""
+    label = labels.get(key)
+    if label is not None and label.startswith("--"):
+        return label
+    return f"{label or '--' + key.replace('_', '-')} {value}"
+
+
+def _validate_fixed(settings: SweepSettings, labels: Mapping[str, str]) -> None:
+    """Every architecture must accept the fixed keys; a bad value is named by its own key's flag or line."""
+    for arch in settings.archs:
+        try:
+            TrialConfig.from_dict({**fixed_for(settings, arch), "arch": arch})
+        except ConfigError as error:
+            named = re.match(r"(\w+)=", str(error))  # the config's messages start with "key=value"
+            key = named.group(1) if named else None
+            if key in settings.fixed:
+                raise SettingsError(f"{labels.get(f'fixed.{key}', f'fixed.{key}')}: {error}") from None
+            raise SettingsError(f"the sweep's fixed config does not fit arch={arch!r}: {error}") from None
 
 
 def _validate_parameter(settings: SweepSettings, name: str, parameter: Parameter, where: str, archs: str) -> None:
@@ -297,33 +328,6 @@ def _from_old_json(stored: dict[str, Any]) -> SweepSettings:
     values |= {"search": "grid" if grid else "tpe", "parameters": explicit, "fixed": stored.get("fixed", {})}
     parsed = sweep_file.SweepFile(values=values)
     return _build(parsed, stored.get("preset", ""), {}, {})
-
-
-# What every epoch's report carries (sweeps/trial.py fills the latent metrics of the best epoch so far in).
-_EPOCH_METRICS = ("loss", *LATENT_KEYS)
-
-
-def _validate_objectives(settings: SweepSettings) -> None:
-    """--metrics/--modes: combinations that cannot work are refused here, before Ray starts."""
-    metrics, modes = settings.metrics, settings.modes
-    if len(metrics) < 2:
-        raise SettingsError(f"--metrics {','.join(metrics)}: give two or more (one metric: --metric)")
-    if len(modes) != len(metrics) or any(mode not in ("min", "max") for mode in modes):
-        raise SettingsError(f"--modes {','.join(modes)}: give min or max for each of --metrics {','.join(metrics)}")
-    if settings.metric != "loss" or settings.mode != "min":
-        raise SettingsError("--metric/--mode conflict with --metrics/--modes: give one or the other")
-    if settings.is_grid:
-        raise SettingsError("--metrics conflicts with a grid (--betas): a grid has no searcher to guide")
-    if settings.scheduler == "asha":
-        raise SettingsError("--metrics conflicts with --scheduler asha: ASHA stops trials by one metric")
-    for metric in metrics:
-        if metric not in _EPOCH_METRICS and not metric.startswith(("val_", "train_")):
-            raise SettingsError(
-                f"--metrics {metric}: not in every epoch's report; choose from {', '.join(_EPOCH_METRICS)} "
-                "or a train_/val_ loss term (DCI is computed only once a trial has finished)"
-            )
-    if "mig" in metrics and not DATASETS[settings.dataset].factor_names:
-        raise SettingsError(f"--metrics mig: dataset {settings.dataset!r} has no ground-truth factors (shapes has)")
 
 
 def fixed_for(settings: SweepSettings, arch: str) -> dict[str, Any]:

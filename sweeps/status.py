@@ -79,8 +79,8 @@ def report(sweep: Location, frame: pd.DataFrame, metadata: dict[str, Any]) -> tu
 
 def status_command(args: argparse.Namespace) -> int:
     """Print the sweep's status once, or every --watch seconds until every planned trial is done (or Ctrl-C)."""
-    if args.watch is not None and args.watch <= 0:
-        raise StorageError(f"--watch {args.watch}: give the seconds between refreshes, > 0")
+    if args.watch is not None and not (math.isfinite(args.watch) and args.watch > 0):
+        raise StorageError(f"--watch {args.watch}: give the seconds between refreshes, a finite number > 0")
     sweep = resolve(args.sweep_dir)
     try:
         while True:
@@ -97,12 +97,20 @@ def status_command(args: argparse.Namespace) -> int:
 def read_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
     """trials.parquet and its metadata, for the commands that read the table alone (status, dashboard);
     a missing or damaged table is the user's error, named."""
+    refuse_folder_table(sweep)
     try:
         return read_trials_table(sweep)
     except FileNotFoundError:
         raise StorageError(f"{sweep.join(TRIALS_FILE).uri} does not exist: no sweep has started there") from None
     except TableDamaged as error:
         raise StorageError(f"{error}; `latentsweep metrics {sweep.uri}` rebuilds it from the trial folders") from None
+
+
+def refuse_folder_table(sweep: Location) -> None:
+    """A trials.parquet that is a folder is read as an empty dataset, and a rebuild cannot replace it: named."""
+    table = sweep.join(TRIALS_FILE)
+    if table.is_dir():
+        raise StorageError(f"{table.uri} is a folder, not a file: move it aside, then `latentsweep best` rebuilds it")
 
 
 def _duration(seconds: float) -> str:

@@ -55,6 +55,9 @@ def write_report(frame: pd.DataFrame, out: Path, scores: list[str] | None = None
 
 def study_command(args: argparse.Namespace) -> int:
     """`latentsweep study`: the report of a sweep."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # checked first: the report is written only after its figures are made
+        raise SettingsError(f"--out {out}: a file, not a folder; give a folder for the figures and report.md")
     frame, _ = read_table(resolve(args.sweep_dir))
     scores = [name for name in (args.scores or "").split(",") if name] or None
     unknown = [name for name in scores or () if name not in frame]
@@ -62,7 +65,7 @@ def study_command(args: argparse.Namespace) -> int:
         raise SettingsError(
             f"--scores {unknown[0]}: not a column of the table; it has {', '.join(scores_present(frame))}"
         )
-    for path in write_report(frame, Path(args.out), scores, args.seed):
+    for path in write_report(frame, out, scores, args.seed):
         print(path)
     return 0
 

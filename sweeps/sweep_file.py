@@ -9,6 +9,7 @@ shares. The presets are such files, in sweeps/presets/; a sweep folder keeps the
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,14 @@ class SweepFile:
 
     values: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # field, "parameters.KEY" or "fixed.KEY" -> "FILE:LINE: key"
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a sweep's folder name (None: it can): the sweep folder is storage/NAME, and a name
+    that is not one path component would put it elsewhere (`../x`), or be the storage itself or its parent."""
+    if not name or "/" in name or "\\" in name or "\0" in name or name in (".", ".."):
+        return "a single folder name (no / or \\, not . or ..)"
+    return None
 
 
 def preset_names() -> list[str]:
@@ -108,7 +117,8 @@ def parse(document: Any, origin: str, lines: dict[str, int] | None = None, base_
         reader.expect(key in TOP_KEYS, key, f"unknown key; the keys are {', '.join(TOP_KEYS)}")
         out.labels[key] = reader.label(key)
         if key == "name":
-            reader.expect(isinstance(value, str) and value and "/" not in value, key, "a folder name, without /")
+            problem = name_problem(value) if isinstance(value, str) else "expected a folder name"
+            reader.expect(problem is None, key, f"{value!r}: {problem}")
             out.values["name"] = value
         elif key == "description":
             out.values["description"] = str(value)
@@ -337,7 +347,10 @@ def _read_parameter(reader: _Reader, where: str, kind: str, spec: Any) -> Parame
 def _typed(reader: _Reader, where: str, kind: str, value: Any) -> Any:
     """One value in the kind of its key (the config checks the value itself)."""
     if kind == "float":
-        return float(reader.number(where, value))
+        number = float(reader.number(where, value))
+        # The config reads NaN as "not set" (a missing table cell), so a NaN here would become the default unseen.
+        reader.expect(math.isfinite(number), where, f"{value!r}: not a finite number")
+        return number
     if kind == "int":
         return reader.integer(where, value)
     if kind == "bool":
@@ -357,8 +370,15 @@ def _read_fixed(reader: _Reader, value: Any, out: SweepFile, base_dir: Path | No
         if item is None:
             continue
         kind = key_kind(key)
-        fixed[key] = item if kind == "str" else _typed(reader, dotted, kind, item)
+        fixed[key] = _scalar(reader, dotted, item) if kind == "str" else _typed(reader, dotted, kind, item)
         if key == "data_dir" and base_dir is not None:
             fixed[key] = str((base_dir / Path(str(item)).expanduser()).resolve())  # relative to the file
         out.labels[dotted] = reader.label(dotted)
     out.values["fixed"] = fixed
+
+
+def _scalar(reader: _Reader, where: str, value: Any) -> Any:
+    """A fixed string key's value: one scalar (the config names a bad one), never a list, a mapping or a NUL."""
+    reader.expect(not isinstance(value, (list, dict)), where, f"{value!r}: expected one value, not a list or mapping")
+    reader.expect("\0" not in str(value), where, f"{value!r}: not a path or name (it holds a NUL character)")
+    return value

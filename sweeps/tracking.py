@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-from vaemodels import CONFIG_FILE, LATENTS_FILE, SUMMARY_FILE, on
+from vaemodels import CONFIG_FILE, LATENTS_FILE, SUMMARY_FILE, on, path_problem
 
 ARTIFACTS = (CONFIG_FILE, LATENTS_FILE)
 
@@ -61,7 +61,10 @@ def _copy_best(checkpoint, folder: Path) -> bool:
     newest = on(checkpoint.filesystem, checkpoint.path)
     trial_folder = on(checkpoint.filesystem, posixpath.dirname(checkpoint.path.rstrip("/")))
     try:
-        best = trial_folder.join(newest.join(SUMMARY_FILE).read_json()["checkpoint_path"])
+        named = newest.join(SUMMARY_FILE).read_json()["checkpoint_path"]
+        if path_problem(named):  # never copy from outside the trial folder
+            return False
+        best = trial_folder.join(named)
         for name in ARTIFACTS:
             (folder / name).write_bytes(best.join(name).read_bytes())
     except (OSError, KeyError, TypeError, ValueError):

@@ -284,7 +284,7 @@ def _stored_table(sweep: Location) -> RowTable:
             if problem:
                 print(f"damaged trial {row['trial_id']}: {problem}", file=sys.stderr)
                 table.put({**row, "problem": problem})
-            elif row.get("problem"):  # marked by an earlier run, and its files read cleanly now: healed
+            elif row.get("problem") and isinstance(row.get("checkpoint_path"), str):  # its files read now: healed
                 table.put({**row, "problem": None})
     return table
 

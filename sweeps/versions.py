@@ -5,10 +5,12 @@ worse than an error."""
 from __future__ import annotations
 
 from importlib import metadata as importlib_metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sweeps.settings import SettingsError
-from vaemodels import Location, TableDamaged, read_sidecar, read_trials_table
+
+if TYPE_CHECKING:
+    from vaemodels import Location
 
 CHECKED = ("ray", "optuna")  # what the folder pickles: tuner.pkl and the experiment state (ray), the searcher (optuna)
 
@@ -42,6 +44,8 @@ def check_versions(sweep: Location, allowed: bool = False) -> None:
 
 
 def _stored_versions(sweep: Location) -> dict[str, Any]:
+    from vaemodels import TableDamaged, read_sidecar, read_trials_table  # pyarrow: not for `--help`
+
     try:
         return dict(read_trials_table(sweep)[1].get("versions") or {})
     except (FileNotFoundError, TableDamaged, OSError):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -199,7 +200,11 @@ def test_the_explore_command_is_registered_and_binds_locally(tmp_path):
     args = build_parser().parse_args(["explore", str(tmp_path), "--port", "5011"])
     assert args.handler.__module__ == "explorer.cli" and args.host == "127.0.0.1" and args.port == 5011
     assert websocket_origins("127.0.0.1", 5011) == ["127.0.0.1:5011", "localhost:5011"]
-    assert websocket_origins("0.0.0.0", 80) == ["*"]
+    for every_interface in ("0.0.0.0", "::", ""):  # never "*": any page a visitor opened could drive the explorer
+        origins = websocket_origins(every_interface, 80, ["proxy.example.org", "tunnel.example.org:8443"])
+        assert "*" not in origins and {"localhost:80", "127.0.0.1:80", f"{socket.gethostname()}:80"} <= set(origins)
+        assert {"proxy.example.org:80", "tunnel.example.org:8443"} <= set(origins)
+    assert websocket_origins("10.1.2.3", 5006) == ["10.1.2.3:5006", "localhost:5006", "127.0.0.1:5006"]
 
 
 def test_explore_with_a_bad_path_exits_2_with_one_line_naming_it_before_serving(tmp_path):

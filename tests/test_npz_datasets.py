@@ -239,15 +239,16 @@ def test_a_factor_npz_replaced_since_registration_is_refused_by_name(tmp_path, r
 def test_the_environment_variable_registers_factor_npz_files_when_the_config_is_imported(tmp_path):
     write_factor_npz(tmp_path / "tiny3d.npz")
     code = (
-        "import vaemodels.config; from vaemodels.dataset_registry import DATASETS; "
-        "spec = DATASETS['tiny3d']; print(spec.channels, spec.factor_sizes)"
+        "import vaemodels.config; from vaemodels.dataset_registry import DATASETS, UNAVAILABLE; "
+        "spec = DATASETS['tiny3d']; print(spec.channels, spec.factor_sizes); print(UNAVAILABLE['gone'])"
     )
     env = {**os.environ, FACTOR_NPZ_ENV: f"tiny3d={tmp_path / 'tiny3d.npz'}{os.pathsep}gone={tmp_path / 'no.npz'}"}
     env["PYTHONPATH"] = str(Path(__file__).parents[1])
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == "3 (3, 4, 5)"
-    assert "'gone'" in result.stderr and "not registered" in result.stderr  # a missing file warns, never fails
+    # a missing file fails only a command that asks for its dataset, with this line; the others say nothing
+    assert result.stdout.split("\n")[1].startswith(f"{FACTOR_NPZ_ENV} entry 'gone=") and not result.stderr
 
 
 # ---- factor_npz oracles: a file of every factor combination can be sampled afresh
@@ -293,3 +294,21 @@ def test_factor_npz_spec_refuses_factors_that_are_not_grid_indices(tmp_path):
     write_factor_npz(path, factors=np.full((60, 3), -1, np.int64))
     with pytest.raises(ValueError, match="factors must be integer grid indices >= 0"):
         factor_npz_spec("bad", path)
+
+
+def test_factor_npz_of_binary_uint8_images_reads_them_as_black_and_white_with_one_line(tmp_path, registered, capsys):
+    path = tmp_path / "masks.npz"
+    arrays = write_factor_npz(path, channels_last=False)
+    np.savez_compressed(path, **{**arrays, "images": (arrays["images"] > 127).astype(np.uint8)})  # 0 and 1
+    registered("masks", path)
+    data = load_dataset(config("masks"))
+    assert set(np.unique(data.images.numpy())) == {0, 255}
+    assert capsys.readouterr().err == f"warning: {path}: its uint8 images hold only 0 and 1, read as 0 and 255\n"
+
+
+def test_a_dsprites_file_already_in_0_to_255_is_not_scaled_again(tmp_path):
+    arrays = tiny_dsprites()
+    (tmp_path / "dsprites").mkdir()
+    np.savez_compressed(tmp_path / "dsprites" / DSPRITES_FILE, **{**arrays, "imgs": arrays["imgs"] * 255})
+    data = load_dataset(config("dsprites", data_dir=str(tmp_path)))
+    assert torch.equal(data.batch(torch.arange(144)), torch.from_numpy(arrays["imgs"][:, None].astype(np.float32)))

@@ -375,28 +375,3 @@ def test_every_finished_trial_has_its_scores_at_the_quick_setting_and_udr_column
                 assert pd.isna(row[name]), (row["trial_id"], name)
     assert "udr" in table.columns and (table["udr_pairs"] == 0).all()  # one seed a configuration: no pair
 
-
-def finishing_workers() -> int:
-    """Live processes of the sweep's finishing actors (Ray titles each process after its actor's class)."""
-    import psutil
-
-    count = 0
-    for process in psutil.process_iter(["cmdline"]):
-        with contextlib.suppress(psutil.Error):
-            count += any("_FinishingWorker" in part for part in process.info["cmdline"] or ())
-    return count
-
-
-def test_two_sweeps_in_a_process_whose_ray_was_already_running_leave_no_finishing_actor(ray_session, tmp_path):
-    import time
-
-    from vaemodels.cli import main
-
-    flags = ["--dataset", "shapes", "--image-size", "32", "--n-samples", "300", "--epochs", "1", "--latent-dims", "2"]
-    flags += ["--betas", "1", "--dci-samples", "100", "--storage", str(tmp_path)]
-    for name in ("first", "second"):  # each starts its own finishing actor (DCI to compute)
-        assert main(["sweep", *flags, "--name", name]) == 0
-    deadline = time.monotonic() + 60  # ray.kill is asynchronous: the processes exit moments later
-    while finishing_workers() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert finishing_workers() == 0

@@ -89,7 +89,7 @@ def test_explicit_flags_override_the_preset():
         (["--beta-range", "4", "2"], "--beta-range 4.0 2.0: needs 0 < LO < HI"),
         (["--latent-dims", ""], "--latent-dims"),
         (["--seeds", "0,1"], "--seeds makes a grid"),
-        (["--cpus-per-trial", "0"], "--cpus-per-trial 0.0: must be positive"),
+        (["--cpus-per-trial", "0"], "--cpus-per-trial 0.0: must be a finite number > 0"),
         (["--image-size", "48", "--dataset", "shapes"], "image_size=48 is invalid"),
     ],
 )

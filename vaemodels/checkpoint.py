@@ -154,7 +154,10 @@ def best_checkpoint(trial: str | Path | Location) -> Location:
         raise TrialNotFound(f"{folder.uri} holds no {tf.CHECKPOINT_PREFIX}* folder")
     for checkpoint in reversed(checkpoints):
         try:
-            best = folder.join(checkpoint.join(tf.SUMMARY_FILE).read_json()["checkpoint_path"])
+            named = checkpoint.join(tf.SUMMARY_FILE).read_json()["checkpoint_path"]
+            if tf.path_problem(named):  # never outside the trial folder: this summary is passed over
+                continue
+            best = folder.join(named)
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if best.join(tf.CONFIG_FILE).exists():

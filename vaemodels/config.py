@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaemodels.architectures import ARCHITECTURES, arch_keys, key_owner, load_plugins
-from vaemodels.dataset_registry import DATASETS
+from vaemodels.dataset_registry import DATASETS, UNAVAILABLE
 from vaemodels.dataset_registry import load_plugins as load_dataset_plugins
 from vaemodels.errors import ConfigError
 
@@ -19,6 +19,9 @@ DATA_SEED_SCHEMA = 3  # a config of an older schema without data_seed drew its d
 NETS = ("conv", "original", "disentanglement_lib")
 RECONS = ("bernoulli", "gaussian")
 PRECISIONS = ("fp32", "bf16")
+# A bound far above any real training (epochs of even the smallest dataset take seconds), low enough that the
+# epoch counters, ASHA's max_t and the history stay ordinary integers.
+MAX_EPOCHS = 100_000
 INITS = ("torch", "reference")
 SAMPLINGS = ("epochs", "iid")
 STEP_COUNTS = ("updates", "optimizer_steps")
@@ -152,6 +155,8 @@ class TrialConfig:
                 raise ConfigError(f"{key!r} does not apply to arch={arch!r}: {spec.excluded_keys[key]}")
         flat = {**spec.defaults, **flat}
         dataset = flat.get("dataset", DataConfig.dataset)
+        if dataset in UNAVAILABLE and dataset not in DATASETS:
+            raise ConfigError(f"dataset={dataset!r} is unavailable: {UNAVAILABLE[dataset]}")
         if dataset not in DATASETS:
             raise ConfigError(f"dataset={dataset!r} is unknown; choose from {', '.join(DATASETS)}")
         flat.setdefault("image_size", DATASETS[dataset].default_image_size)
@@ -212,7 +217,7 @@ class TrialConfig:
                 _check(value < key.below, key.name, value, f"a value below {key.below}")
         _check(t.lr > 0 and math.isfinite(t.lr), "lr", t.lr, "a float > 0")
         _check(t.batch_size >= 1, "batch_size", t.batch_size, "an integer >= 1")
-        _check(t.epochs >= 1, "epochs", t.epochs, "an integer >= 1")
+        _check(1 <= t.epochs <= MAX_EPOCHS, "epochs", t.epochs, f"an integer from 1 to {MAX_EPOCHS}")
         _check(t.max_steps is None or t.max_steps >= 1, "max_steps", t.max_steps, "an integer >= 1")
         _check(t.precision in PRECISIONS, "precision", t.precision, " or ".join(PRECISIONS))
         _check(t.sampling in SAMPLINGS, "sampling", t.sampling, " or ".join(SAMPLINGS))

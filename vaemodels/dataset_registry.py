@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,16 +237,21 @@ def _npz_shape(path: Path, key: str) -> tuple[int, ...]:
 
 
 def _env_factor_npz() -> list[tuple[str, str]]:
-    """The NAME=PATH pairs of FACTOR_NPZ_ENV; an entry without '=' is an error naming it."""
+    """The NAME=PATH pairs of FACTOR_NPZ_ENV; an entry that is not NAME=PATH is left out with a warning line, and
+    only that one (the others still register)."""
     pairs = []
     for entry in filter(None, os.environ.get(FACTOR_NPZ_ENV, "").split(os.pathsep)):
         name, sep, path = entry.partition("=")
         if not sep or not name or not path:
-            raise ValueError(f"{FACTOR_NPZ_ENV} entry {entry!r} is not NAME=PATH.npz")
+            print(f"warning: {FACTOR_NPZ_ENV} entry {entry!r} is not NAME=PATH.npz: left out", file=sys.stderr)
+            continue
         pairs.append((name, path))
     return pairs
 
 
+# Datasets FACTOR_NPZ_ENV names whose file cannot be registered, with the line that says why. Kept out of DATASETS,
+# so only a command that asks for one of them fails (vaemodels.config names it), never every command or Ray worker.
+UNAVAILABLE: dict[str, str] = {}
 _plugins_loaded = False
 
 
@@ -254,7 +260,7 @@ def load_plugins() -> None:
     LATENTSWEEP_DATASETS, once.
 
     vaemodels.config calls it when first imported, as for architectures, so in the driver and every Ray worker;
-    a clash or an unreadable file is skipped with a warning.
+    a plugin's clash is skipped with a warning, an unreadable file recorded in UNAVAILABLE.
     """
     global _plugins_loaded
     if _plugins_loaded:
@@ -269,13 +275,13 @@ def load_plugins() -> None:
             register_dataset(spec)
         except (ValueError, AttributeError) as error:
             warnings.warn(f"dataset plugin {spec!r} is not registered: {error}", stacklevel=2)
-    try:
-        pairs = _env_factor_npz()
-    except ValueError as error:
-        warnings.warn(str(error), stacklevel=2)
-        pairs = []
-    for name, path in pairs:
+    for name, path in _env_factor_npz():
         try:
             register_factor_npz(name, path)
-        except (ValueError, OSError, KeyError) as error:  # KeyError: a file without `images` or `factors`
-            warnings.warn(f"{FACTOR_NPZ_ENV}: dataset {name!r} from {path} is not registered: {error}", stacklevel=2)
+        except Exception as error:  # any unreadable file (BadZipFile, EOFError, ...) is this entry's problem
+            UNAVAILABLE.setdefault(name, f"{FACTOR_NPZ_ENV} entry '{name}={path}': {_problem(error)}")
+
+
+def _problem(error: Exception) -> str:
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return text if isinstance(error, ValueError) else f"{type(error).__name__}: {text}"

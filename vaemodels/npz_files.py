@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import http.client
 import os
+import sys
 import tempfile
 import urllib.request
 import zipfile
@@ -96,7 +97,8 @@ def _read_dsprites(file: _File) -> NpzArrays:
     if images.ndim != 3 or images.shape[1:] != (64, 64) or classes.shape != (len(images), 6):
         problem = f"imgs {images.shape} and latents_classes {classes.shape} are not dSprites'"
         raise _corrupt(file.path, problem, _REFETCH)
-    np.multiply(images, 255, out=images)  # in place: the uint8 convention of Dataset.images, without a copy
+    if images.max(initial=0) <= 1:  # DeepMind's {0, 1}; a copy already saved as 0..255 would wrap round
+        np.multiply(images, 255, out=images)  # in place: the uint8 convention of Dataset.images, without a copy
     factors = classes[:, _DSPRITES_FACTOR_COLUMNS].astype(np.int16)
     return NpzArrays(images[:, None], factors[:, 0].astype(np.int64), factors)
 
@@ -164,6 +166,9 @@ def _read_factor_npz(file: _File) -> NpzArrays:
         images = images.transpose(0, 3, 1, 2)  # (N, C, H, W) as a view: no copy of a large set
     if images.dtype != np.uint8:
         images = images.astype(np.float32, copy=False)  # a float file is already float-sized; [0, 1] expected
+    elif images.max(initial=0) == 1:  # binary masks saved as 0 and 1 (dSprites' own way) would read almost black
+        np.multiply(images, 255, out=images)
+        print(f"warning: {file.path}: its uint8 images hold only 0 and 1, read as 0 and 255", file=sys.stderr)
     _check_factor_npz(file.path, images, factors, labels)
     return NpzArrays(images, labels.astype(np.int64), factors.astype(np.int16))
 

@@ -16,6 +16,7 @@ from vaemodels import trial_folder as tf
 from vaemodels.storage import Location
 from vaemodels.trials_table import (
     DAMAGED_PREFIX,
+    PATH_COLUMNS,
     TRIALS_FILE,
     TableDamaged,
     frame_from_rows,
@@ -41,7 +42,7 @@ def load_or_rebuild(
         reason = None
     except TableDamaged as error:
         reason = str(error)
-    frame = rebuild_trials_table(sweep)
+    frame = tf.contain_paths(rebuild_trials_table(sweep), PATH_COLUMNS)  # summaries' paths are read as is
     if frame.empty:
         return frame, {}
     stored, udr = read_sidecar(sweep)

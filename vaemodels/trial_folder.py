@@ -8,6 +8,8 @@ Rebuilding the table reads one summary a trial (its newest checkpoint's) instead
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from vaemodels.config import CONFIG_KEYS, SCHEMA_VERSION, planned_updates
@@ -94,3 +96,36 @@ def fell_short(row: dict[str, Any]) -> bool:
 def finite(value: Any) -> float:
     """A loss as a float; NaN, infinities and non-numbers as +inf (they never win a ranking)."""
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
+
+
+def path_problem(path: str) -> str | None:
+    """Why a path read from a summary.json or trials.parquet must not be followed (None: it may be).
+
+    Both only ever hold paths relative to their own folder, written by this package; an absolute one, a URI or
+    one with `..` would make a command read, load or copy files outside the sweep folder that whoever wrote the
+    file chose, so it is refused instead.
+    """
+    if "\0" in path or path.startswith(("/", "\\")) or "://" in path or re.match(r"[A-Za-z]:", path):
+        return "is absolute"
+    if ".." in re.split(r"[/\\]", path):
+        return "leaves the sweep folder (..)"
+    return None
+
+
+def contain_paths(frame: Any, columns: Iterable[str]) -> Any:
+    """A trials table (a DataFrame) with each path cell that `path_problem` refuses set to None and its trial's
+    `problem` saying so: the rankings pass such a trial over, `best` prints the line, and nothing follows it."""
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        for index, value in frame[column].items():
+            problem = path_problem(value) if isinstance(value, str) else None
+            if problem is None:
+                continue
+            note = f"{column} {value!r} {problem}: not followed"
+            earlier = frame.at[index, "problem"] if "problem" in frame.columns else None
+            frame["problem"] = frame["problem"].astype(object) if "problem" in frame.columns else None
+            frame[column] = frame[column].astype(object)
+            frame.at[index, "problem"] = f"{earlier}; {note}" if isinstance(earlier, str) and earlier else note
+            frame.at[index, column] = None
+    return frame

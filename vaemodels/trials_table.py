@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vaemodels import trial_folder as tf
 from vaemodels.config import CONFIG_KEYS, DATA_SEED_SCHEMA, SCHEMA_VERSION
 from vaemodels.errors import UserError
 from vaemodels.metric_names import LATENT_METRICS, SCORE_KEYS, UDR_KEYS
@@ -172,7 +173,7 @@ def read_trials_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
             frame[column] = None
     if "data_seed" not in frame.columns and "seed" in frame.columns:
         frame["data_seed"] = frame["seed"]  # a table made before data_seed: each trial drew its data from `seed`
-    return frame, metadata
+    return tf.contain_paths(frame, PATH_COLUMNS), metadata
 
 
 def _not_parquet(location: Location) -> str | None:
