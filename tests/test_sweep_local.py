@@ -374,4 +374,3 @@ def test_every_finished_trial_has_its_scores_at_the_quick_setting_and_udr_column
             else:
                 assert pd.isna(row[name]), (row["trial_id"], name)
     assert "udr" in table.columns and (table["udr_pairs"] == 0).all()  # one seed a configuration: no pair
-
