@@ -205,6 +205,12 @@ def provenance(settings: SweepSettings, options: RunOptions) -> dict[str, Any]:
     }
 
 
+INTERRUPTED_FINISHING = (
+    "interrupted while finishing the trials: {uri}/trials.parquet holds what was done; run the same command again to "
+    "finish the rest"
+)
+
+
 def run_sweep(
     settings: SweepSettings,
     options: RunOptions,
@@ -243,10 +249,15 @@ def run_sweep(
                 finisher.submit(row)
             with active(book) as events:
                 build_tuner(settings, options, sweep, events, trainable).fit()
-            if not _interrupted(book):
-                _finish_off(book, finisher, settings.dci_regressor)
-                _add_udr(book, sweep, settings.scores)
-                book.trim_finished(options.keep)
+            try:
+                if not _interrupted(book):
+                    _finish_off(book, finisher, settings.dci_regressor)
+                    _add_udr(book, sweep, settings.scores)
+                    book.trim_finished(options.keep)
+            except KeyboardInterrupt:  # Ctrl-C while finishing: what is done so far is kept, the rest resumes
+                book.write()
+                print(INTERRUPTED_FINISHING.format(uri=sweep.uri), file=sys.stderr)
+                return 130
             book.write()
             if console is not None:
                 console.close()

@@ -47,3 +47,39 @@ def test_a_finishing_worker_that_dies_leaves_the_trial_unfinished_not_damaged(ca
 
     assert _outcome("t0", died) == {}  # no `problem`: the next resume or `metrics` finishes it
     assert "finishing trial t0 failed" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_finishing_writes_the_table_and_exits_130_with_one_line(tmp_path, monkeypatch, capsys):
+    """The driver's control flow with Ray's parts faked: Tune's run ends, then Ctrl-C while the trials finish."""
+    from sweeps import tuner
+    from sweeps.options import RunOptions
+    from sweeps.settings import make_settings
+
+    class Idle:  # a Finisher with nothing left to do
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __len__(self):
+            return 0
+
+        def close(self):
+            pass
+
+    class Tuner:
+        def fit(self):
+            pass
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuner, "connect", lambda options: False)
+    monkeypatch.setattr(tuner, "gpus_available", lambda options: True)
+    monkeypatch.setattr(tuner, "Finisher", Idle)
+    monkeypatch.setattr(tuner, "build_tuner", lambda *args: Tuner())
+    monkeypatch.setattr(tuner, "_finish_off", interrupted)
+    sweep = resolve(tmp_path / "sweep")
+    code = tuner.run_sweep(make_settings("quick"), RunOptions(storage=str(tmp_path)), sweep)
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err
+    assert [line for line in err.splitlines() if "interrupted while finishing" in line] == [err.strip()]
+    assert sweep.join("trials.parquet").exists()
