@@ -47,9 +47,9 @@ class _FinishingWorker:
     """A long-lived process that finishes trials: its imports (torch, scikit-learn) are paid once, at the start."""
 
     def finish(
-        self, sweep: Location, row: dict[str, Any], dci_samples: int, regressor: str, scores: str | None
+        self, sweep: Location, row: dict[str, Any], dci_samples: int, regressor: str, scores: str | None, drop: bool
     ) -> dict[str, Any]:
-        return finish_trial(sweep, row, dci_samples, regressor, scores)
+        return finish_trial(sweep, row, dci_samples, regressor, scores, drop)
 
 
 class Finisher:
@@ -69,7 +69,7 @@ class Finisher:
         self.sweep, self.dci_samples, self.regressor = sweep, dci_samples, regressor
         self.scores = scores if with_dci else None  # the score setting; the scores need factors, as DCI does
         self.pending: dict[ray.ObjectRef, tuple[str, Any]] = {}
-        self.waiting: deque[dict[str, Any]] = deque()
+        self.waiting: deque[tuple[dict[str, Any], bool]] = deque()  # (row, drop_optimizer)
         self.local: dict[Future, str] = {}
         self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="latentsweep-finish")
         costly = dci_samples > 0 or self.scores is not None
@@ -89,19 +89,22 @@ class Finisher:
             ray.kill(worker)
         self.workers, self.idle, self.pending = [], [], {}
 
-    def submit(self, row: dict[str, Any]) -> None:
+    def submit(self, row: dict[str, Any], drop_optimizer: bool = True) -> None:
+        """Finish a trial beside the training ones. `drop_optimizer` False keeps its last checkpoint's optimizer
+        state (a resume's finishing: Tune's restored state may restart the trial from that checkpoint meanwhile,
+        and the sweep's end trims it instead)."""
         row = _plain_row(row)
         if self.actors:
-            self.waiting.append(row)
+            self.waiting.append((row, drop_optimizer))
             self._launch()
         else:
-            future = self.threads.submit(finish_trial, self.sweep, row, 0, self.regressor)
+            future = self.threads.submit(finish_trial, self.sweep, row, 0, self.regressor, None, drop_optimizer)
             self.local[future] = row["trial_id"]
 
     def _launch(self) -> None:
         while self.waiting and self.idle:
-            row, worker = self.waiting.popleft(), self.idle.pop()
-            ref = worker.finish.remote(self.sweep, row, self.dci_samples, self.regressor, self.scores)
+            (row, drop), worker = self.waiting.popleft(), self.idle.pop()
+            ref = worker.finish.remote(self.sweep, row, self.dci_samples, self.regressor, self.scores, drop)
             self.pending[ref] = (row["trial_id"], worker)
 
     def ready(self, timeout: float = 0) -> list[tuple[str, dict[str, Any]]]:

@@ -245,8 +245,8 @@ def run_sweep(
             console.counted([table.get(trial_id) for trial_id in table.ids()])
         print(f"{'resuming' if resumed else 'starting'} sweep {settings.name!r} in {sweep.uri}", flush=True)
         try:
-            for row in _unfinalized(table):  # finished before a driver stopped, not yet finished off
-                finisher.submit(row)
+            for row in _unfinalized(table):  # finished before a driver stopped, not yet finished off; Tune's state
+                finisher.submit(row, drop_optimizer=False)  # may lag and restart it: its optimizer state stays
             with active(book) as events:
                 build_tuner(settings, options, sweep, events, trainable).fit()
             try:

@@ -97,10 +97,12 @@ def finish_trial(
     dci_samples: int = DCI_SAMPLES,
     regressor: str = DCI_REGRESSOR,
     score_setting: str | None = None,
+    drop_optimizer: bool = True,
 ) -> dict[str, Any]:
     """Finish one TERMINATED trial: DCI, the scores (at score_setting; None skips them), the final summary into its
-    last checkpoint, that checkpoint's optimizer state dropped. Returns the row's updated columns (`finalized`
-    True, or `problem` naming the file); a score that fails is None and a warning, the rest goes on."""
+    last checkpoint, that checkpoint's optimizer state dropped (unless `drop_optimizer` is False: a resume's
+    finishing, while Tune may restart the trial from it). Returns the row's updated columns (`finalized` True, or
+    `problem` naming the file); a score that fails is None and a warning, the rest goes on."""
     started = time.perf_counter()
     updates: dict[str, Any] = {}
     try:
@@ -122,7 +124,7 @@ def finish_trial(
             # A resume from this checkpoint only reports it again (its summary says finished), so the optimizer
             # state, twice the size of the model, is dead weight. Older checkpoints keep theirs until the sweep
             # ends: Tune's saved state may still point at one of them (see trim_trial).
-            for name in tf.OPTIMIZER_FILES:
+            for name in tf.OPTIMIZER_FILES if drop_optimizer else ():
                 sweep.join(last, name).delete()
     except (TrialDamaged, OSError, ValueError, KeyError) as error:
         updates["problem"] = str(error) if isinstance(error, TrialDamaged) else f"{type(error).__name__}: {error}"

@@ -1,7 +1,10 @@
-"""A `problem` mark is checked again whenever a command acts on the trial: one whose files read cleanly now (a
-transient error, a finishing actor that died) loses its mark, and a dead finishing actor is a retry, not damage."""
+"""The driver's reliability: a `problem` mark is checked again whenever a command acts on the trial (one whose files
+read cleanly now loses it), a dead finishing actor is a retry, not damage, Ctrl-C while finishing keeps the table,
+and a resume's finishing never deletes what Tune may restart a trial from."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -83,3 +86,48 @@ def test_ctrl_c_while_finishing_writes_the_table_and_exits_130_with_one_line(tmp
     assert code == 130 and "Traceback" not in err
     assert [line for line in err.splitlines() if "interrupted while finishing" in line] == [err.strip()]
     assert sweep.join("trials.parquet").exists()
+
+
+class Recording:
+    """A Finisher that records what it is asked to finish, and finishes nothing."""
+
+    submitted: ClassVar[list[tuple[str, bool]]] = []
+
+    def __init__(self, *args, **kwargs):
+        Recording.submitted = []
+
+    def __len__(self):
+        return 0
+
+    def submit(self, row, drop_optimizer=True):
+        Recording.submitted.append((row["trial_id"], drop_optimizer))
+
+    def close(self):
+        pass
+
+
+def test_a_resumes_finishing_keeps_the_optimizer_state_tune_may_restart_a_trial_from(trials_copy, monkeypatch):
+    from sweeps import tuner
+    from sweeps.options import RunOptions
+    from sweeps.settings import make_settings
+    from vaemodels.finishing import finish_trial
+
+    class Tuner:
+        def fit(self):  # Tune's lagging state would restart a finished trial here, from its last checkpoint
+            pass
+
+    monkeypatch.setattr(tuner, "connect", lambda options: False)
+    monkeypatch.setattr(tuner, "gpus_available", lambda options: True)
+    monkeypatch.setattr(tuner, "can_restore", lambda sweep: True)
+    monkeypatch.setattr(tuner, "Finisher", Recording)
+    monkeypatch.setattr(tuner, "build_tuner", lambda *args: Tuner())
+    sweep = resolve(trials_copy)
+    settings = make_settings("quick", {"name": "sweep"})
+    tuner.run_sweep(settings, RunOptions(storage=str(trials_copy.parent), keep="best-and-last"), sweep)
+    assert sorted(Recording.submitted) == [("trial0", False), ("trial1", False)]
+    row = rebuild_trials_table(sweep).set_index("trial_id").loc["trial0"].to_dict() | {"trial_id": "trial0"}
+    last = trials_copy / row["last_checkpoint_path"]
+    finish_trial(sweep, row, dci_samples=0, drop_optimizer=False)
+    assert (last / "optimizer.pt").exists()
+    finish_trial(sweep, row, dci_samples=0)  # the sweep's own end (or a trial finishing now) drops it
+    assert not (last / "optimizer.pt").exists()
