@@ -15,6 +15,7 @@ from ray import tune
 
 from sweeps.space import trial_config
 from vaemodels import (
+    ATTEMPT_FILE,
     CONFIG_FILE,
     DIVERGED_FILE,
     HISTORY_FILE,
@@ -83,6 +84,7 @@ def run_trial(
     device = _device(gpus)
     data = _dataset(config)
     where = {"node": _node_id(), "device": str(device)}
+    _count_attempt()
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -134,6 +136,23 @@ def _report_divergence(config: TrialConfig, error: TrainingDiverged, where: dict
         tune.report(_reportable(last), checkpoint=tune.Checkpoint.from_directory(directory))
 
 
+def _trial_folder() -> Location:
+    """This trial's folder on the sweep's filesystem (ray 2.60's storage context)."""
+    storage = tune.get_context().get_storage()
+    return on(storage.storage_filesystem, storage.trial_fs_path)
+
+
+def _count_attempt() -> None:
+    """attempt.json: how many times this trial has started (vaemodels/trial_folder.py `last_attempt_failed`)."""
+    try:
+        folder = _trial_folder()
+        marker = folder.join(ATTEMPT_FILE)
+        started = int(marker.read_json().get("attempt", 0)) if marker.exists() else 0
+        marker.write_text(json.dumps({"attempt": started + 1}))
+    except (AttributeError, OSError, ValueError):
+        pass  # no storage context (a trial run outside a sweep): the rebuild falls back to Tune's state
+
+
 def _finished_checkpoint() -> Location | None:
     """This trial's newest checkpoint on storage when its summary says the trial had finished, else None.
 
@@ -141,8 +160,7 @@ def _finished_checkpoint() -> Location | None:
     a driver that stopped just after a trial finished would have it trained again from an older checkpoint.
     """
     try:
-        storage = tune.get_context().get_storage()  # ray 2.60: the trial's folder on the sweep's filesystem
-        folder = on(storage.storage_filesystem, storage.trial_fs_path)
+        folder = _trial_folder()
         newest = max((name for name in folder.list_dirs() if is_checkpoint_name(name)), default=None)
         if newest is not None and folder.join(newest, SUMMARY_FILE).read_json().get("status") == "TERMINATED":
             return folder.join(newest)

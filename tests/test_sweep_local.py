@@ -374,3 +374,8 @@ def test_every_finished_trial_has_its_scores_at_the_quick_setting_and_udr_column
             else:
                 assert pd.isna(row[name]), (row["trial_id"], name)
     assert "udr" in table.columns and (table["udr_pairs"] == 0).all()  # one seed a configuration: no pair
+
+
+def test_every_trial_counts_its_attempts_for_the_rebuild(sweep_dir, table):
+    for trial_id in table["trial_id"]:  # one attempt each: none failed, none was restarted
+        assert json.loads((sweep_dir / trial_id / "attempt.json").read_text()) == {"attempt": 1}

@@ -65,6 +65,36 @@ def test_an_error_newer_than_the_last_summary_is_an_error(sweep):
     assert row["status"] == "ERROR" and row["error"] == "RuntimeError: out of memory"
 
 
+FAILED_ONCE = "Failure # 1 (occurred at 2026-12-07_10-00-00)\nRuntimeError: out of memory\n"
+
+
+@pytest.mark.parametrize("error_time", ["older", "same", "newer"])
+def test_error_or_not_is_read_from_the_counts_not_the_times(sweep, error_time):
+    """attempt.json against error.txt's failure count decides, whatever the files' times say (a bucket's sync
+    uploads an old error.txt again, with a new time, and its times have one-second resolution)."""
+    trial = sweep / "trial2"  # stopped after its first epoch: not finished
+    summary = trial / tf.checkpoint_name(1) / tf.SUMMARY_FILE
+    (trial / tf.RAY_ERROR_FILE).write_text(FAILED_ONCE)
+    offset = {"older": -(10**9), "same": 0, "newer": 10**9}[error_time]
+    at = summary.stat().st_mtime_ns + offset
+    os.utime(trial / tf.RAY_ERROR_FILE, ns=(at, at))
+    (trial / tf.ATTEMPT_FILE).write_text('{"attempt": 2}')  # failed once, then retried: the retry has not failed
+    assert folder_row(resolve(trial))["status"] != "ERROR"
+    (trial / tf.ATTEMPT_FILE).write_text('{"attempt": 1}')  # the one attempt there was failed
+    assert folder_row(resolve(trial))["status"] == "ERROR"
+
+
+def test_an_error_txt_uploaded_again_after_the_summary_on_a_bucket_is_not_an_error(sweep, s3_bucket):
+    root = resolve(f"{s3_bucket}/rebuild")
+    trial = root.join("trial2")
+    for path in sorted((sweep / "trial2").rglob("*")):
+        if path.is_file():
+            trial.join(*path.relative_to(sweep / "trial2").parts).write_bytes(path.read_bytes())
+    trial.join(tf.ATTEMPT_FILE).write_text('{"attempt": 2}')
+    trial.join(tf.RAY_ERROR_FILE).write_text(FAILED_ONCE)  # the driver's sync: the old error, uploaded last
+    assert folder_row(trial)["status"] != "ERROR"
+
+
 def test_tune_state_decides_only_what_the_folders_cannot(sweep):
     write_state(sweep, {"trial0": "PENDING", "trial1": "TERMINATED", "trial2": "TERMINATED"})
     (sweep / "trial3").mkdir()

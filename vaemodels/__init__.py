@@ -34,7 +34,8 @@ for _module, _names in {
     "held_line",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
     "rank_correlation rank_disagreement scores_present summary_table",
-    "trial_folder": "ABANDONED_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE LATENTS_FILE SUMMARY_FILE "
+    "trial_folder": "ABANDONED_FILE ATTEMPT_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE "
+    "LATENTS_FILE SUMMARY_FILE "
     "checkpoint_name contain_paths fell_short finite is_checkpoint_name path_problem trial_summary",
     "checkpoint": "LoadedTrial TrialNotFound checkpoint_problem list_checkpoints load_trial load_trials "
     "prune_checkpoints restore_state save_checkpoint write_epoch_checkpoint",

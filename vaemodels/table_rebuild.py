@@ -99,9 +99,10 @@ def trial_ids(sweep: Location) -> list[str]:
 def folder_row(trial: Location, states: dict[str, SchedulerState] | None = None) -> dict[str, Any] | None:
     """The row of one trial folder, or None for a folder that holds no trial or was set aside.
 
-    Status: a summary that says finished is TERMINATED (a retry's earlier error.txt does not count); an error.txt
-    newer than the newest summary is ERROR; otherwise Tune's saved state decides (a scheduler's early stop), and a
-    trial that state never heard of was abandoned by a crashed driver and is left out.
+    Status: a summary that says finished is TERMINATED (a retry's earlier error.txt does not count); a latest
+    attempt that failed is ERROR (`_errored`: error.txt's failure count against attempt.json's); otherwise Tune's
+    saved state decides (a scheduler's early stop), and a trial that state never heard of was abandoned by a crashed
+    driver and is left out.
     """
     entries = {info.base_name: info for info in trial.list()}
     if tf.ABANDONED_FILE in entries:
@@ -123,7 +124,7 @@ def folder_row(trial: Location, states: dict[str, SchedulerState] | None = None)
     state = (states or {}).get(trial.name)
     if row["status"] == "TERMINATED":
         return row
-    if error is not None and _mtime(error) >= _summary_time(trial, checkpoint, summary):
+    if error is not None and _errored(trial, entries, checkpoint, summary):
         row.update(status="ERROR", error=_error_text(trial.join(tf.RAY_ERROR_FILE)))
     elif state is not None:
         row["status"] = state.status
@@ -173,6 +174,18 @@ def _params(trial: Location, entries: dict[str, pafs.FileInfo]) -> dict[str, Any
         else:
             flat.setdefault(key, value)
     return flat
+
+
+def _errored(trial: Location, entries: dict[str, pafs.FileInfo], checkpoint: str | None, summary: dict | None) -> bool:
+    """Whether the trial's latest attempt failed: from the counts in attempt.json and error.txt where the trial
+    wrote attempt.json; a sweep made before it falls back to comparing error.txt's time with the summary's."""
+    if tf.ATTEMPT_FILE in entries:
+        try:
+            started = int(trial.join(tf.ATTEMPT_FILE).read_json()["attempt"])
+            return tf.last_attempt_failed(trial.join(tf.RAY_ERROR_FILE).read_text(), started)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an unreadable marker: the times decide, as for an older sweep
+    return _mtime(entries[tf.RAY_ERROR_FILE]) >= _summary_time(trial, checkpoint, summary)
 
 
 def _summary_time(trial: Location, checkpoint: str | None, summary: dict | None) -> int:

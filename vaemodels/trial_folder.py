@@ -29,6 +29,7 @@ DCI_FILE = "dci.json"  # beside the best latents.parquet: the whole-trial metric
 DIVERGED_FILE = "diverged.json"  # in the checkpoint of a trial whose loss became NaN
 ABANDONED_FILE = "abandoned.json"  # a trial folder set aside on resume: Tune never learned of the trial
 RAY_ERROR_FILE, RAY_PARAMS_FILE = "error.txt", "params.json"  # what Ray leaves in a trial folder
+ATTEMPT_FILE = "attempt.json"  # how many times the trial has started: a sweep's trial writes it as it starts
 SUMMARY_SCHEMA = 2  # the first schema version whose checkpoints carry summary.json
 
 # Columns of a row that are not the last epoch's metrics.
@@ -129,3 +130,15 @@ def contain_paths(frame: Any, columns: Iterable[str]) -> Any:
             frame.at[index, "problem"] = f"{earlier}; {note}" if isinstance(earlier, str) and earlier else note
             frame.at[index, column] = None
     return frame
+
+
+def failures_recorded(error_text: str) -> int:
+    """How many failures Ray's error.txt records: Ray appends "Failure # N (occurred at ...)" at each one."""
+    numbers = [int(match) for match in re.findall(r"^Failure # (\d+)", error_text, flags=re.MULTILINE)]
+    return max(numbers, default=1 if error_text.strip() else 0)
+
+
+def last_attempt_failed(error_text: str, attempts_started: int) -> bool:
+    """Whether the trial's latest attempt failed: as many failures recorded as attempts started. Read from what
+    the files say, not when they were written: a bucket's sync uploads an old error.txt again with a new time."""
+    return failures_recorded(error_text) >= attempts_started
