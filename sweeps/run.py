@@ -172,7 +172,7 @@ def prepare_storage(settings: SweepSettings, options: RunOptions, lease: Lease |
     sweep = root.join(settings.name)
     if options.fresh and any(info.base_name != LEASE_FILE for info in sweep.list()):
         aside = root.join(f"{settings.name}.moved-{time.strftime('%Y%m%d-%H%M%S')}")
-        sweep.fs.move(sweep.path, aside.path)
+        sweep.move_to(aside)
         if lease is not None:
             aside.join(LEASE_FILE).delete()  # ours, moved with the folder: the folder aside has no driver
             lease.recreate()

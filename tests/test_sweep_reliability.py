@@ -131,3 +131,22 @@ def test_a_resumes_finishing_keeps_the_optimizer_state_tune_may_restart_a_trial_
     assert (last / "optimizer.pt").exists()
     finish_trial(sweep, row, dci_samples=0)  # the sweep's own end (or a trial finishing now) drops it
     assert not (last / "optimizer.pt").exists()
+
+
+def test_fresh_moves_a_sweep_aside_on_a_bucket_too(s3_bucket):
+    """`--fresh` on s3://: pyarrow cannot move a bucket's "folder" (NO_SUCH_KEY during CopyObject)."""
+    from sweeps.options import RunOptions
+    from sweeps.run import prepare_storage
+    from sweeps.settings import make_settings
+
+    settings = make_settings("quick")
+    old = resolve(f"{s3_bucket}/fresh").join(settings.name)
+    old.join("trial0", "checkpoint_000000", "summary.json").write_text("{}")
+    old.join("trials.parquet").write_bytes(b"old table")
+    sweep = prepare_storage(settings, RunOptions(storage=f"{s3_bucket}/fresh", fresh=True))
+    moved = [info for info in resolve(f"{s3_bucket}/fresh").list() if ".moved-" in info.base_name]
+    assert len(moved) == 1
+    aside = resolve(f"{s3_bucket}/fresh").join(moved[0].base_name)
+    assert aside.join("trials.parquet").read_bytes() == b"old table"
+    assert aside.join("trial0", "checkpoint_000000", "summary.json").read_text() == "{}"
+    assert sorted(info.base_name for info in sweep.list()) == ["sweep.yaml"]  # a fresh start

@@ -109,6 +109,15 @@ class Location:
         elif kind != pafs.FileType.NotFound:
             self.fs.delete_file(self.path)
 
+    def move_to(self, target: Location) -> None:
+        """Move this folder to `target` on the same filesystem: a rename on a disk; on a bucket, which has no
+        folders to rename (pyarrow's move of one fails with NO_SUCH_KEY), a copy of every object, then a delete."""
+        if self.is_local:
+            self.fs.move(self.path, target.path)
+            return
+        pafs.copy_files(self.path, target.path, source_filesystem=self.fs, destination_filesystem=self.fs)
+        self.fs.delete_dir(self.path)
+
     def total_bytes(self) -> int:
         """Bytes of every file below this folder (one recursive listing)."""
         selector = pafs.FileSelector(self.path, recursive=True, allow_not_found=True)
