@@ -84,7 +84,8 @@ def describe_best(frame: pd.DataFrame, sweep: Location, metric: str = "loss", mo
     lines = [f"best trial {best['trial_id']} ({column} = {best[column]:.4f}{what}): {config}"]
     if metric == "loss" and "recon" in ranked and ranked["recon"].nunique() > 1:
         lines.append("  note: these trials mix reconstruction likelihoods, so their best_loss values do not compare")
-    lines.append(f"  checkpoint: {sweep.join(best['checkpoint_path']).uri}")
+    checkpoint = best.get("checkpoint_path")
+    lines.append(f"  checkpoint: {sweep.join(checkpoint).uri if isinstance(checkpoint, str) else 'none recorded'}")
     if isinstance(best.get("latents_path"), str):
         lines.append(f"  latents:    {sweep.join(best['latents_path']).uri}")
     return "\n".join(lines)

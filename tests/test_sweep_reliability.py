@@ -150,3 +150,12 @@ def test_fresh_moves_a_sweep_aside_on_a_bucket_too(s3_bucket):
     assert aside.join("trials.parquet").read_bytes() == b"old table"
     assert aside.join("trial0", "checkpoint_000000", "summary.json").read_text() == "{}"
     assert sorted(info.base_name for info in sweep.list()) == ["sweep.yaml"]  # a fresh start
+
+
+def test_best_on_a_table_without_path_columns_ranks_it_without_a_traceback(tmp_path, cli):
+    sweep = resolve(tmp_path / "handmade")
+    frame = pd.DataFrame({"trial_id": ["t0"], "status": ["TERMINATED"], "best_loss": [1.0], "arch": ["vae"]})
+    write_trials_table(sweep, frame, {})
+    shown = cli("best", sweep.path)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr
+    assert "best trial t0" in shown.stdout and "checkpoint: none recorded" in shown.stdout

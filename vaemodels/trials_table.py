@@ -168,7 +168,7 @@ def read_trials_table(sweep: Location) -> tuple[pd.DataFrame, dict[str, Any]]:
     frame = table.to_pandas()
     if "trial_id" not in frame.columns or "status" not in frame.columns:
         raise TableDamaged(f"{location.uri} has no trial_id or status column")
-    for column in ("problem", "error"):
+    for column in ("problem", "error", *PATH_COLUMNS):  # a table written by hand may lack them: empty, not a KeyError
         if column not in frame.columns:
             frame[column] = None
     if "data_seed" not in frame.columns and "seed" in frame.columns:
