@@ -192,8 +192,12 @@ class ResultsStore:
 
     def trial_file(self, sweep: str, trial_id: str, column: str, *parts: str) -> Location:
         """The location a path column of the row names (joined with `parts`); refused when it leaves RESULTS."""
-        relative = self.row(sweep, trial_id).get(column)
+        row = self.row(sweep, trial_id)
+        relative = row.get(column)
         if not isinstance(relative, str) or not relative:
+            problem = row.get("problem")
+            if isinstance(problem, str) and column in problem:  # a path the table held and that is not followed
+                raise TrialUnavailable(f"trial {trial_id!r}: {problem}")
             raise TrialUnavailable(f"trial {trial_id!r} has no {column} in its trials table (no checkpoint yet?)")
         if "://" in relative:
             raise TrialUnavailable(f"trial {trial_id!r}: {column} {relative!r} is a URI; only paths inside RESULTS")

@@ -90,7 +90,7 @@ def test_a_trial_whose_process_dies_restarts_from_its_last_checkpoint(faulty, tm
     from vaemodels.cli import main
 
     (tmp_path / "dies" / "trials.parquet").unlink()
-    assert main(["best", str(tmp_path / "dies")]) == 0  # rebuilt from the trial folders
+    assert main(["metrics", str(tmp_path / "dies"), "--only", "udr"]) == 0  # rebuilt from the trial folders
     rebuilt = table(tmp_path, "dies").loc[DIES]
     assert rebuilt["status"] == "TERMINATED" and rebuilt["error"] is None and rebuilt["epochs_trained"] == 3
 

@@ -79,6 +79,9 @@ class Holder:
         return f"host {self.host}, pid {self.pid}, user {self.user}, since {since}, last heartbeat {beat}"
 
 
+_HELD: set[str] = set()  # the tokens of the leases this process holds now
+
+
 def this_process(now: float | None = None) -> Holder:
     """A holder naming this process, its heartbeat now."""
     now = time.time() if now is None else now
@@ -99,6 +102,7 @@ class Lease:
     has it, `release` removes it (only while it is still ours)."""
 
     def __init__(self, folder: Location, store: Any, holder: Holder, tag: Any) -> None:
+        _HELD.add(holder.token)
         self.folder, self.holder = folder, holder
         self._store, self._tag = store, tag
         self._lost: str | None = None
@@ -142,8 +146,13 @@ class Lease:
             self._thread.join()
         with self._lock:
             if self._lost is None:
-                self._store.delete(self._tag)
+                try:
+                    self._store.delete(self._tag)
+                except OSError as error:  # storage gone read-only or away: the next driver finds a dead holder
+                    _stderr(f"warning: the lease on {self.folder.uri} could not be removed ({error}); the next driver "
+                            "takes it over (at once on this host, after the stale limit elsewhere)")  # fmt: skip
                 self._lost = "released"
+            _HELD.discard(self.holder.token)
 
     def recreate(self) -> None:
         """Hold the lease again after the folder was moved away with it (--fresh): a new exclusive create, which
@@ -230,6 +239,8 @@ def _free_reason(holder: Holder, take_over: bool, now: float) -> str | None:
         return f"no heartbeat for {_age(now - holder.heartbeat)} (stale after {_age(LEASE_STALE_S)})"
     if holder.host == socket.gethostname() and not _alive(holder.pid):
         return f"its process {holder.pid} on this host is gone"
+    if holder.host == socket.gethostname() and holder.pid == os.getpid() and holder.token not in _HELD:
+        return "this process left it behind and no longer holds it (its storage could not be written then)"
     return None
 
 
