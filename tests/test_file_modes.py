@@ -35,3 +35,13 @@ def test_every_file_written_through_the_storage_layer_has_the_umasks_mode(tmp_pa
     assert [oct(mode(path)) for path in written] == [oct(expected)] * 3
     (tmp_path / "sweep" / "ray_like.txt").write_text("what any other tool writes")
     assert mode(tmp_path / "sweep" / "ray_like.txt") == expected
+
+
+def test_the_lease_file_has_the_umasks_mode_too(tmp_path, umask):
+    from vaemodels.lease import LEASE_FILE, acquire_lease
+
+    lease = acquire_lease(resolve(tmp_path / "sweep"))
+    try:
+        assert mode(tmp_path / "sweep" / LEASE_FILE) == 0o666 & ~umask  # other accounts' drivers read its holder
+    finally:
+        lease.release()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from vaemodels.storage import Location
+from vaemodels.storage import Location, new_file_mode
 
 _CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}  # another writer got there first
 _MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -75,6 +75,7 @@ class _LocalStore:
 
     def _complete_file(self, data: bytes) -> str:
         handle, partial = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        os.fchmod(handle, new_file_mode())  # mkstemp's 0600 would hide the holder from other accounts' drivers
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
