@@ -14,13 +14,11 @@ from sweeps.ranking import SHOWN_KEYS, config_values, explain_empty, healthy, me
 from sweeps.settings import SettingsError, SweepSettings
 from sweeps.status import refuse_folder_table
 from vaemodels import (
-    PATH_COLUMNS,
     TRIALS_FILE,
     Location,
     StorageError,
     TrialNotFound,
     checkpoint_problem,
-    contain_paths,
     load_or_rebuild,
     load_trial,
     loss_name,
@@ -40,7 +38,6 @@ def load_table(sweep: Location) -> pd.DataFrame:
         raise StorageError(f"{sweep.uri} does not exist")
     refuse_folder_table(sweep)
     frame, _ = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
-    frame = contain_paths(frame, PATH_COLUMNS)  # a rebuilt table comes from summaries, which are read as is
     if frame.empty:
         raise StorageError(f"{sweep.uri} holds no trials (no {TRIALS_FILE}, no trial folders)")
     return frame
@@ -125,7 +122,6 @@ def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
         raise StorageError(f"{sweep.uri} does not exist")
     refuse_folder_table(sweep)
     frame, metadata = load_or_rebuild(sweep, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
-    frame = contain_paths(frame, PATH_COLUMNS)
     metrics, modes = args.metrics or (), args.modes or ()
     if not metrics:
         with contextlib.suppress(SettingsError):  # a table without usable settings: only --metrics/--modes can say
