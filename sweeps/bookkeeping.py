@@ -161,6 +161,8 @@ class TrialBook:
     # ---- Tune's events ---------------------------------------------------------------------------------------
 
     def on_step_begin(self, iteration: int, trials: list, **info) -> None:
+        if self.lease is not None:  # taken by another driver: stop Tune too, before it writes its own state again
+            self.lease.check()
         if not self._restore_checked:
             self._restore_checked = True
             self._set_aside_unknown({_folder(trial) for trial in trials})

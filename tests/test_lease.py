@@ -3,6 +3,7 @@ that refuse while another driver holds it. No Ray is started: every refusal come
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -93,6 +94,43 @@ def test_a_stale_lease_is_taken_with_a_warning(tmp_path):
     lease.release()
 
 
+def test_two_take_overs_of_one_stale_lease_at_once_leave_one_holder(tmp_path, monkeypatch):
+    """The second taker runs whole between the first one's check and its write (the first's second change to
+    the folder): with a read-compare-replace both would take the lease and both would train."""
+    import vaemodels.lease_stores as stores
+
+    write_lease(tmp_path, ELSEWHERE, 4242, heartbeat_age=LEASE_STALE_S + 60)
+    folder, won, refused = resolve(tmp_path), [], []
+    changes = {"count": 0}
+
+    def second_taker() -> None:
+        try:
+            won.append(acquire_lease(folder, warn=lambda line: None))
+        except LeaseHeld as error:
+            refused.append(str(error))
+
+    class InterleavingOs:
+        def __getattr__(self, name: str):
+            real = getattr(os, name)
+            if name not in ("link", "replace", "rename"):
+                return real
+
+            def change(*args):
+                changes["count"] += 1
+                if changes["count"] == 2:  # the first taker has judged the lease stale and is about to write
+                    second_taker()
+                return real(*args)
+
+            return change
+
+    monkeypatch.setattr(stores, "os", InterleavingOs())
+    second_taker()  # the first taker
+    assert changes["count"] > 2 and len(won) == 1 and len(refused) == 1, (won, refused)
+    assert Holder.decode((tmp_path / LEASE_FILE).read_bytes()).token == won[0].holder.token
+    assert sorted(path.name for path in tmp_path.iterdir()) == [LEASE_FILE]  # nothing set aside is left
+    won[0].release()
+
+
 def test_a_dead_process_on_this_host_is_taken_at_once(tmp_path):
     import socket
 
@@ -120,6 +158,8 @@ def test_a_holder_whose_lease_was_taken_stops_before_writing_the_table(tmp_path)
     book.table.put(pending_row("trial1", {"arch": "vae"}))
     with pytest.raises(LeaseLost, match="stops without writing the table again"):
         book.write()
+    with pytest.raises(LeaseLost):  # nor does Tune take another step, which could write its own state
+        book.on_step_begin(iteration=1, trials=[])
     assert (tmp_path / TRIALS_FILE).read_bytes() == written
     ours.release()  # not ours any more: the new holder's file stays
     assert Holder.decode((tmp_path / LEASE_FILE).read_bytes()).token == theirs.holder.token

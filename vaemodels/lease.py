@@ -214,7 +214,7 @@ def _take(folder: Location, store: Any, take_over: bool, warn: Warn) -> Lease:
         reason = _free_reason(holder, take_over, time.time())
         if reason is None:
             raise LeaseHeld(held_line(folder.uri, holder))
-        tag = store.replace(me.encode(), found[1])
+        tag = store.take(me.encode(), found[1])
         if tag is not None:
             warn(f"warning: took over the lease on {folder.uri} from {holder.describe(time.time())}: {reason}")
             return Lease(folder, store, me, tag)

@@ -1,18 +1,21 @@
 """Where a lease file lives (vaemodels/lease.py): the conditional writes each store offers.
 
-A store reads the lease (its bytes and a tag), creates it only if absent, replaces it only while it still holds the
-tag, and deletes it only then. Local disk and NFS: the tag is the content, the create a hard link of a complete file
-(link(2) fails when the name exists, atomically on NFSv3+; an O_EXCL create could show a reader an empty file). S3: the
-tag is the ETag, the create a PutObject with `If-None-Match: *`, the rest `If-Match` (pyarrow's S3 filesystem cannot
-send those headers, so boto3 does). Anything else: read-compare-write, which is advisory.
+A store reads the lease (its bytes and a tag), creates it only if absent, replaces it (renewal) or takes it (from a
+dead holder) only while it still holds the tag, and deletes it only then. Local disk and NFS: the tag is the content,
+the create a hard link of a complete file (link(2) fails when the name exists, atomically on NFSv3+; an O_EXCL create
+could show a reader an empty file), a take-over a rename aside first (of two renames of one name, one finds it). S3:
+the tag is the ETag, the create a PutObject with `If-None-Match: *`, the rest `If-Match` (pyarrow's S3 filesystem
+cannot send those headers, so boto3 does). Anything else: read-compare-write, which is advisory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +40,48 @@ def store_for(location: Location) -> tuple[Any, str | None]:
     return _PlainStore(location), f"{location.fs.type_name} storage cannot create a file only if it is absent"
 
 
-class _LocalStore:
-    """A local disk or NFS: the tag of a lease is its content (a rewrite checks the file still holds it)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
+class _ContentStore:
+    """A store whose tag is the lease's content: a rewrite or delete first checks the file still holds it.
+    Subclasses read, write and remove the bytes."""
 
     def read(self) -> tuple[bytes, bytes] | None:
         try:
-            data = self.path.read_bytes()
+            data = self._read_bytes()
         except FileNotFoundError:
             return None
         return data, data
+
+    def replace(self, data: bytes, tag: bytes) -> bytes | None:
+        current = self.read()
+        if current is None or current[1] != tag:
+            return None
+        self._write(data)
+        return data
+
+    def take(self, data: bytes, tag: bytes) -> bytes | None:
+        """Replace a lease another holder left (stale, dead, or --take-over); see _LocalStore.take."""
+        return self.replace(data, tag)
+
+    def delete(self, tag: bytes) -> None:
+        current = self.read()
+        if current is not None and current[1] == tag:
+            self._remove()
+
+    def _read_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def _write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _remove(self) -> None:
+        raise NotImplementedError
+
+
+class _LocalStore(_ContentStore):
+    """A local disk or NFS."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     def create(self, data: bytes) -> bytes | None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,17 +94,33 @@ class _LocalStore:
             os.unlink(partial)
         return data
 
-    def replace(self, data: bytes, tag: bytes) -> bytes | None:
-        current = self.read()
-        if current is None or current[1] != tag:
+    def take(self, data: bytes, tag: bytes) -> bytes | None:
+        """Two drivers taking over one dead holder's lease at once must not both win, as a read-compare-replace
+        lets them: the old file is renamed aside (of two renames of one name, one finds it), checked to be the one
+        judged free, and the new lease linked in by the exclusive create. A file that is not the one judged free
+        (another taker's new lease) goes back where it was."""
+        aside = self.path.with_name(f".{self.path.name}.taken-{uuid.uuid4().hex}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
             return None
-        os.replace(self._complete_file(data), self.path)
-        return data
+        try:
+            if aside.read_bytes() == tag:
+                return self.create(data)
+            with contextlib.suppress(FileExistsError):  # a third driver created one meanwhile: it holds the lease
+                os.link(aside, self.path)
+            return None
+        finally:
+            aside.unlink(missing_ok=True)
 
-    def delete(self, tag: bytes) -> None:
-        current = self.read()
-        if current is not None and current[1] == tag:
-            self.path.unlink(missing_ok=True)
+    def _read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+    def _write(self, data: bytes) -> None:
+        os.replace(self._complete_file(data), self.path)
+
+    def _remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
     def _complete_file(self, data: bytes) -> str:
         handle, partial = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
@@ -83,18 +132,11 @@ class _LocalStore:
         return partial
 
 
-class _PlainStore:
+class _PlainStore(_ContentStore):
     """Any pyarrow filesystem, without conditional writes: read-compare-write (advisory)."""
 
     def __init__(self, location: Location) -> None:
         self.location = location
-
-    def read(self) -> tuple[bytes, bytes] | None:
-        try:
-            data = self.location.read_bytes()
-        except FileNotFoundError:
-            return None
-        return data, data
 
     def create(self, data: bytes) -> bytes | None:
         if self.location.info().type != pafs.FileType.NotFound:
@@ -102,17 +144,14 @@ class _PlainStore:
         self.location.write_bytes(data)
         return data
 
-    def replace(self, data: bytes, tag: bytes) -> bytes | None:
-        current = self.read()
-        if current is None or current[1] != tag:
-            return None
-        self.location.write_bytes(data)
-        return data
+    def _read_bytes(self) -> bytes:
+        return self.location.read_bytes()
 
-    def delete(self, tag: bytes) -> None:
-        current = self.read()
-        if current is not None and current[1] == tag:
-            self.location.delete()
+    def _write(self, data: bytes) -> None:
+        self.location.write_bytes(data)
+
+    def _remove(self) -> None:
+        self.location.delete()
 
 
 class _S3Store:
@@ -140,6 +179,9 @@ class _S3Store:
             current = self.read()
             return self._put(data) if current is not None and current[1] == tag else None
         return self._put(data, IfMatch=tag)
+
+    def take(self, data: bytes, tag: str) -> str | None:
+        return self.replace(data, tag)  # If-Match on the ETag read: of two takers, one matches
 
     def delete(self, tag: str) -> None:
         try:
