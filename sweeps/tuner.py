@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -19,16 +16,17 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.bookkeeping import BookEvents, Finisher, TrialBook, active
-from sweeps.console import Console, OnceEach
+from sweeps.connection import GPU_MESSAGE, connect, gpus_available
+from sweeps.console import Console
 from sweeps.options import RunOptions
 from sweeps.settings import SweepSettings
 from sweeps.space import SearchSpace, grid_param_space, trial_count
+from sweeps.summary import summarize
 from sweeps.trial import run_trial
 from sweeps.versions import installed_versions
 from vaemodels import (
     DATASETS,
     SCORE_SETTINGS,
-    TRIALS_FILE,
     UDR_KEYS,
     Lease,
     LeaseLost,
@@ -36,7 +34,6 @@ from vaemodels import (
     RowTable,
     checkpoint_problem,
     hold_lease,
-    human_bytes,
     load_or_rebuild,
     remove_partial_writes,
     score_protocol,
@@ -51,47 +48,6 @@ class SweepSearch(OptunaSearch):
         if result and result.get("diverged"):
             return super().on_trial_complete(trial_id, result=None, error=True)
         return super().on_trial_complete(trial_id, result=result, error=error)
-
-
-def connect(options: RunOptions) -> bool:
-    """`local`: a fresh embedded Ray (never a stray cluster); `auto` or a URI joins one; default: $RAY_ADDRESS.
-
-    Returns whether this call started the connection (a Ray already initialised in-process is reused).
-    """
-    ray_logger = logging.getLogger("ray")
-    ray_logger.setLevel(logging.WARNING)
-    if not any(isinstance(f, OnceEach) for f in ray_logger.filters):
-        ray_logger.addFilter(OnceEach())
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # Tune's new reporter prints its experiment box even when silent; the old one, at verbose 0, prints nothing.
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if options.verbose else "0"
-    # Tiny epochs checkpoint often; Tune's advice to checkpoint less is noise for a sweep of small models.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    if ray.is_initialized():
-        return False
-    address = options.address or os.environ.get("RAY_ADDRESS") or "local"
-    kwargs = {"include_dashboard": False} if address == "local" else {}
-    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
-    return True
-
-
-def gpus_available(options: RunOptions) -> bool:
-    """False when GPUs are asked for and no node has one nor can an autoscaler add one (Tune would wait forever)."""
-    if options.gpus_per_trial <= 0:
-        return True
-    return ray.cluster_resources().get("GPU", 0) > 0 or _autoscaler_adds_gpus()
-
-
-def _autoscaler_adds_gpus() -> bool:
-    """True on a `ray up` head whose autoscaling config declares a GPU node type."""
-    bootstrap = Path("~/ray_bootstrap_config.yaml").expanduser()
-    if not bootstrap.exists():
-        return False
-    import yaml
-
-    config = yaml.safe_load(bootstrap.read_text()) or {}
-    node_types = (config.get("available_node_types") or {}).values()
-    return any((node.get("resources") or {}).get("GPU", 0) > 0 for node in node_types)
 
 
 def _storage(sweep: Location) -> dict[str, Any]:
@@ -360,49 +316,5 @@ STORAGE_MESSAGE = (
     "Finished trials and their checkpoints are kept; make the storage writable and run the same command "
     "again to resume."
 )
-GPU_MESSAGE = (
-    "latentsweep sweep: --gpus-per-trial {gpus} but no node of this Ray cluster has a GPU and no autoscaler can add "
-    "one; use --gpus-per-trial 0, or a cluster with GPU workers (ray_cluster.yaml)"
-)
-UNSHARED_STORAGE = "A local path on the head node is not accessible by worker nodes"  # Ray's storage check
-UNSHARED_MESSAGE = (
-    "latentsweep sweep: trials on worker nodes cannot see the sweep folder {uri}: that --storage exists on the head "
-    "node only. On a cluster use shared storage that every node reaches at the same address: an NFS path mounted at "
-    "the same place on every node, or s3://BUCKET/PATH or gs://BUCKET/PATH"
-)
-
-
-def summarize(frame, sweep: Location) -> int:
-    """Print what finished, what failed, the best trial and how to explore; the exit code."""
-    from sweeps.best import describe_best
-
-    statuses = frame["status"].value_counts().to_dict() if len(frame) else {}
-    finished, errored = statuses.get("TERMINATED", 0), statuses.get("ERROR", 0)
-    unfinished = len(frame) - finished - errored
-    print(f"\nsweep {sweep.uri}: {finished} trials finished, {errored} errored, {len(frame)} in all")
-    if errored:
-        for row in frame[frame["status"] == "ERROR"].itertuples():
-            print(f"  {row.trial_id} failed: {row.error}")
-    if finished:
-        print(describe_best(frame, sweep))
-    damaged = frame[frame["problem"].notna()] if "problem" in frame else frame.iloc[:0]
-    for row in damaged.itertuples():
-        print(f"  {row.trial_id} is damaged: {row.problem}")
-    if unfinished:
-        print(f"interrupted with {unfinished} trials unfinished: run the same command again to resume")
-    try:
-        used = human_bytes(sweep.total_bytes())
-        print(f"storage: {used} in {sweep.uri} ({TRIALS_FILE} and {len(frame)} trial folders)")
-    except OSError as error:
-        print(f"storage: not measured ({error})")
-    print(f"explore it: latentsweep explore {sweep.uri}")
-    if errored and frame["error"].fillna("").str.contains(UNSHARED_STORAGE, regex=False).any():
-        print(UNSHARED_MESSAGE.format(uri=sweep.uri), file=sys.stderr)
-        return 2
-    if unfinished:
-        return 130
-    return 0 if finished or not errored else 1
-
-
 if __name__ == "__main__":
     sys.exit("run sweeps via `latentsweep sweep` or `python sweeps/run.py`")
