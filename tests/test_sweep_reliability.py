@@ -159,3 +159,35 @@ def test_best_on_a_table_without_path_columns_ranks_it_without_a_traceback(tmp_p
     shown = cli("best", sweep.path)
     assert shown.returncode == 0 and "Traceback" not in shown.stderr
     assert "best trial t0" in shown.stdout and "checkpoint: none recorded" in shown.stdout
+
+
+@pytest.mark.slow
+def test_closing_the_finisher_ends_its_actors_and_threads_in_a_ray_it_did_not_start(tmp_path, ray_session):
+    """A driver inside a running Ray (a notebook) does not shut Ray down: what it started must end with it."""
+    import threading
+    import time
+
+    import ray
+
+    from sweeps.bookkeeping import Finisher
+
+    finisher = Finisher(resolve(tmp_path), dci_samples=100, regressor="lasso", with_dci=True)
+    actors = list(finisher.workers)
+    assert actors and ray.get([actor.__ray_ready__.remote() for actor in actors], timeout=120)
+    finisher.threads.submit(time.sleep, 0).result()  # the pool has started a thread
+    finisher.close()
+
+    def answers(actor) -> bool:
+        try:
+            ray.get(actor.__ray_ready__.remote(), timeout=60)
+        except ray.exceptions.GetTimeoutError:
+            return True  # alive, only slow
+        except ray.exceptions.RayError:  # killed: RayActorError, or unavailable while it dies
+            return False
+        return True
+
+    assert not [actor for actor in actors if answers(actor)]
+    deadline = time.monotonic() + 30
+    while any(t.name.startswith("latentsweep-finish") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("latentsweep-finish")]
