@@ -292,7 +292,7 @@ def test_a_factor_npz_that_lacks_combinations_leaves_them_empty_with_one_line_sa
 def test_factor_npz_spec_refuses_factors_that_are_not_grid_indices(tmp_path):
     path = tmp_path / "bad.npz"
     write_factor_npz(path, factors=np.full((60, 3), -1, np.int64))
-    with pytest.raises(ValueError, match="factors must be integer grid indices >= 0"):
+    with pytest.raises(ValueError, match="factors hold -1: value indices start at 0"):
         factor_npz_spec("bad", path)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {}
 for _module, _names in {
-    "errors": "UserError ConfigError",
+    "errors": "UserError ConfigError DatasetFileError",
     "architectures": "ARCHITECTURES ArchKey ArchSpec LogRange RegistryError arch_keys architecture key_owner "
     "list_models loss_terms register_architecture takes_key",
     "config": "CONFIG_KEYS SCHEMA_VERSION DataConfig ModelConfig TrainConfig TrialConfig is_missing key_kind "

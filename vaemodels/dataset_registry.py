@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vaemodels.factor_npz_format import layout_problem, refuse, value_names
+
 __all__ = ["DATASETS", "DatasetSpec", "factor_npz_spec", "register_dataset", "register_factor_npz", "resolve_loader"]
 
 
@@ -42,6 +44,9 @@ class DatasetSpec:
     # Why a dataset with factors has no oracle, for the line that says so where its BetaVAE and FactorVAE stay empty
     # (a factor_npz file that is not a full factorial); None when it has one or says nothing.
     no_oracle_reason: str | None = None
+    label_names: tuple[str, ...] = ()  # the name of each label value 0 .. num_classes - 1; () for none
+    # Each factor's value names (value v is names[v]), in factor_names order, () for a factor without them; () for none.
+    factor_value_names: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         """Reject specs that would fail later and far away (a plugin's typo, a factor without a size)."""
@@ -53,6 +58,10 @@ class DatasetSpec:
             )
         if self.oracle is not None and not self.factor_names:
             raise ValueError(f"dataset {self.name!r} has an oracle but no factors for it to sample")
+        if self.label_names and len(self.label_names) != self.num_classes:
+            raise ValueError(f"dataset {self.name!r} has {self.num_classes} classes but {len(self.label_names)} names")
+        if self.factor_value_names and len(self.factor_value_names) != len(self.factor_names):
+            raise ValueError(f"dataset {self.name!r} has value names for {len(self.factor_value_names)} factors")
         for reference in (self.loader, self.sample_loader, self.oracle):
             if reference is not None and reference.count(":") != 1:
                 raise ValueError(f"dataset {self.name!r}: loader {reference!r} is not of the form 'module:function'")
@@ -71,6 +80,14 @@ class DatasetSpec:
     def has_oracle(self) -> bool:
         """Whether observations of any factor values can be made (the BetaVAE and FactorVAE scores need it)."""
         return self.oracle is not None
+
+    def value_names(self, column: str) -> tuple[str, ...]:
+        """The names of a latents column's integer values (value v is names[v]): `label` or a factor; () for none."""
+        if column == "label":
+            return self.label_names
+        if column in self.factor_names and self.factor_value_names:
+            return self.factor_value_names[self.factor_names.index(column)]
+        return ()
 
 
 def resolve_loader(reference: str) -> Callable[..., Any]:
@@ -159,35 +176,30 @@ _RESERVED_COLUMNS = ("sample", "label", "recon_error")  # latents.parquet's own 
 
 
 def factor_npz_spec(name: str, path: str | Path, label_description: str | None = None) -> DatasetSpec:
-    """A DatasetSpec for an .npz holding `images` (N, H, W[, C]) and `factors` (N, k) integer, with optional
-    `factor_names` (k,) str and `labels` (N,) integer (default: the first factor); reads everything but the images.
+    """A DatasetSpec for an .npz of `images` and `factors` (docs/own-data.md; vaemodels.factor_npz_format), read
+    without its pixels; a file that could not be trained on raises DatasetFileError naming it and what to change.
     A file of every combination of its factors' values gets an oracle (a lookup by factors), any other the reason."""
-    import numpy as np  # imported here: the registry stays light for `latentsweep --help`
-
     path = Path(path).expanduser().absolute()
     shape = _npz_shape(path, "images")
-    with np.load(path) as npz:
-        if "factors" not in npz.files:
-            raise ValueError(f"{path} holds no 'factors' array")
-        factors = npz["factors"]  # (N, k), small beside the images
-        has_labels = "labels" in npz.files
-        labels = npz["labels"] if has_labels else factors[:, 0]
-        names = tuple(str(n) for n in npz["factor_names"]) if "factor_names" in npz.files else None
-    if len(shape) not in (3, 4) or shape[1] != shape[2] or factors.ndim != 2 or len(factors) != shape[0]:
-        raise ValueError(f"{path}: images {shape} must be (N, H, H[, C]) and factors {factors.shape} (N, k)")
-    if not np.issubdtype(factors.dtype, np.integer) or (factors.size and factors.min() < 0):
-        raise ValueError(f"{path}: factors must be integer grid indices >= 0, got {factors.dtype}")
+    small = _small_arrays(path)
+    factors, labels = small["factors"], small.get("labels")
+    refuse(path, layout_problem(shape, factors, labels))
+    labels = factors[:, 0] if labels is None else labels
+    names = tuple(str(n) for n in small["factor_names"]) if "factor_names" in small else None
     names = names or tuple(f"factor_{i}" for i in range(factors.shape[1]))
     sizes = tuple(int(size) + 1 for size in factors.max(axis=0)) if len(factors) else (0,) * factors.shape[1]
     clash = [n for n in names if n in _RESERVED_COLUMNS or n.startswith(("mu_", "logvar_"))]
     if len(set(names)) != len(names) or clash or len(names) != factors.shape[1]:
-        raise ValueError(f"{path}: factor_names {names} must be {factors.shape[1]} distinct names, none of {clash}")
+        refuse(path, f"factor_names {names} must be {factors.shape[1]} distinct names, none of {clash}")
+    num_classes = int(labels.max()) + 1 if len(labels) else 0
+    label_names, factor_value_names, problem = value_names(small, sizes, num_classes)
+    refuse(path, problem)
     reason = _missing_combinations(name, factors, sizes)
     return DatasetSpec(
         name,
         channels=1 if len(shape) == 3 else shape[3],
-        num_classes=int(labels.max()) + 1,
-        label_description=label_description or ("label" if has_labels else names[0]),
+        num_classes=max(num_classes, len(label_names)),  # a name for a class the file lacks is still a class
+        label_description=label_description or ("label" if "labels" in small else names[0]),
         image_sizes=(shape[1],),
         loader="vaemodels.npz_files:load_factor_npz",
         sample_loader="vaemodels.npz_files:factor_npz_samples",
@@ -196,7 +208,28 @@ def factor_npz_spec(name: str, path: str | Path, label_description: str | None =
         data_file=str(path),
         oracle=None if reason else "vaemodels.oracles:factor_npz_oracle",
         no_oracle_reason=reason,
+        label_names=label_names,
+        factor_value_names=factor_value_names,
     )
+
+
+_SMALL_KEYS = ("factors", "labels", "factor_names", "label_names", "factor_value_names")
+
+
+def _small_arrays(path: Path) -> dict[str, Any]:
+    """Every array of a factor_npz file but its images, by key; `factors` is required."""
+    import numpy as np  # imported here: the registry stays light for `latentsweep --help`
+
+    with np.load(path) as npz:
+        if "factors" not in npz.files:
+            refuse(path, "it holds no 'factors' array: save one row of integer factor values an image")
+        small = {}
+        for key in (key for key in _SMALL_KEYS if key in npz.files):
+            try:
+                small[key] = npz[key]
+            except ValueError as error:  # an object array, which numpy will not unpickle
+                refuse(path, f"{key} cannot be read ({error}): save it as a numpy array of numbers or str")
+    return small
 
 
 def _missing_combinations(name: str, factors: Any, sizes: tuple[int, ...]) -> str | None:
@@ -229,7 +262,7 @@ def _npz_shape(path: Path, key: str) -> tuple[int, ...]:
 
     with zipfile.ZipFile(path) as archive:
         if f"{key}.npy" not in archive.namelist():
-            raise ValueError(f"{path} holds no {key!r} array")
+            refuse(path, f"it holds no {key!r} array")
         with archive.open(f"{key}.npy") as member:
             version = npy.read_magic(member)
             read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0

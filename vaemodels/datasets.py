@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vaemodels.dataset_registry import DATASETS, DatasetSpec, resolve_loader
-from vaemodels.errors import UserError
+from vaemodels.errors import DatasetUnavailable
 from vaemodels.shapes import STREAM_SPLIT, STREAM_SUBSET, draw_factors, make_shapes, render_shapes, seeded_rng
 
 if TYPE_CHECKING:  # config.py is imported by the CLI without torch, so only type checkers import it from here
@@ -32,10 +32,6 @@ __all__ = [
 
 VAL_FRACTION = 0.2  # datasets without an official test set; mnist and fashion_mnist use theirs when present
 DEFAULT_DATA_DIR = Path("~/.cache/latentsweep/data")  # when data_dir is unset; absolute, as Tune moves the cwd
-
-
-class DatasetUnavailable(UserError, RuntimeError):
-    """The dataset's files are missing or unreadable; the message says where they were expected and how to get them."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import torch
 
 from vaemodels.dataset_registry import DatasetSpec
 from vaemodels.datasets import DEFAULT_DATA_DIR, Dataset, DatasetUnavailable, _check_ids, _keep_subset, _random_split
+from vaemodels.factor_npz_format import layout_problem, pixel_problem, refuse
 from vaemodels.storage import new_file_mode
 
 if TYPE_CHECKING:
@@ -153,41 +154,24 @@ def _factor_npz_path(spec: DatasetSpec) -> Path:
 
 
 def _read_factor_npz(file: _File) -> NpzArrays:
-    """The whole file: images as (N, C, H, W) uint8 (or float32 in [0, 1]), labels (default: factor 0), factors."""
+    """The whole file: images as (N, C, H, W) uint8 (or float32 in [0, 1]), labels (default: factor 0), factors;
+    a file that could not be trained on raises DatasetFileError naming it, the problem and what to save instead."""
     try:
         with np.load(file.path) as npz:
             images, factors = npz["images"], npz["factors"]
-            labels = npz["labels"] if "labels" in npz.files else factors[:, 0]
+            labels = npz["labels"] if "labels" in npz.files else None
     except _READ_ERRORS as error:
         raise _corrupt(file.path, f"numpy cannot read it ({type(error).__name__}: {error})") from error
-    if images.ndim == 3:
-        images = images[:, None]  # (N, 1, H, W)
-    elif images.ndim == 4:
-        images = images.transpose(0, 3, 1, 2)  # (N, C, H, W) as a view: no copy of a large set
+    refuse(file.path, layout_problem(images.shape, factors, labels))
+    labels = factors[:, 0] if labels is None else labels
+    images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)  # (N, C, H, W), a view
     if images.dtype != np.uint8:
-        images = images.astype(np.float32, copy=False)  # a float file is already float-sized; [0, 1] expected
+        images = images.astype(np.float32, copy=False)  # a float file is already float-sized
+        refuse(file.path, pixel_problem(images))
     elif images.max(initial=0) == 1:  # binary masks saved as 0 and 1 (dSprites' own way) would read almost black
-        np.multiply(images, 255, out=images)
+        np.multiply(images, 255, out=images)  # one pass of max: some 0.2 s for 700,000 64x64 images (2.9 GB)
         print(f"warning: {file.path}: its uint8 images hold only 0 and 1, read as 0 and 255", file=sys.stderr)
-    _check_factor_npz(file.path, images, factors, labels)
     return NpzArrays(images, labels.astype(np.int64), factors.astype(np.int16))
-
-
-def _check_factor_npz(path: Path, images: np.ndarray, factors: np.ndarray, labels: np.ndarray) -> None:
-    """Reject a file that would fail later and obscurely: mismatched rows, non-integer or negative factors."""
-    n = len(images)
-    problems = [
-        (images.ndim == 4 and images.shape[2] == images.shape[3], f"images {images.shape} are not (N, H, W[, C])"),
-        (factors.ndim == 2 and len(factors) == n, f"factors {factors.shape} do not have one row an image ({n})"),
-        (labels.shape == (n,), f"labels {labels.shape} do not have one value an image ({n})"),
-        (np.issubdtype(factors.dtype, np.integer), f"factors are {factors.dtype}, not integer grid indices"),
-        (np.issubdtype(labels.dtype, np.integer), f"labels are {labels.dtype}, not integer classes"),
-    ]
-    problem = next((text for ok, text in problems if not ok), None)
-    if problem is None and n and (factors.min() < 0 or labels.min() < 0):
-        problem = "factors and labels must be >= 0"
-    if problem is not None:
-        raise _corrupt(path, problem)
 
 
 # ---- shared by both

@@ -78,7 +78,7 @@ class AttributeView(pn.viewable.Viewer):
         if s.trial is None or label is None:
             return
         mask = s.labels == label
-        self.ends = {"towards": (mask, f"class {label}"), "away": (rest_of(mask), "the other classes")}
+        self.ends = {"towards": (mask, f"class {s.class_name(label)}"), "away": (rest_of(mask), "the other classes")}
         self.refresh()
 
     def refresh(self) -> None:

@@ -44,7 +44,7 @@ class NeighboursView(pn.viewable.Viewer):
         self.rows, self.distances = nearest_samples(s.mu, s.current_row, k)
         ids, labels = s.latents["sample"].to_numpy()[self.rows], s.labels[self.rows]
         captions = ", ".join(
-            f"{i + 1}. sample {sample} (class {label if label >= 0 else 'none'}, distance {distance:.3g})"
+            f"{i + 1}. sample {sample} (class {s.class_name(label)}, distance {distance:.3g})"
             for i, (sample, label, distance) in enumerate(zip(ids, labels, self.distances, strict=True))
         )
         picked = s.latents["sample"].iloc[s.current_row]

@@ -40,7 +40,7 @@ class SampleInfoView(pn.viewable.Viewer):
         label = int(s.labels[row]) if row is not None else s.label
         has_class = bool((s.labels == label).any())
         mean, std = s.class_statistics(label if has_class else None)
-        whose = f"class {label}" if has_class else "all samples"  # which class the statistics describe
+        whose = f"class {s.class_name(label)}" if has_class else "all samples"  # which class the statistics describe
         columns = {f"{whose} mean": mean, f"{whose} std": std}
         if row is not None:
             columns = {"sample": s.columns[: s.n_coordinates, row], **columns}
@@ -59,7 +59,7 @@ class SampleInfoView(pn.viewable.Viewer):
         recon = decode(s.model, s.mu[row], label)[0]
         scale = upscale_factor(recon.shape[0], 112)
         self.reconstruction.object = to_png(recon, scale)
-        header = f"**Sample {sample_id}**, class {label if label >= 0 else 'none'}"
+        header = f"**Sample {sample_id}**, class {s.class_name(label)}"
         try:
             self.original_image = to_uint8(self._load_original(row))[0]
             self.original.object = to_png(self.original_image, scale)

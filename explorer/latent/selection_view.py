@@ -29,7 +29,7 @@ class SelectionView(pn.viewable.Viewer):
         if s.trial is None or s.selection is None:
             return "Nothing selected: draw a box or a lasso on the focus plot."
         count, mix = s.selection_summary()
-        classes = ", ".join(f"class {label}: {n}" for label, n in mix.items()) or "none"
+        classes = ", ".join(f"class {s.class_name(label)}: {n}" for label, n in mix.items()) or "none"
         return f"**{count:,} of {len(s.mu):,} selected** ({100 * count / max(len(s.mu), 1):.1f}%). {classes}"
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -92,7 +92,8 @@ class LatentState(param.Parameterized):
     def colouring(self) -> Colouring:
         """The categories and colours of the current `color_by` column (cached a column)."""
         if self.color_by not in self._colourings:
-            self._colourings[self.color_by] = make_colouring(self.latents, self.color_by)
+            column = self.color_by
+            self._colourings[column] = make_colouring(self.latents, column, self.value_names(column))
         return self._colourings[self.color_by]
 
     @property
@@ -128,6 +129,16 @@ class LatentState(param.Parameterized):
         """The dataset's ground-truth factor columns present in the latents."""
         names = DATASETS[self.trial.config.data.dataset].factor_names
         return [n for n in names if n in self.latents.columns]
+
+    def value_names(self, column: str) -> tuple[str, ...]:
+        """The dataset's names of a column's integer values (its label_names, a factor's value names); () for none."""
+        spec = DATASETS.get(self.trial.config.data.dataset)
+        return spec.value_names(column) if spec is not None else ()
+
+    def class_name(self, label: int) -> str:
+        """A label as the page writes it: its class name where the dataset names it, else its number; 'none'."""
+        names = self.value_names("label")
+        return "none" if label < 0 else names[label] if label < len(names) else str(label)
 
     @property
     def conditional(self) -> bool:
