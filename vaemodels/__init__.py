@@ -24,9 +24,10 @@ for _module, _names in {
     "losses": "LossTerms vae_loss",
     "training": "EpochEnd TrainState TrainingDiverged evaluate fit measure_throughput new_state pick_device",
     "embeddings": "encode latents_metadata mu_columns read_latents",
-    "metric_names": "ACTIVE_VARIANCE CLASSIFIERS DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES "
-    "LATENT_KEYS LATENT_METRICS RECOMPUTABLE SCORE_KEYS SCORE_PROTOCOLS SCORE_SETTING SCORE_SETTINGS "
-    "STUDY_DCI_REGRESSOR TRIAL_SCORE_KEYS UDR_CORRELATIONS UDR_KEYS draws_fresh loss_name score_protocol",
+    "metric_names": "ACTIVE_VARIANCE BETTER CLASSIFIERS DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES "
+    "KEEP_POLICIES LATENT_KEYS LATENT_METRICS METRIC_MODES RECOMPUTABLE SCORE_KEYS SCORE_PROTOCOLS SCORE_SETTING "
+    "SCORE_SETTINGS STUDY_DCI_REGRESSOR TRIAL_SCORE_KEYS UDR_CORRELATIONS UDR_KEYS draws_fresh loss_name metric_mode "
+    "score_protocol",
     "metrics": "dci_metrics latent_metrics mig",
     "scores": "FactorOracle beta_vae_score explicitness factor_vae_score logistic_regression modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
