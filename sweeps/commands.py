@@ -87,6 +87,9 @@ def register_metrics(commands: Subcommands) -> None:
     parser.add_argument(
         "--scores", choices=tuple(SCORE_SETTINGS), help="sample counts of the scores (default: the sweep's)"
     )
+    parser.add_argument(
+        "--out", metavar="FILE", help="also write the table it prints: FILE.csv (every digit) or FILE.md (Markdown)"
+    )
     parser.set_defaults(handler=lazy("sweeps.metrics:metrics_command"))
 
 
