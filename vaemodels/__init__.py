@@ -34,7 +34,7 @@ for _module, _names in {
     "lease": "LEASE_FILE LEASE_HEARTBEAT_S LEASE_STALE_S Holder Lease LeaseHeld LeaseLost acquire_lease hold_lease "
     "held_line",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
-    "rank_correlation rank_disagreement scores_present summary_table",
+    "rank_correlation rank_disagreement scores_present summary_table swept_keys",
     "trial_folder": "ABANDONED_FILE ATTEMPT_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE "
     "LATENTS_FILE SUMMARY_FILE "
     "checkpoint_name contain_paths fell_short finite is_checkpoint_name path_problem trial_summary",
