@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.ranking import SHOWN_KEYS, config_values, explain_empty, healthy, metric_column, pareto_front, rank
+from sweeps.ranking import (
+    SHOWN_KEYS,
+    check_column,
+    config_values,
+    explain_empty,
+    healthy,
+    metric_column,
+    pareto_front,
+    rank,
+    ranking_line,
+    ranking_mode,
+)
 from sweeps.settings import SettingsError, SweepSettings
 from sweeps.status import refuse_folder_table
 from vaemodels import (
@@ -95,8 +106,10 @@ def best_command(args: argparse.Namespace) -> int:
         return pareto_command(sweep, args)
     try:
         frame = load_table(sweep)
-        frame = rank_checked(sweep, frame, args.metric, args.mode, args.top)
-        ranked = rank(frame, args.metric, args.mode)
+        check_column(frame, args.metric)
+        mode = ranking_mode(args.metric, args.mode)
+        frame = rank_checked(sweep, frame, args.metric, mode, args.top)
+        ranked = rank(frame, args.metric, mode)
     except (StorageError, KeyError) as error:
         print(f"latentsweep best: {error.args[0]}", file=sys.stderr)
         return 2
@@ -108,9 +121,10 @@ def best_command(args: argparse.Namespace) -> int:
         return 1
     column = metric_column(args.metric)
     columns = [c for c in dict.fromkeys([*TABLE_COLUMNS, column]) if c in ranked.columns]
+    print(ranking_line(args.metric, mode))
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(ranked[columns].head(args.top).to_string(index=False))
-    print(describe_best(frame, sweep, args.metric, args.mode))
+    print(describe_best(frame, sweep, args.metric, mode))
     if args.export:
         return export_best(sweep.join(ranked.iloc[0]["checkpoint_path"]), Path(args.export).resolve())
     return 0
@@ -126,6 +140,8 @@ def pareto_command(sweep: Location, args: argparse.Namespace) -> int:
     if not metrics:
         with contextlib.suppress(SettingsError):  # a table without usable settings: only --metrics/--modes can say
             metrics, modes = zip(*SweepSettings.from_json(metadata.get("settings")).objectives)
+    if metrics and not modes:  # each objective its own way
+        modes = tuple(ranking_mode(metric, None, "--metrics") for metric in metrics)
     if len(metrics) < 2 or len(modes) != len(metrics):
         raise SettingsError(
             "--pareto needs two or more objectives: this sweep has one, so give --metrics (e.g. loss,mig) and "

@@ -43,13 +43,23 @@ def register_best(commands: Subcommands) -> None:
     """`latentsweep best`: the best trials of a sweep."""
     parser = commands.add_parser("best", help="the best trials of a sweep by loss or any metric")
     parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
-    parser.add_argument("--metric", default="loss", help="loss (ranks by best_loss) or any column, e.g. mig")
-    parser.add_argument("--mode", choices=("min", "max"), default="min")
+    parser.add_argument(
+        "--metric", default="loss", help="loss (ranks by best_loss) or any column, e.g. mig (default: loss)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("min", "max"),
+        help="min: lower is better, max: higher is better (default: the metric's own way, min for loss and the loss "
+        "terms, max for mig, DCI, the scores, UDR, probe_accuracy and active_units; a column whose way is not known "
+        "is refused without --mode)",
+    )
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--export", help="copy the best checkpoint folder here")
     parser.add_argument("--pareto", action="store_true", help="the Pareto front of the sweep's objectives instead")
     parser.add_argument("--metrics", type=_names, help="objectives for --pareto, e.g. loss,mig (default: the sweep's)")
-    parser.add_argument("--modes", type=_names, help="min or max for each of --metrics, e.g. min,max")
+    parser.add_argument(
+        "--modes", type=_names, help="min or max for each of --metrics, e.g. min,max (default: each metric's own way)"
+    )
     parser.set_defaults(handler=lazy("sweeps.best:best_command"))
 
 
@@ -76,6 +86,9 @@ def register_metrics(commands: Subcommands) -> None:
     )
     parser.add_argument(
         "--scores", choices=tuple(SCORE_SETTINGS), help="sample counts of the scores (default: the sweep's)"
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="also write the table it prints: FILE.csv (every digit) or FILE.md (Markdown)"
     )
     parser.set_defaults(handler=lazy("sweeps.metrics:metrics_command"))
 

@@ -84,6 +84,22 @@ class Console:
         self.bar.update(done)
 
 
+def finishing_line(count: int, dci: str | None, scores: str | None, keep: str) -> str:
+    """What the end of a sweep waits for, and why that many: a trial is finished (DCI, the scores, its summary, its
+    optimizer state dropped) beside the training ones, so only those still queued or running then are left."""
+    trials = "1 trial" if count == 1 else f"{count} trials"
+    computed = " and ".join(
+        part for part in (f"DCI with {dci}" if dci else "", f"the {scores} scores" if scores else "") if part
+    )
+    computed = f"{computed} computed, " if computed else ""
+    kept = {"best-and-last": "the best and the last", "best": "the best"}.get(keep, keep)
+    return (
+        f"finishing {trials} (still queued or running when the last trial stopped training): {computed}each trial's "
+        f"summary written and its optimizer state dropped; then UDR over the seeds, and the checkpoints trimmed to "
+        f"{kept}"
+    )
+
+
 class OnceEach(logging.Filter):
     """Let each distinct log message through once: Ray repeats some warnings at every step."""
 

@@ -13,10 +13,12 @@ import argparse
 import sys
 import time
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sweeps.table_files import check_table_path, write_table
 from vaemodels import (
     DATASETS,
     DCI_KEYS,
@@ -147,6 +149,7 @@ def metrics_command(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"latentsweep metrics: {error}", file=sys.stderr)
         return 2
+    out = check_table_path(args.out) if getattr(args, "out", None) else None  # before any work
     sweep = resolve(args.sweep_dir)
     try:
         if not sweep.exists():
@@ -155,10 +158,12 @@ def metrics_command(args: argparse.Namespace) -> int:
         print(f"latentsweep metrics: {error}", file=sys.stderr)
         return 2
     with hold_lease(sweep) as lease:  # before the table is read: a driver writing it meanwhile would be overwritten
-        return _compute(args, sweep, only, lease)
+        return _compute(args, sweep, only, lease, out)
 
 
-def _compute(args: argparse.Namespace, sweep: Location, only: tuple[str, ...] | None, lease: Lease) -> int:
+def _compute(
+    args: argparse.Namespace, sweep: Location, only: tuple[str, ...] | None, lease: Lease, out: Path | None = None
+) -> int:
     """metrics_command once the lease is held."""
     try:
         frame, metadata = load_or_rebuild(
@@ -191,8 +196,12 @@ def _compute(args: argparse.Namespace, sweep: Location, only: tuple[str, ...] | 
     lease.check()  # taken with --take-over while the scores ran: the new holder's table stands
     write_trials_table(sweep, frame, metadata)
     columns = ["trial_id", "arch", "beta", "latent_dim", "mig", *DCI_KEYS, *SCORE_KEYS, *UDR_KEYS]
+    shown = frame[[c for c in columns if c in frame.columns]]
     with pd.option_context("display.width", 200, "display.max_columns", 30):
-        print(frame[[c for c in columns if c in frame.columns]].to_string(index=False))
+        print(shown.to_string(index=False))
+    if out is not None:
+        write_table(shown, out)
+        print(f"wrote {out}")
     for line in problems:
         print(line, file=sys.stderr)
     return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from vaemodels import ARCHITECTURES, TRIALS_FILE, is_missing
+from vaemodels import ARCHITECTURES, BETTER, METRIC_MODES, TRIALS_FILE, UserError, is_missing, metric_mode
 
 SHOWN_KEYS = ("arch", "latent_dim", "beta", "lr")  # then the architecture's own keys
 
@@ -32,12 +32,40 @@ def metric_column(metric: str) -> str:
     return "best_loss" if metric == "loss" else metric
 
 
+def ranking_mode(metric: str, mode: str | None, flag: str = "--metric") -> str:
+    """`mode` when given, else which way the metric is better (METRIC_MODES); a UserError for a metric whose way
+    is not known, naming the known ones."""
+    if mode is not None:
+        return mode
+    own = metric_mode(metric)
+    if own is None:
+        raise UserError(
+            f"{flag} {metric}: which way it is better is not known; give --mode min or --mode max "
+            f"(known: {', '.join(METRIC_MODES)})"
+        )
+    return own
+
+
+def ranking_line(metric: str, mode: str) -> str:
+    """'ranked by mig, higher is better': which way a ranking went, and whether --mode turned a metric around."""
+    column = metric_column(metric)
+    named = metric if column == metric else f"{column} ({metric})"
+    own = metric_mode(metric)
+    turned = f" (as --mode {mode} asks; for {metric} {BETTER[own]})" if own not in (None, mode) else ""
+    return f"ranked by {named}, {BETTER[mode]}{turned}"
+
+
+def check_column(frame: pd.DataFrame, metric: str) -> None:
+    """KeyError naming the numeric columns when the table has no column for `metric`."""
+    if metric_column(metric) not in frame.columns:
+        known = ", ".join(c for c in frame.columns if frame[c].dtype.kind == "f")
+        raise KeyError(f"--metric {metric!r} is not a column of {TRIALS_FILE}; numeric columns: {known}")
+
+
 def rank(frame: pd.DataFrame, metric: str = "loss", mode: str = "min") -> pd.DataFrame:
     """Finished, undamaged trials ranked by `best_loss` for `loss`, else by the metric's own column."""
     column = metric_column(metric)
-    if column not in frame.columns:
-        known = ", ".join(c for c in frame.columns if frame[c].dtype.kind == "f")
-        raise KeyError(f"--metric {metric!r} is not a column of {TRIALS_FILE}; numeric columns: {known}")
+    check_column(frame, metric)
     ranked = frame[(frame["status"] == "TERMINATED") & healthy(frame)].copy()
     finite = ranked[column].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v)).astype(bool)
     ranked = ranked[finite]  # a bool mask even when empty (an empty object Series would select columns)

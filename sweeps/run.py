@@ -51,26 +51,47 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="sweep name (default: the preset's or file's); the same name again resumes")
     parser.add_argument("--quick", action="store_true", help="the preset's or file's quick: block (a small version)")
     parser.add_argument("--yes", action="store_true", help="start a sweep whose file asks first (confirm: true)")
-    parser.add_argument("--storage", default="results", help="storage root: absolute path, NFS path, s3://, gs://")
-    parser.add_argument("--archs", type=strings, help="comma-separated architectures")
-    parser.add_argument("--beta-range", type=float, nargs=2, metavar=("LO", "HI"), help="log-uniform beta range")
+    parser.add_argument(
+        "--storage",
+        default="results",
+        help="storage root: absolute path, NFS path, s3://, gs:// (default: %(default)s)",
+    )
+    parser.add_argument("--archs", type=strings, help="comma-separated architectures (default: the preset's)")
+    parser.add_argument(
+        "--beta-range", type=float, nargs=2, metavar=("LO", "HI"), help="log-uniform beta range (default: the preset's)"
+    )
     parser.add_argument("--betas", type=floats, help="grid of betas, e.g. 1,4,16 (a grid instead of Optuna)")
-    parser.add_argument("--latent-dims", type=ints, help="latent sizes, e.g. 2,4,8,16,32")
+    parser.add_argument("--latent-dims", type=ints, help="latent sizes, e.g. 2,4,8,16,32 (default: the preset's)")
     parser.add_argument("--seeds", type=ints, help="repeat each grid configuration with each seed, e.g. 0,1")
     searches = "Optuna's tpe (default), random or nsga2, or grid (every combination)"
     parser.add_argument("--search", choices=sweep_file.SEARCHES, help=searches)
-    parser.add_argument("--num-samples", type=int, help="trials of an Optuna search")
+    parser.add_argument("--num-samples", type=int, help="trials of an Optuna search (default: the preset's)")
     parser.add_argument("--scheduler", choices=("asha", "none"), help="early stopping (default: asha for search)")
-    parser.add_argument("--metric", help="metric to rank trials by (default loss)")
-    parser.add_argument("--mode", choices=("min", "max"), help="min or max (default min)")
+    parser.add_argument("--metric", help="metric to rank trials by (default: the preset's, loss)")
+    parser.add_argument(
+        "--mode",
+        choices=("min", "max"),
+        help="min or max (default: the metric's own way: min for loss and the loss terms, max for mig, "
+        "probe_accuracy and active_units)",
+    )
     parser.add_argument("--metrics", type=strings, help="two or more objectives, e.g. loss,mig: multi-objective TPE")
-    parser.add_argument("--modes", type=strings, help="min or max for each of --metrics, e.g. min,max")
-    parser.add_argument("--seed", type=int, help="the searcher's seed")
+    parser.add_argument(
+        "--modes", type=strings, help="min or max for each of --metrics, e.g. min,max (default: each one's own way)"
+    )
+    parser.add_argument("--seed", type=int, help="the searcher's seed (default: the preset's, 0)")
     parser.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as resources allow)")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional: 0.25 packs four on a GPU")
-    parser.add_argument("--max-failures", type=int, default=0, help="restarts of a crashed trial")
-    parser.add_argument("--address", help="local (a fresh Ray), auto, or ray://HOST:PORT (default: $RAY_ADDRESS)")
+    parser.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, help="CPUs each trial reserves (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--gpus-per-trial", type=float, default=0.0, help="fractional: 0.25 packs four on a GPU (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-failures", type=int, default=0, help="restarts of a crashed trial (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--address", help="local (a fresh Ray), auto, or ray://HOST:PORT (default: $RAY_ADDRESS when set, else local)"
+    )
     parser.add_argument("--mlflow", metavar="URI", help="log each trial as an MLflow run, e.g. sqlite:///mlflow.db")
     parser.add_argument("--verbose", action="store_true", help="Tune's own reporter: every config and epoch result")
     parser.add_argument("--fresh", action="store_true", help="move an existing sweep of this name aside first")
@@ -84,7 +105,12 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="take the sweep folder's lease from a driver you know is dead (README: One driver per sweep folder)",
     )
-    parser.add_argument("--dci-samples", type=int, default=DCI_SAMPLES, help="latent rows a trial for DCI (0: skip)")
+    parser.add_argument(
+        "--dci-samples",
+        type=int,
+        default=DCI_SAMPLES,
+        help="latent rows a trial for DCI (0: skip; default: %(default)s)",
+    )
     parser.add_argument(
         "--keep",
         choices=KEEP_POLICIES,
@@ -92,7 +118,11 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         help="checkpoints a finished trial keeps: its best and its last (default; the last has every epoch's "
         "history), or only its best",
     )
-    add_config_flags(parser, only=FIXED_KEYS, title="fixed config for every trial")
+    add_config_flags(
+        parser,
+        only=FIXED_KEYS,
+        title="fixed config for every trial (a flag left out: the preset's value, else the default)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOptions]:

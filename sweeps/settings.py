@@ -20,6 +20,7 @@ from vaemodels import (
     ConfigError,
     TrialConfig,
     key_owner,
+    metric_mode,
     takes_key,
 )
 
@@ -139,6 +140,7 @@ def _build(
     for key in _FIELD_FLAGS:
         if key in overrides:
             values[key], labels[key] = overrides[key], _flag_label(key, overrides[key])
+    _default_modes(overrides, values)
     if "betas" in overrides and "search" not in overrides:
         values["search"], labels["search"] = "grid", labels["parameters.beta"]
     fixed = {**values.pop("fixed", {}), **fixed_overrides}
@@ -163,6 +165,15 @@ def _build(
     settings = SweepSettings(preset=source, fixed=fixed, **values)
     validate(settings, labels)
     return settings
+
+
+def _default_modes(overrides: dict[str, Any], values: dict[str, Any]) -> None:
+    """--metric without --mode (--metrics without --modes): each metric ranked its own way (METRIC_MODES), not the
+    file's goal, which was its own metric's; a metric of no known way: min."""
+    if "metric" in overrides and "mode" not in overrides:
+        values["mode"] = metric_mode(overrides["metric"]) or "min"
+    if "metrics" in overrides and "modes" not in overrides:
+        values["modes"] = tuple(metric_mode(metric) or "min" for metric in overrides["metrics"])
 
 
 def _flag_parameters(overrides: dict[str, Any], labels: dict[str, str]) -> dict[str, Parameter]:

@@ -16,11 +16,12 @@ from typing import Any
 
 from sweeps.parameters import DISTRIBUTIONS, Choice, Parameter, Range, SettingsError
 from sweeps.yaml_lines import flow, yaml_with_lines
-from vaemodels import ARCHITECTURES, CONFIG_KEYS, DCI_REGRESSORS, SCORE_SETTINGS, key_kind, key_owner
+from vaemodels import ARCHITECTURES, CONFIG_KEYS, DCI_REGRESSORS, SCORE_SETTINGS, key_kind, key_owner, metric_mode
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 SEARCHES = ("tpe", "random", "nsga2", "grid")
 GOALS = {"minimize": "min", "maximize": "max"}
+_GOAL_OF = {mode: goal for goal, mode in GOALS.items()}
 # Keys one sweep shares across its trials: the data (sample ids mean the same image in every trial) and the
 # training budget (ASHA's max_t). They go under `fixed`, never under `parameters`.
 NOT_SEARCHED = ("dataset", "data_dir", "image_size", "n_samples", "embed_samples", "epochs", "max_steps")
@@ -163,9 +164,8 @@ def to_document(values: dict[str, Any]) -> dict[str, Any]:
     if values["search"] != "grid":
         document["num_samples"] = values["num_samples"]
         document["seed"] = values["seed"]
-    goals = {mode: goal for goal, mode in GOALS.items()}
     objectives = list(zip(values["metrics"], values["modes"])) or [(values["metric"], values["mode"])]
-    metric = [{"name": name, "goal": goals[mode]} for name, mode in objectives]
+    metric = [{"name": name, "goal": _GOAL_OF[mode]} for name, mode in objectives]
     document["metric"] = metric if len(metric) > 1 else metric[0]
     if values["scheduler"] == "asha":
         document["early_terminate"] = {
@@ -250,7 +250,7 @@ def _read_metric(reader: _Reader, value: Any, out: SweepFile) -> None:
         unknown = sorted(set(entry) - {"name", "goal"})
         reader.expect(not unknown, key, f"unknown key {unknown[0] if unknown else ''!r}; a metric has name and goal")
         reader.expect(isinstance(entry.get("name"), str), key, "needs a name, e.g. name: loss")
-        goal = entry.get("goal", "minimize")
+        goal = entry.get("goal", _GOAL_OF.get(metric_mode(entry["name"]), "minimize"))  # the metric's own way
         reader.expect(goal in GOALS, key, f"goal {goal!r}: choose minimize or maximize")
         names.append(entry["name"])
         modes.append(GOALS[goal])

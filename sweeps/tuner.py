@@ -17,8 +17,9 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.bookkeeping import BookEvents, Finisher, TrialBook, active
 from sweeps.connection import GPU_MESSAGE, connect, gpus_available
-from sweeps.console import Console
+from sweeps.console import Console, finishing_line
 from sweeps.options import RunOptions
+from sweeps.plan import search_line
 from sweeps.settings import SweepSettings
 from sweeps.space import SearchSpace, grid_param_space, trial_count
 from sweeps.summary import summarize
@@ -200,6 +201,7 @@ def run_sweep(
         if console is not None:
             console.counted([table.get(trial_id) for trial_id in table.ids()])
         print(f"{'resuming' if resumed else 'starting'} sweep {settings.name!r} in {sweep.uri}", flush=True)
+        print(f"  {search_line(settings)}", flush=True)
         try:
             for row in _unfinalized(table):  # finished before a driver stopped, not yet finished off; Tune's state
                 finisher.submit(row, drop_optimizer=False)  # may lag and restart it: its optimizer state stays
@@ -207,7 +209,7 @@ def run_sweep(
                 build_tuner(settings, options, sweep, events, trainable).fit()
             try:
                 if not _interrupted(book):
-                    _finish_off(book, finisher, settings.dci_regressor)
+                    _finish_off(book, finisher, options.keep)
                     _add_udr(book, sweep, settings.scores)
                     book.trim_finished(options.keep)
             except KeyboardInterrupt:  # Ctrl-C while finishing: what is done so far is kept, the rest resumes
@@ -271,11 +273,12 @@ def _interrupted(book: TrialBook) -> bool:
     return any(book.table.get(i)["status"] in ("RUNNING", "PENDING") for i in book.table.ids())
 
 
-def _finish_off(book: TrialBook, finisher: Finisher, regressor: str) -> None:
+def _finish_off(book: TrialBook, finisher: Finisher, keep: str) -> None:
     """Wait for the finishing tasks still running."""
     if not len(finisher):
         return
-    print(f"finishing {len(finisher)} trials (DCI with {regressor}, scores)...", flush=True)
+    dci = finisher.regressor if finisher.actors and finisher.dci_samples > 0 else None  # else no DCI, no scores
+    print(finishing_line(len(finisher), dci, finisher.scores if finisher.actors else None, keep), flush=True)
     while len(finisher):
         book.merge_finished(timeout=5.0)
         book.maybe_write()

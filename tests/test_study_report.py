@@ -1,5 +1,7 @@
 """`latentsweep study`: configurations, medians with bootstrapped intervals, the score correlation, the files."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -78,3 +80,28 @@ def test_the_disagreement_list_puts_the_trial_whose_ranks_differ_most_first():
 def test_a_score_against_itself_disagrees_nowhere():
     frame = frame_from_rows(study_rows()[:-1])
     assert (rank_disagreement(frame, "mig", "mig")["rank difference"] == 0).all()
+
+
+def test_a_one_seed_sweeps_report_has_a_row_a_trial_and_no_intervals(tmp_path):
+    rows = [row for row in study_rows() if row.get("seed") == 0]  # four configurations, one seed each (and no error)
+    write_trials_table(resolve(str(tmp_path / "sweep")), frame_from_rows(rows), {})
+    assert main(["study", str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
+    assert sorted(path.name for path in (tmp_path / "report").iterdir()) == ["report.md", "score_correlation.png"]
+    report = (tmp_path / "report" / "report.md").read_text()
+    header = "| trial_id | arch | beta | tc_weight | best_loss | mig | dci_disentanglement | active_units |"
+    assert header in report
+    for row in rows:  # every trial once, with its own values
+        assert report.count(f"| {row['trial_id']} | {row['arch']} |") == 1
+    assert "| vae-4.0-0 | vae | 4 |  | 99.6 | 0.4 | 0.16 | -0.4 |" in report
+    assert re.search(r"\[[-\d.e]+, [-\d.e]+\]", report) is None and "## Over seeds" not in report  # no interval
+    assert report.count("trained with one seed") == 1
+
+
+def test_a_report_with_seeds_lists_each_trial_and_the_intervals_of_the_replicated_configurations(tmp_path):
+    rows = [*study_rows()[:-1], {**study_rows()[0], "trial_id": "lone", "beta": 9.0}]  # one configuration, one seed
+    write_trials_table(resolve(str(tmp_path / "sweep")), frame_from_rows(rows), {})
+    assert main(["study", str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| trial_id | arch | beta | tc_weight | seed |" in report and "| lone | vae | 9 |" in report
+    assert "| vae beta=4 | 3 | 0.41 [" in report and "vae beta=9 |" not in report  # no interval of one value
+    assert "1 configuration trained with one seed appears only in the trials above." in report

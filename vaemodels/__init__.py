@@ -24,16 +24,17 @@ for _module, _names in {
     "losses": "LossTerms vae_loss",
     "training": "EpochEnd TrainState TrainingDiverged evaluate fit measure_throughput new_state pick_device",
     "embeddings": "encode latents_metadata mu_columns read_latents",
-    "metric_names": "ACTIVE_VARIANCE CLASSIFIERS DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES KEEP_POLICIES "
-    "LATENT_KEYS LATENT_METRICS RECOMPUTABLE SCORE_KEYS SCORE_PROTOCOLS SCORE_SETTING SCORE_SETTINGS "
-    "STUDY_DCI_REGRESSOR TRIAL_SCORE_KEYS UDR_CORRELATIONS UDR_KEYS draws_fresh loss_name score_protocol",
+    "metric_names": "ACTIVE_VARIANCE BETTER CLASSIFIERS DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES "
+    "KEEP_POLICIES LATENT_KEYS LATENT_METRICS METRIC_MODES RECOMPUTABLE SCORE_KEYS SCORE_PROTOCOLS SCORE_SETTING "
+    "SCORE_SETTINGS STUDY_DCI_REGRESSOR TRIAL_SCORE_KEYS UDR_CORRELATIONS UDR_KEYS draws_fresh loss_name metric_mode "
+    "score_protocol",
     "metrics": "dci_metrics latent_metrics mig",
     "scores": "FactorOracle beta_vae_score explicitness factor_vae_score logistic_regression modularity sap udr",
     "storage": "Location StorageError human_bytes on resolve",
     "lease": "LEASE_FILE LEASE_HEARTBEAT_S LEASE_STALE_S Holder Lease LeaseHeld LeaseLost acquire_lease hold_lease "
     "held_line",
     "study_stats": "STUDY_SCORES configuration_labels has_seed_replicates label_order median_interval "
-    "rank_correlation rank_disagreement scores_present summary_table",
+    "rank_correlation rank_disagreement scores_present summary_table swept_keys",
     "trial_folder": "ABANDONED_FILE ATTEMPT_FILE CHECKPOINT_PREFIX CONFIG_FILE DIVERGED_FILE HISTORY_FILE "
     "LATENTS_FILE SUMMARY_FILE "
     "checkpoint_name contain_paths fell_short finite is_checkpoint_name path_problem trial_summary",

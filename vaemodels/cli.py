@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from vaemodels import plugins
 from vaemodels.architectures import ARCHITECTURES, key_owner
-from vaemodels.config import CONFIG_KEYS, KEY_HELP, key_kind
+from vaemodels.config import CONFIG_KEYS, KEY_HELP, key_default, key_kind
+from vaemodels.dataset_registry import DATASETS
 from vaemodels.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -69,7 +70,10 @@ def add_config_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] | No
 def _key_help(name: str) -> str | None:
     owner = key_owner(name)
     if owner is None:
-        return KEY_HELP.get(name)
+        text = KEY_HELP.get(name, "").replace("{datasets}", ", ".join(DATASETS))
+        default = key_default(name)
+        shown = default is not None and "default" not in text
+        return f"{text} (default {default})" if shown else text or None
     key = next(key for key in ARCHITECTURES[owner].keys if key.name == name)
     return f"{key.help} (arch={owner} only; default {key.default})"
 

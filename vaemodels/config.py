@@ -25,13 +25,34 @@ MAX_EPOCHS = 100_000
 INITS = ("torch", "reference")
 SAMPLINGS = ("epochs", "iid")
 STEP_COUNTS = ("updates", "optimizer_steps")
-# `--help` text of the shared keys whose values need saying (an architecture's own keys carry theirs).
+# `--help` text of the shared keys (an architecture's own keys carry theirs); the command line adds each default
+# (key_default) unless the text says it. "{datasets}" becomes the registered datasets' names.
 KEY_HELP = {
+    "arch": "architecture, from the registry (`latentsweep models` lists them)",
+    "net": "network body: conv (its depth adapts to the image size), original (the original project's 28x28 "
+    "network), disentanglement_lib (its 64x64 network)",
+    "latent_dim": "size of z",
+    "beta": "weight of the KL term",
+    "recon": "reconstruction likelihood: bernoulli (BCE with logits, summed over pixels) or gaussian (the "
+    "original's 1000 x pixel-mean MSE)",
     "init": "torch (default): PyTorch's initialisation; reference: glorot-uniform kernels, zero biases (TF1, Keras)",
+    "lr": "Adam's learning rate",
+    "batch_size": "images a training batch",
+    "epochs": "passes over the training split (ASHA's rungs count them)",
+    "max_steps": "a budget of training steps instead of epochs (default: none, epochs rule)",
     "max_steps_counts": "what max_steps counts: updates (default), or optimizer_steps as disentanglement_lib "
     "(FactorVAE: 2 an update)",
     "sampling": "epochs (default): shuffled passes over the training split; iid: batches drawn uniformly with "
     "replacement from every row",
+    "plateau_stop": "the original's plateau rule: cut the learning rate when the loss stops moving, stop after 10 cuts",
+    "precision": "fp32, or bf16 autocast (CUDA only; CPU trains in fp32)",
+    "dataset": "what every trial trains on: {datasets}",
+    "image_size": "image side in pixels (default: the dataset's, e.g. 64 for shapes)",
+    "data_dir": "folder of a dataset read from files: mnist, fashion_mnist, dsprites (default: none)",
+    "n_samples": "samples of the dataset used (default: all of it; 20,000 for shapes)",
+    "embed_samples": "validation samples encoded into latents.parquet (0: all)",
+    "data_seed": "seed of the data: shapes' images, the subset, the train/validation split, the embedded samples",
+    "seed": "seed of the weights' initialisation and the batch order",
 }
 
 __all__ = [
@@ -42,6 +63,7 @@ __all__ = [
     "TrainConfig",
     "TrialConfig",
     "is_missing",
+    "key_default",
     "key_kind",
 ]
 
@@ -106,6 +128,7 @@ _BASE_FIELDS = [(name, f) for name, cls in _SECTIONS.items() for f in dataclasse
 _KEY_SECTION = {f.name: name for name, f in _BASE_FIELDS}
 _KINDS = {f.name: str(f.type).split(" ")[0] for _, f in _BASE_FIELDS}  # "int | None" -> "int"
 _KINDS["seed"] = "int"
+_DEFAULTS = {f.name: f.default for _, f in _BASE_FIELDS}
 _MODEL_KEYS = [name for name, section in _KEY_SECTION.items() if section == "model"]
 
 
@@ -117,6 +140,11 @@ def _config_keys() -> tuple[str, ...]:
 
 
 CONFIG_KEYS = _config_keys()  # the built-in architectures' keys; again with the plugins' at the end of this module
+
+
+def key_default(key: str) -> Any:
+    """A shared key's default value (None for an architecture's own key, or a key whose default depends)."""
+    return 0 if key == "seed" else _DEFAULTS.get(key)
 
 
 def key_kind(key: str) -> str:

@@ -49,6 +49,28 @@ TRIAL_SCORE_KEYS = ("mig", *SCORE_KEYS)
 RECOMPUTABLE = ("dci", *TRIAL_SCORE_KEYS, "udr")
 SCORE_SETTING = "quick"  # a sweep's default; a study's full run: "reference"
 
+# Which way each metric is better, the one list that `best`, a sweep's default --mode and the explorer's views read:
+# "min" for a loss, a loss term or a total correlation; "max" for a score, an accuracy (DCI's informativeness here is
+# its classifiers' test accuracy) or a count of active dimensions.
+LOSS_TERMS = ("recon", "kl", "classifier", "total")  # each per split: `val_recon`, `train_kl`, ...
+METRIC_MODES: dict[str, str] = {
+    "loss": "min",
+    "best_loss": "min",
+    **{f"{split}_{term}": "min" for split in ("train", "val") for term in LOSS_TERMS},
+    **{f"{split}_accuracy": "max" for split in ("train", "val")},
+    "gaussian_tc": "min",  # total correlation of the codes: 0 when they are independent
+    **dict.fromkeys(("active_units", "probe_accuracy", "mig", *DCI_KEYS, *SCORE_KEYS, "udr"), "max"),
+    "epoch_seconds": "min",
+    "samples_per_second": "max",
+}
+BETTER = {"min": "lower is better", "max": "higher is better"}
+
+
+def metric_mode(metric: str) -> str | None:
+    """Which way `metric` is better, "min" or "max"; None for a column with no known direction."""
+    return METRIC_MODES.get(metric)
+
+
 # Kim & Mnih 2018 (as disentanglement_lib): a code dim takes part in the FactorVAE vote when its std exceeds this.
 FACTOR_VAE_STD = 0.05
 # Sample counts of the oracle scores and UDR: disentanglement_lib's defaults, and a small set for CI.

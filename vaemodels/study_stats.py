@@ -40,6 +40,14 @@ def configuration_labels(frame: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def swept_keys(frame: pd.DataFrame) -> list[str]:
+    """The config keys whose value differs between the trials (the seed too; a missing value is not one), in
+    CONFIG_KEYS order; `arch` alone when none does."""
+    keys = [key for key in CONFIG_KEYS if key in frame and key != "data_dir"]
+    varying = [key for key in keys if frame[key].dropna().astype(str).nunique() > 1]
+    return varying or [key for key in ("arch",) if key in frame]
+
+
 def has_seed_replicates(frame: pd.DataFrame) -> bool:
     """True when some configuration was trained with more than one seed: the only case a spread over seeds shows."""
     if frame.empty or "arch" not in frame or "seed" not in frame:

@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-# Metrics where larger is better; every other metric (losses, KL, total correlation) is better smaller.
-LARGER_IS_BETTER = frozenset(
-    {
-        "mig",
-        "probe_accuracy",
-        "val_accuracy",
-        "train_accuracy",
-        "dci_disentanglement",
-        "dci_completeness",
-        "dci_informativeness",
-        "active_units",
-        "samples_per_second",
-    }
-)
+from vaemodels import metric_mode
 
 
 def larger_is_better(metric: str) -> bool:
-    """True for metrics that improve as they grow (mig, accuracies, DCI)."""
-    return metric in LARGER_IS_BETTER
+    """True for metrics that improve as they grow (mig, DCI, the scores, accuracies): vaemodels' METRIC_MODES; a
+    metric of no known way (a config key, a count) is read as lower-is-better, as the losses."""
+    return metric_mode(metric) == "max"
 
 
 def pareto_mask(x: np.ndarray, y: np.ndarray, maximize_x: bool = False, maximize_y: bool = False) -> np.ndarray:
