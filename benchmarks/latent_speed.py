@@ -22,14 +22,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explorer.images import to_png, upscale_factor
+from explorer.images import to_png
 from explorer.latent.colouring import make_colouring
 from explorer.latent.decoded_view import DISPLAY_SIZE
-from explorer.latent.decoding import decode, torch_threads
-from explorer.latent.grid_picture import GridLabels, export_scale, labelled_grid
 from explorer.latent.splom import SplomRenderer
-from explorer.latent.traversal import traversal_images, traversal_values
-from vaemodels import TrialConfig, create_model
+from vaemodels import (
+    GridLabels,
+    TrialConfig,
+    create_model,
+    decode,
+    export_scale,
+    labelled_grid,
+    torch_threads,
+    traversal_images,
+    traversal_values,
+    upscale_factor,
+)
 
 GOALS = {"composite 8": 1.0, "composite 32": 5.0, "repaint 8": 1.0, "step": 0.050, "grid": 0.500}
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import torch
 
 from explorer.page.cache import ByteLRU, frame_bytes, model_bytes
+from explorer.sampling import spread_rows
 from vaemodels import (
     DATASETS,
     HISTORY_FILE,
@@ -247,7 +248,8 @@ class ResultsStore:
         return self.cache.get_or_create(key, lambda: _read(location, read), frame_bytes)
 
     def reconstructions(self, sweep: str, trial_id: str, count: int = 12) -> Reconstructions:
-        """The first `count` latents rows decoded at their posterior mean, beside their original images; cached."""
+        """`count` latents rows spread over the classes (a fixed draw), decoded at their posterior mean, beside their
+        original images; cached."""
         key = ("reconstructions", self.trial_file(sweep, trial_id, "checkpoint_path").uri, count)
         return self.cache.get_or_create(key, lambda: self._reconstruct(sweep, trial_id, count), _reconstruction_bytes)
 
@@ -256,7 +258,8 @@ class ResultsStore:
         config = trial.config
         factor_names = list(DATASETS[config.data.dataset].factor_names)
         columns = ["sample", "label", *factor_names, *mu_columns(config.model.latent_dim)]
-        rows = self.latents(sweep, trial_id, columns).head(count)
+        latents = self.latents(sweep, trial_id, columns)
+        rows = latents.iloc[spread_rows(latents["label"].to_numpy(), count)]
         labels = rows["label"].to_numpy().astype(np.int64)  # a copy: writable for torch
         sample_ids = rows["sample"].to_numpy().astype(np.int64)
         with torch.no_grad():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaemodels import DCI_REGRESSORS, DCI_SAMPLES, RECOMPUTABLE, SCORE_SETTINGS, add_config_flags, lazy
+from vaemodels import DCI_REGRESSORS, DCI_SAMPLES, RANGE_KINDS, RECOMPUTABLE, SCORE_SETTINGS, add_config_flags, lazy
 
 Subcommands = argparse._SubParsersAction
 
@@ -119,3 +119,34 @@ def register_study(commands: Subcommands) -> None:
     parser.add_argument("--scores", help="comma-separated score columns (default: every latent metric present)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     parser.set_defaults(handler=lazy("sweeps.study_report:study_command"))
+
+
+def register_traverse(commands: Subcommands) -> None:
+    """`latentsweep traverse`: a trial's labelled latent traversal grid (PNG) or one dimension's sweep (GIF)."""
+    parser = commands.add_parser("traverse", help="a trial's latent traversal grid as a PNG, or a GIF of one dimension")
+    parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
+    parser.add_argument("trial", help="a trial id as `latentsweep best` prints it, or `best` (the sweep's best trial)")
+    parser.add_argument("--out", required=True, help="grid.png (the labelled grid) or sweep.gif (one dimension)")
+    parser.add_argument(
+        "--dims",
+        type=_dim_list,
+        help="latent dimensions, e.g. 0,3: the PNG's rows, or the GIF's one (default: the most active by KL)",
+    )
+    parser.add_argument("--steps", type=int, default=10, help="images a dimension's sweep (default 10)")
+    parser.add_argument(
+        "--range",
+        choices=RANGE_KINDS,
+        default="embedding",
+        help="what each sweep spans: the 1st-99th percentile of the means (embedding, default), the prior's central "
+        "99%% (prior), or the start's class mean +- 1 std (class)",
+    )
+    parser.add_argument("--row", type=int, help="start at the posterior mean of this latents row (default: z = 0)")
+    parser.add_argument("--label", type=int, help="the class a conditional decoder is given (default: the row's)")
+    parser.set_defaults(handler=lazy("sweeps.traverse:traverse_command"))
+
+
+def _dim_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give latent dimensions as integers, e.g. 0,3") from None

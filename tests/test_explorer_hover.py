@@ -9,10 +9,9 @@ import pytest
 from bokeh.models import HoverTool
 from PIL import Image
 
-from explorer.images import to_uint8
 from explorer.latent.hover_view import SHOWN, THUMBNAIL, HoverThumbnail, atlas_png, thumbnails
 from explorer.latent.workbench import LatentExplorer
-from vaemodels import load_samples
+from vaemodels import load_samples, to_uint8
 from vaemodels.checkpoint import LoadedTrial
 
 pytestmark = pytest.mark.slow  # a model trained in a fixture

@@ -9,16 +9,25 @@ import pytest
 from bokeh.events import Tap
 from PIL import Image
 
-from explorer.images import GAP, to_uint8
-from explorer.latent.decoding import decode
-from explorer.latent.grid_picture import CAPTION_HEIGHT, NAME_WIDTH, SPACING, grid_size, tile_origin, value_label
+from explorer.images import GAP
 from explorer.latent.splom_decor import marker_positions
-from explorer.latent.stats import prior_range
 from explorer.latent.traversal import traversal_grid
 from explorer.latent.workbench import LatentExplorer
 from tests.helpers.trials import train_tiny_trial
 from vaemodels.checkpoint import LoadedTrial
 from vaemodels.datasets import DatasetUnavailable, load_samples
+from vaemodels.decoding import decode, to_uint8
+from vaemodels.latent_ranges import prior_range
+from vaemodels.traversal import (
+    CAPTION_HEIGHT,
+    NAME_WIDTH,
+    SPACING,
+    TITLE_HEIGHT,
+    gif_size,
+    grid_size,
+    tile_origin,
+    value_label,
+)
 
 pytestmark = pytest.mark.slow  # every test here decodes with a model trained in a fixture
 
@@ -206,14 +215,23 @@ def test_the_grid_png_is_full_size_with_every_decoded_pixel_and_room_for_the_lab
     assert scale == 4 and picture.shape[:2] == grid.picture.shape[:2]
     tile_px = size * scale
     width = NAME_WIDTH + 7 * tile_px + 6 * SPACING
-    height = 4 * (tile_px + CAPTION_HEIGHT) + 3 * SPACING
+    height = TITLE_HEIGHT + 4 * (tile_px + CAPTION_HEIGHT) + 3 * SPACING  # a title band above the rows
     assert picture.shape[:2] == (height, width) == grid_size(4, 7, tile_px)[::-1]
     for row, step in ((0, 0), (3, 6), (2, 4)):  # every tile holds its decoded image, each pixel a scale x scale block
         top, left = tile_origin(row, step, tile_px)
         expected = np.kron(grid.images[row * 7 + step], np.ones((scale, scale), np.uint8))
         np.testing.assert_array_equal(picture[top : top + tile_px, left : left + tile_px, 0], expected)
-    assert (picture[:, :NAME_WIDTH] < 128).any()  # the row names are drawn left of the tiles
-    below = picture[tile_px : tile_px + CAPTION_HEIGHT, NAME_WIDTH : NAME_WIDTH + tile_px]
+    assert (picture[TITLE_HEIGHT:, :NAME_WIDTH] < 128).any()  # the row names are drawn left of the tiles
+    assert (picture[:TITLE_HEIGHT] < 128).any()  # and the title above them
+    trial_id = vae_trial.path.name
+    assert grid.download.filename == f"traversal-{trial_id}.png"
+    sweep = vae_trial.path.parent.name
+    assert grid.labels.title == (f"sweep {sweep} · trial {trial_id}", "from the origin (z = 0) · embedding range")
+    explorer.state.go_to_row(5)
+    sample = int(explorer.state.latents["sample"].iloc[5])
+    assert grid.labels.title[1] == f"from sample {sample} (latents row 5) · embedding range"
+    under = TITLE_HEIGHT + tile_px
+    below = picture[under : under + CAPTION_HEIGHT, NAME_WIDTH : NAME_WIDTH + tile_px]
     assert (below < 128).any()  # and a value under each image
 
 
@@ -224,14 +242,16 @@ def test_the_gif_download_animates_one_rows_sweep_a_frame_a_step(vae_trial):
     grid.refresh()
     coordinate = state.kl_order[1]
     grid.gif_row.value = coordinate
-    assert grid.gif_download.filename == f"traversal_{state.coordinate_names[coordinate]}.gif"
+    assert grid.gif_download.filename == f"traversal-{vae_trial.path.name}-{state.coordinate_names[coordinate]}.gif"
     gif = Image.open(io.BytesIO(grid._gif_file().getvalue()))
     assert gif.format == "GIF" and gif.n_frames == 8 and gif.info.get("loop") == 0
     scale, size = grid.scale, vae_trial.config.data.image_size
-    assert gif.size == (size * scale, size * scale + CAPTION_HEIGHT)
+    assert gif.size == gif_size(size * scale, grid.labels.title)
+    assert gif.size[1] == TITLE_HEIGHT + size * scale + CAPTION_HEIGHT
+    left, tile_px = (gif.size[0] - size * scale) // 2, size * scale  # the image centred under the title
     for step in (0, 7):  # the frames are the row's images in order (grey shapes: exact in a GIF's palette)
         gif.seek(step)
-        frame = np.asarray(gif.convert("RGB"))[: size * scale, :, 0]
+        frame = np.asarray(gif.convert("RGB"))[TITLE_HEIGHT : TITLE_HEIGHT + tile_px, left : left + tile_px, 0]
         expected = np.kron(grid.images[1 * 8 + step], np.ones((scale, scale), np.uint8))
         assert np.abs(frame.astype(int) - expected).max() <= 8
     with pytest.raises(ValueError, match="not a row of the traversal grid"):

@@ -24,6 +24,11 @@ for _module, _names in {
     "losses": "LossTerms vae_loss",
     "training": "EpochEnd TrainState TrainingDiverged evaluate fit measure_throughput new_state pick_device",
     "embeddings": "encode latents_metadata mu_columns read_latents",
+    "decoding": "cpu_model decode to_uint8 torch_threads upscale_factor",
+    "latent_ranges": "RANGE_KINDS class_moments coordinate_ranges dimension_kl kl_from_history latents_kl_per_dim "
+    "order_by_kl prior_range sweep_ranges",
+    "traversal": "GridLabels export_scale gif_size grid_size labelled_grid latent_traversal row_name start_text "
+    "sweep_gif tile_origin traversal_images traversal_points traversal_title traversal_values value_label",
     "metric_names": "ACTIVE_VARIANCE BETTER CLASSIFIERS DCI_KEYS DCI_REGRESSOR DCI_REGRESSORS DCI_SAMPLES "
     "KEEP_POLICIES LATENT_KEYS LATENT_METRICS METRIC_MODES RECOMPUTABLE SCORE_KEYS SCORE_PROTOCOLS SCORE_SETTING "
     "SCORE_SETTINGS STUDY_DCI_REGRESSOR TRIAL_SCORE_KEYS UDR_CORRELATIONS UDR_KEYS draws_fresh loss_name metric_mode "

@@ -13,10 +13,10 @@ import numpy as np
 import panel as pn
 
 from explorer.compare.attributes import attribute_vector, projection, rest_of, strip_along
-from explorer.images import tile, to_png, upscale_factor
-from explorer.latent.decoding import decode
+from explorer.images import tile, to_png
 from explorer.latent.state import LatentState
 from explorer.latent.traversal import GRID_TILE
+from vaemodels import decode, upscale_factor
 
 PROJECTION_COLUMN = "attribute"  # the latents column the projection colours by
 SET_BOTH = "Set both ends of the direction: select samples and press a button, or pick a class."

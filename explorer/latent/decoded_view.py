@@ -8,10 +8,11 @@ import numpy as np
 import panel as pn
 import param
 
-from explorer.images import to_png, upscale_factor
+from explorer.images import to_png
 from explorer.latent.state import LatentState
 from explorer.latent.traversal import GRID_TILE, class_strip
 from explorer.page.scheduling import LatestOnly
+from vaemodels import upscale_factor
 
 DISPLAY_SIZE = 160  # pixels a side that the decoded image is upscaled to (nearest neighbour, whole factors)
 

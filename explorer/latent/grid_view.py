@@ -9,9 +9,17 @@ import numpy as np
 import panel as pn
 
 from explorer.images import tile, to_png
-from explorer.latent.grid_picture import GridLabels, export_scale, labelled_grid, sweep_gif
 from explorer.latent.state import LatentState
-from explorer.latent.traversal import traversal_images, traversal_values
+from vaemodels import (
+    GridLabels,
+    export_scale,
+    labelled_grid,
+    start_text,
+    sweep_gif,
+    traversal_images,
+    traversal_title,
+    traversal_values,
+)
 
 MAX_GRID_ROWS = 32
 SHOWN_WIDTH = 1000  # at most this many pixels across on the page; the downloads keep the full size
@@ -61,8 +69,10 @@ class TraversalGridView(pn.viewable.Viewer):
         self.images = traversal_images(s.model, s.current_z, s.axes[rows], s.point[rows], ranges, steps, s.label)
         self.grid = tile(self.images, len(rows), steps)
         names, notes = s.coordinate_names, s.coordinate_notes
-        self.labels = GridLabels(tuple(f"{names[k]}\n{notes[k]}" for k in rows), traversal_values(ranges, steps))
+        rows_text = tuple(f"{names[k]}\n{notes[k]}" for k in rows)
+        self.labels = GridLabels(rows_text, traversal_values(ranges, steps), self.title())
         self.shown_rows = rows
+        self.download.filename = f"traversal-{s.trial.path.name}.png"
         self.picture = labelled_grid(self.images, self.labels, self.scale)
         self.png = to_png(self.picture)
         self.pane.param.update(object=self.png, width=min(self.picture.shape[1], SHOWN_WIDTH))
@@ -72,6 +82,19 @@ class TraversalGridView(pn.viewable.Viewer):
         else:
             self.gif_row.options = options
         self._gif_row_changed()
+
+    def title(self) -> tuple[str, str]:
+        """The picture's title: the sweep and trial (the trial folder and the folder above it), and the start."""
+        s = self.state
+        return traversal_title(s.trial.path.parent.name, s.trial.path.name, self.start(), s.range_kind)
+
+    def start(self) -> str:
+        """Where the grid starts: a sample's mean, the origin, or a point the sliders moved to."""
+        s, z = self.state, np.asarray(self.state.current_z)
+        label = s.label if s.conditional else None
+        if s.current_row is not None and np.array_equal(z, s.mu[s.current_row]):
+            return start_text(s.current_row, int(s.latents["sample"].iloc[s.current_row]), label)
+        return start_text(None, label=label) if not z.any() else "the point the sliders set"
 
     @property
     def scale(self) -> int:
@@ -85,11 +108,12 @@ class TraversalGridView(pn.viewable.Viewer):
         row, steps = self.shown_rows.index(coordinate), self.steps.value
         name = self.state.coordinate_names[coordinate]
         images = self.images[row * steps : (row + 1) * steps]
-        return sweep_gif(images, name, self.labels.values[row], self.scale)
+        return sweep_gif(images, name, self.labels.values[row], self.scale, self.labels.title)
 
     def _gif_row_changed(self, *_: Any) -> None:
         if self.gif_row.value is not None:
-            self.gif_download.filename = f"traversal_{self.state.coordinate_names[self.gif_row.value]}.gif"
+            name = self.state.coordinate_names[self.gif_row.value]
+            self.gif_download.filename = f"traversal-{self.state.trial.path.name}-{name}.gif"
 
     def _reset_rows(self, *_: Any) -> None:
         if self.state.trial is not None:

@@ -16,10 +16,10 @@ import numpy as np
 import panel as pn
 from bokeh.models import ColumnDataSource, CustomJS, Div, HoverTool
 
-from explorer.images import tile, to_png, to_uint8
+from explorer.images import tile, to_png
 from explorer.latent.state import LatentState
 from explorer.page.figures import edit_bokeh
-from vaemodels import DatasetUnavailable, load_samples
+from vaemodels import DatasetUnavailable, load_samples, to_uint8
 
 THUMBNAIL = 32  # pixels a side of an atlas tile (a 10,000-sample atlas is 3,200 px a side)
 SHOWN = 96  # pixels a side of the thumbnail on the page

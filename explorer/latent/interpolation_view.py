@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import panel as pn
 
-from explorer.images import to_png, upscale_factor
+from explorer.images import to_png
 from explorer.latent.state import LatentState
 from explorer.latent.traversal import GRID_TILE, interpolation_strip
+from vaemodels import upscale_factor
 
 SET_BOTH_ENDS = "Set both ends: pick a sample, or select some, then press a button."
 

@@ -9,10 +9,10 @@ import numpy as np
 import panel as pn
 
 from explorer.compare.neighbours import nearest_samples
-from explorer.images import tile, to_png, to_uint8, upscale_factor
+from explorer.images import tile, to_png
 from explorer.latent.state import LatentState
 from explorer.latent.traversal import GRID_TILE
-from vaemodels import DatasetUnavailable, load_samples
+from vaemodels import DatasetUnavailable, load_samples, to_uint8, upscale_factor
 
 PICK_FIRST = "Pick a sample in the focus plot to see its nearest samples in latent space."
 

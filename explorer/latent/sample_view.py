@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
-from explorer.images import to_png, to_uint8, upscale_factor
-from explorer.latent.decoding import decode
+from explorer.images import to_png
 from explorer.latent.state import LatentState
-from vaemodels import DatasetUnavailable, load_samples
+from vaemodels import DatasetUnavailable, decode, load_samples, to_uint8, upscale_factor
 
 PICK_A_SAMPLE = "Click a point in the focus plot to see that sample."
 

@@ -13,20 +13,20 @@ import pandas as pd
 import param
 
 from explorer.latent.colouring import Colouring, make_colouring
-from explorer.latent.decoding import cpu_model, decode
 from explorer.latent.selection import box_mask, class_mix, combine_selection, lasso_mask, nearest_sample
 from explorer.latent.splom_layout import MAX_DIMS
-from explorer.latent.stats import (
-    PCA,
+from explorer.latent.stats import PCA, fit_pca
+from vaemodels import (
+    DATASETS,
     RANGE_KINDS,
     class_moments,
-    coordinate_ranges,
-    fit_pca,
-    kl_from_history,
-    kl_per_dim,
+    cpu_model,
+    decode,
+    dimension_kl,
+    mu_columns,
     order_by_kl,
+    sweep_ranges,
 )
-from vaemodels import DATASETS, mu_columns
 
 DEFAULT_SHOWN_DIMS = 8
 
@@ -67,7 +67,7 @@ class LatentState(param.Parameterized):
         self.mu = np.ascontiguousarray(latents[mu_columns(latent_dim)].to_numpy(np.float32))  # (N, d)
         self.mu_columns = np.ascontiguousarray(self.mu.T)  # (d, N)
         self.labels = latents["label"].to_numpy(np.int64)
-        self.kl = self._kl(trial, latents, latent_dim)
+        self.kl = dimension_kl(latents, trial.history, latent_dim)
         self.kl_order = order_by_kl(self.kl)
         self._pca: PCA | None = None
         self._pca_scores: np.ndarray | None = None
@@ -80,13 +80,6 @@ class LatentState(param.Parameterized):
             self.current_z = np.zeros(latent_dim)
             self._reset_dims()
             self.trial_version += 1
-
-    def _kl(self, trial: Any, latents: pd.DataFrame, latent_dim: int) -> np.ndarray:
-        """KL a dimension from the latents' log-variances, else the history's val_kl_per_dim, else the mu variance."""
-        if all(f"logvar_{i}" in latents.columns for i in range(latent_dim)):
-            return kl_per_dim(latents, latent_dim)
-        from_history = kl_from_history(trial.history, latent_dim)
-        return from_history if from_history is not None else self.mu.var(axis=0).astype(np.float64)
 
     @property
     def colouring(self) -> Colouring:
@@ -253,13 +246,7 @@ class LatentState(param.Parameterized):
         label = int(self.labels[self.current_row]) if self.current_row is not None else self.label
         columns = self.columns[: self.n_coordinates]
         centers = self.prior_centers[: self.n_coordinates]
-        ranges = coordinate_ranges(columns.T, self.range_kind, centers, self.labels, label, self.range_k)
-        point = self.point
-        ranges[:, 0] = np.minimum(ranges[:, 0], point)
-        ranges[:, 1] = np.maximum(ranges[:, 1], point)
-        flat = ranges[:, 1] - ranges[:, 0] < 1e-6  # a collapsed dimension: give the slider some room
-        ranges[flat] += np.array([-1.0, 1.0])
-        return ranges
+        return sweep_ranges(columns.T, self.range_kind, centers, self.point, self.labels, label, self.range_k)
 
     def class_statistics(self, label: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std a coordinate of one class (of all samples when label is None)."""

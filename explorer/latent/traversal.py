@@ -1,49 +1,15 @@
-"""Pictures of latent paths, decoded in one batch each: traversal grids, interpolations and class strips."""
+"""Pictures of latent paths, decoded in one batch each: the unlabelled traversal grid, interpolations and class strips
+(the traversal's points and its labelled picture: vaemodels)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from explorer.images import GAP_VALUE, tile
-from explorer.latent.decoding import decode
-from vaemodels import VAE
+from vaemodels import VAE, decode, traversal_images
 
 GRID_TILE = 64  # pixels a side of one grid or strip image
 STRIP_COLUMNS = 5  # class images a row of the class strip
-
-
-def traversal_points(
-    z: np.ndarray, axes: np.ndarray, coordinates: np.ndarray, ranges: np.ndarray, steps: int
-) -> np.ndarray:
-    """Latent points of a traversal grid: row r moves z along axes[r] from coordinates[r] across ranges[r].
-
-    z (d,); axes (R, d) unit directions (rows of the identity, or principal axes); coordinates (R,) the point's
-    coordinate along each axis; ranges (R, 2). Returns (R * steps, d), row-major.
-    """
-    values = traversal_values(ranges, steps)  # (R, steps)
-    shifts = values - coordinates[:, None]  # (R, steps): how far each image is from the point along its axis
-    points = z[None, None, :] + shifts[:, :, None] * axes[:, None, :]  # (R, steps, d)
-    return points.reshape(-1, z.shape[0])
-
-
-def traversal_values(ranges: np.ndarray, steps: int) -> np.ndarray:
-    """(R, steps) the coordinate's value at each image of each row: `steps` even steps across its range."""
-    return np.linspace(ranges[:, 0], ranges[:, 1], steps, axis=1)
-
-
-def traversal_images(
-    model: VAE,
-    z: np.ndarray,
-    axes: np.ndarray,
-    coordinates: np.ndarray,
-    ranges: np.ndarray,
-    steps: int = 10,
-    label: int | None = None,
-) -> np.ndarray:
-    """(R * steps, H, W[, C]) uint8: a row a traversed axis, `steps` decoded images across its range, row-major;
-    one batched decoder forward."""
-    points = traversal_points(np.asarray(z, np.float64), np.asarray(axes), coordinates, np.asarray(ranges), steps)
-    return decode(model, points, label)
 
 
 def traversal_grid(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 
-from explorer.images import tile, to_png, to_uint8, upscale_factor
+from explorer.images import tile, to_png
 from explorer.store import Reconstructions
 from explorer.trial.view import Notice, TrialView
+from vaemodels import to_uint8, upscale_factor
 
 SAMPLES = 12
 PIXELS = 64  # each image is shown about this size (whole-factor nearest-neighbour upscaling keeps pixels sharp)

@@ -1,4 +1,4 @@
-"""Decoding latent points into uint8 images on the CPU.
+"""Decoding latent points into uint8 images on the CPU, and the whole-factor upscaling that keeps their pixels sharp.
 
 Everything runs with few torch threads: the explorer may serve several sessions at once, and a single small decoder
 forward is no faster with more threads.
@@ -13,10 +13,20 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from explorer.images import to_uint8
-from vaemodels import VAE
+from vaemodels.models import VAE
 
 DECODE_THREADS = 1
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] of shape (B, C, H, W) -> uint8 (B, H, W) for grey, (B, H, W, C) for colour."""
+    pixels = (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
+
+
+def upscale_factor(size: int, target: int) -> int:
+    """The whole factor that brings an image side closest to `target` pixels without exceeding it (at least 1)."""
+    return max(1, target // size)
 
 
 @contextmanager
