@@ -40,6 +40,7 @@ from vaemodels import (
     rebuild_trials_table,
     resolve,
     trial_ids,
+    use_recorded_dataset,
 )
 
 MAKE_RESULTS = (
@@ -167,19 +168,24 @@ class ResultsStore:
         return tuple((name, tuple(source.folder.join(name).list_dirs())) for name in trial_ids(source.folder))
 
     def _read_table(self, source: SweepSource) -> pd.DataFrame:
+        warn = logging.getLogger(__name__).warning
+        metadata = None
         try:
             if source.has_table:
                 try:
-                    return read_trials_table(source.folder)[0]
+                    frame, metadata = read_trials_table(source.folder)
                 except TableDamaged as damaged:  # rebuilt here in memory; `metrics` or a resumed sweep writes it back
-                    logging.getLogger(__name__).warning("%s; showing the table rebuilt from the trial folders", damaged)
-                    return contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)
-            if source.single_trial:
+                    warn("%s; showing the table rebuilt from the trial folders", damaged)
+                    frame = contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)
+            elif source.single_trial:
                 return _single_trial_table(source.folder)
-            return contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)  # from summaries, read as is
+            else:
+                frame = contain_paths(rebuild_trials_table(source.folder), PATH_COLUMNS)  # from summaries, read as is
         except Exception as error:  # a half-written or damaged file: say which, keep the app alive
             file = source.folder.join(TRIALS_FILE).uri if source.has_table else source.folder.uri
             raise ResultsError(f"{file} cannot be read: {type(error).__name__}: {error}") from error
+        use_recorded_dataset(source.folder, metadata, warn)  # the sweep's own dataset file, from its record
+        return frame
 
     def row(self, sweep: str, trial_id: str) -> pd.Series:
         """The trial's row of the trials table."""

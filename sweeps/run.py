@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import math
 import sys
@@ -20,7 +21,7 @@ from sweeps.versions import check_versions
 from vaemodels import DCI_SAMPLES, KEEP_POLICIES, CommandParser, UserError, add_config_flags, arch_keys
 
 if TYPE_CHECKING:
-    from vaemodels import Lease, Location
+    from vaemodels import DatasetFile, Lease, Location
 
 SETTINGS_FILE = "sweep.yaml"  # the resolved sweep file (sweeps/sweep_file.py)
 OLD_SETTINGS_FILE = "sweep.json"  # what versions before sweep files stored
@@ -118,10 +119,16 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
         help="checkpoints a finished trial keeps: its best and its last (default; the last has every epoch's "
         "history), or only its best",
     )
-    add_config_flags(
+    group = add_config_flags(
         parser,
         only=FIXED_KEYS,
         title="fixed config for every trial (a flag left out: the preset's value, else the default)",
+    )
+    group.add_argument(
+        "--dataset-file",
+        metavar="PATH.npz",
+        help="a factor_npz file of your own (images and integer factors) as the dataset, named by the file's stem "
+        "unless --dataset NAME; the sweep records its path, size and sha256 (README: Your own dataset file)",
     )
 
 
@@ -136,6 +143,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
     if "data_dir" in fixed:
         fixed["data_dir"] = str(Path(fixed["data_dir"]).expanduser().resolve())  # Tune moves the working directory
     overrides = {
+        "dataset_file": _dataset_file(args, fixed),
         "name": args.name,
         "search": args.search,
         "archs": args.archs,
@@ -171,6 +179,17 @@ def settings_from_args(args: argparse.Namespace) -> tuple[SweepSettings, RunOpti
         allow_version_change=args.allow_version_change,
     )
     return settings, options
+
+
+def _dataset_file(args: argparse.Namespace, fixed: dict[str, Any]) -> DatasetFile | None:
+    """--dataset-file measured (size, sha256) and its dataset's name fixed; None without the flag."""
+    if not getattr(args, "dataset_file", None):
+        return None
+    from vaemodels import DatasetFile
+
+    record = DatasetFile.measure(args.dataset_file, args.dataset)  # a UserError names --dataset-file
+    fixed["dataset"] = record.name
+    return record
 
 
 def _check_run_flags(args: argparse.Namespace) -> None:
@@ -209,6 +228,7 @@ def prepare_storage(settings: SweepSettings, options: RunOptions, lease: Lease |
         print(f"moved the old sweep aside to {aside.uri}")
     else:
         stored = stored_settings(sweep)
+        stored = _moved_dataset_file(stored, settings) if stored else None
         differences = _differences(stored.to_document(), settings.to_document()) if stored else []
         if stored and not differences:
             check_versions(sweep, options.allow_version_change)
@@ -249,6 +269,17 @@ def _check_writable(path: Path) -> None:
         from vaemodels import StorageError
 
         raise StorageError(f"--storage {path}: not writable ({error.strerror or error})") from error
+
+
+def _moved_dataset_file(stored: SweepSettings, settings: SweepSettings) -> SweepSettings:
+    """The stored settings pointed to the new --dataset-file when only its path differs: a moved or copied file of
+    the same size and sha256 is the same dataset, so a resume may read it there (and records the new path). A file
+    of other content is refused as any other changed setting is."""
+    old, new = stored.dataset_file, settings.dataset_file
+    if old is None or new is None or old == new or dataclasses.replace(old, path=new.path) != new:
+        return stored
+    print(f"dataset {new.name!r}: the recorded file {old.path} is now read from {new.path} (same size and sha256)")
+    return dataclasses.replace(stored, dataset_file=new)
 
 
 def _differences(stored: Any, current: Any, path: str = "") -> list[str]:

@@ -15,12 +15,16 @@ from sweeps.objectives import check_rankable, validate_objectives
 from sweeps.parameters import SHARED_SEARCH, Choice, Parameter, Range, SettingsError, from_registry
 from vaemodels import (
     ARCHITECTURES,
+    DATASETS,
     DCI_REGRESSOR,
     SCORE_SETTING,
     ConfigError,
+    DatasetFile,
+    DatasetFileError,
     TrialConfig,
     key_owner,
     metric_mode,
+    register_dataset_file,
     takes_key,
 )
 
@@ -54,6 +58,9 @@ class SweepSettings:
     confirm: bool = False  # a sweep this large asks for --yes, after printing its trials, storage and compute
     scores: str = SCORE_SETTING  # the sample counts of the scores after each trial: quick or reference
     dci_regressor: str = DCI_REGRESSOR  # DCI's regressor after each trial (a study's: gradient_boosting)
+    # The sweep's own dataset file (--dataset-file, or fixed.dataset.file), recorded with its size and sha256;
+    # fixed["dataset"] holds its name. None: a registered dataset.
+    dataset_file: DatasetFile | None = None
 
     @property
     def is_grid(self) -> bool:
@@ -84,8 +91,8 @@ class SweepSettings:
 
     @classmethod
     def from_file(cls, parsed: sweep_file.SweepFile, source: str) -> SweepSettings:
-        """Settings as a sweep file (read by sweep_file) gives them, with no flags over them."""
-        return _build(parsed, source, {}, {})
+        """Settings as a sweep folder stored them (sweep.yaml, the table's metadata), with no flags over them."""
+        return _build(parsed, source, {}, {}, stored=True)
 
     @property
     def dataset(self) -> str:
@@ -130,9 +137,15 @@ _FIELD_FLAGS = ("name", "archs", "search", "num_samples", "scheduler", "metric",
 
 
 def _build(
-    parsed: sweep_file.SweepFile, source: str, overrides: dict[str, Any], fixed_overrides: dict[str, Any]
+    parsed: sweep_file.SweepFile,
+    source: str,
+    overrides: dict[str, Any],
+    fixed_overrides: dict[str, Any],
+    stored: bool = False,
 ) -> SweepSettings:
-    """A file's values, then the flags over them, then the search space resolved; validated."""
+    """A file's values, then the flags over them, then the search space resolved; validated. `stored`: settings a
+    sweep folder kept, whose dataset file is registered only when nothing registered its name yet (a resume compares
+    the stored record with the file given now, rather than refusing while it reads it)."""
     values, labels = dict(parsed.values), dict(parsed.labels)
     explicit: dict[str, Parameter] = dict(values.pop("parameters", {}))
     from_file = set(values)
@@ -144,6 +157,10 @@ def _build(
     if "betas" in overrides and "search" not in overrides:
         values["search"], labels["search"] = "grid", labels["parameters.beta"]
     fixed = {**values.pop("fixed", {}), **fixed_overrides}
+    if "dataset_file" in overrides:
+        values["dataset_file"], labels["dataset_file"] = overrides["dataset_file"], "--dataset-file"
+    elif "dataset" in fixed_overrides:  # --dataset names another dataset than the file's
+        values.pop("dataset_file", None)
     for key in fixed_overrides:  # a flag fixes what the file searched
         explicit.pop(key, None)
         labels[f"fixed.{key}"] = "--" + key.replace("_", "-")
@@ -163,6 +180,8 @@ def _build(
     archs = values.get("archs", tuple(ARCHITECTURES))
     values["parameters"] = _resolve(search, archs, explicit, fixed, labels)
     settings = SweepSettings(preset=source, fixed=fixed, **values)
+    if settings.dataset_file is not None and not (stored and settings.dataset_file.name in DATASETS):
+        _register_dataset_file(settings.dataset_file, labels)
     validate(settings, labels)
     return settings
 
@@ -174,6 +193,14 @@ def _default_modes(overrides: dict[str, Any], values: dict[str, Any]) -> None:
         values["mode"] = metric_mode(overrides["metric"]) or "min"
     if "metrics" in overrides and "modes" not in overrides:
         values["modes"] = tuple(metric_mode(metric) or "min" for metric in overrides["metrics"])
+
+
+def _register_dataset_file(record: DatasetFile, labels: Mapping[str, str]) -> None:
+    """The sweep's dataset file registered in this process (the driver validates and finishes trials with it)."""
+    try:
+        register_dataset_file(record)
+    except DatasetFileError as error:
+        raise SettingsError(f"{labels.get('dataset_file', 'fixed.dataset')}: {error}") from None
 
 
 def _flag_parameters(overrides: dict[str, Any], labels: dict[str, str]) -> dict[str, Parameter]:
@@ -245,6 +272,14 @@ def _resolve(
 def validate(settings: SweepSettings, labels: Mapping[str, str] | None = None) -> None:
     """Check every setting before Ray starts; each error names its flag, or its file, line and key."""
     labels = labels or {}
+    dataset = settings.fixed.get("dataset")
+    if dataset is not None and dataset not in DATASETS:  # first: every other check would trip over it, unnamed
+        try:
+            TrialConfig.from_dict({"dataset": dataset})
+        except ConfigError as error:  # unknown, or a file that cannot be read: the config's line says which
+            label = labels.get("fixed.dataset", "fixed.dataset")
+            label += f" {dataset}" if label.startswith("--") else ""  # a flag's label holds no value
+            raise SettingsError(f"{label}: {error}") from None
     archs = labels.get("archs", f"--archs {','.join(settings.archs)}")
     unknown = [arch for arch in settings.archs if arch not in ARCHITECTURES]
     if not settings.archs or unknown:

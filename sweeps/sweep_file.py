@@ -16,7 +16,17 @@ from typing import Any
 
 from sweeps.parameters import DISTRIBUTIONS, Choice, Parameter, Range, SettingsError
 from sweeps.yaml_lines import flow, yaml_with_lines
-from vaemodels import ARCHITECTURES, CONFIG_KEYS, DCI_REGRESSORS, SCORE_SETTINGS, key_kind, key_owner, metric_mode
+from vaemodels import (
+    ARCHITECTURES,
+    CONFIG_KEYS,
+    DCI_REGRESSORS,
+    SCORE_SETTINGS,
+    DatasetFile,
+    DatasetFileError,
+    key_kind,
+    key_owner,
+    metric_mode,
+)
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 SEARCHES = ("tpe", "random", "nsga2", "grid")
@@ -180,6 +190,8 @@ def to_document(values: dict[str, Any]) -> dict[str, Any]:
         block[name] = parameter.to_document()
     document["parameters"] = parameters
     document["fixed"] = dict(values["fixed"])
+    if values.get("dataset_file") is not None:  # the file's record in place of its dataset's name
+        document["fixed"]["dataset"] = values["dataset_file"].to_document()
     document["scores"] = values["scores"]
     document["dci_regressor"] = values["dci_regressor"]
     if values.get("confirm"):
@@ -369,6 +381,11 @@ def _read_fixed(reader: _Reader, value: Any, out: SweepFile, base_dir: Path | No
         reader.expect(key in CONFIG_KEYS, dotted, f"unknown config key; the keys are {', '.join(CONFIG_KEYS)}")
         if item is None:
             continue
+        if key == "dataset" and isinstance(item, dict):  # a file of the sweep's own: recorded, registered from it
+            out.values["dataset_file"] = _read_dataset_file(reader, dotted, item, base_dir)
+            fixed[key] = out.values["dataset_file"].name
+            out.labels[dotted] = out.labels["dataset_file"] = reader.label(dotted)
+            continue
         kind = key_kind(key)
         fixed[key] = _scalar(reader, dotted, item) if kind == "str" else _typed(reader, dotted, kind, item)
         if key == "data_dir" and base_dir is not None:
@@ -382,3 +399,11 @@ def _scalar(reader: _Reader, where: str, value: Any) -> Any:
     reader.expect(not isinstance(value, (list, dict)), where, f"{value!r}: expected one value, not a list or mapping")
     reader.expect("\0" not in str(value), where, f"{value!r}: not a path or name (it holds a NUL character)")
     return value
+
+
+def _read_dataset_file(reader: _Reader, where: str, value: dict[str, Any], base_dir: Path | None) -> DatasetFile:
+    """`dataset: {file: PATH.npz, name: NAME}` (vaemodels/dataset_file.py), named by the file's line and key."""
+    try:
+        return DatasetFile.from_entry(value, base_dir)
+    except DatasetFileError as error:
+        raise SettingsError(f"{reader.label(where)}: {error}") from None

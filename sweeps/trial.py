@@ -23,6 +23,7 @@ from vaemodels import (
     SCHEMA_VERSION,
     SUMMARY_FILE,
     Dataset,
+    DatasetFile,
     EpochEnd,
     Location,
     TrainingDiverged,
@@ -32,6 +33,7 @@ from vaemodels import (
     is_checkpoint_name,
     load_dataset,
     on,
+    register_dataset_file,
     restore_state,
     save_checkpoint,
     trial_summary,
@@ -107,6 +109,21 @@ def run_trial(
         fit(config, data, callbacks=[report, *callbacks], device=device, state=state)
     except TrainingDiverged as error:
         _report_divergence(config, error, where)
+
+
+def registering(trainable: Callable[..., None], record: DatasetFile | None) -> Callable[..., None]:
+    """`trainable` that first registers the sweep's dataset file in its worker: Ray's workers do not share the
+    driver's registry, so each registers the file from the record it is handed (a worker that cannot read the file
+    fails its trial with the record's one line)."""
+    if record is None:
+        return trainable
+
+    @functools.wraps(trainable)  # Tune names trials after it, and reads its signature
+    def registered_first(flat: dict[str, Any], **kwargs: Any) -> None:
+        register_dataset_file(record)
+        trainable(flat, **kwargs)
+
+    return registered_first
 
 
 def _report_divergence(config: TrialConfig, error: TrainingDiverged, where: dict[str, str]) -> None:

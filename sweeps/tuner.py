@@ -23,7 +23,7 @@ from sweeps.plan import search_line
 from sweeps.settings import SweepSettings
 from sweeps.space import SearchSpace, grid_param_space, trial_count
 from sweeps.summary import summarize
-from sweeps.trial import run_trial
+from sweeps.trial import registering, run_trial
 from sweeps.versions import installed_versions
 from vaemodels import (
     DATASETS,
@@ -71,7 +71,11 @@ def build_tuner(
     """A new Tuner, or the stored one restored (finished trials kept, errored ones retried), both training with
     `trainable` (run_trial's signature)."""
     resourced = tune.with_resources(
-        tune.with_parameters(trainable, threads=max(1, int(options.cpus_per_trial)), gpus=options.gpus_per_trial),
+        tune.with_parameters(
+            registering(trainable, settings.dataset_file),
+            threads=max(1, int(options.cpus_per_trial)),
+            gpus=options.gpus_per_trial,
+        ),
         {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
     )
     param_space = grid_param_space(settings, tune.grid_search) if settings.is_grid else {}

@@ -43,8 +43,11 @@ def lazy(target: str) -> Handler:
     return run
 
 
-def add_config_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None, title: str = "") -> None:
-    """One flag a flat config key (`latent_dim` -> `--latent-dim`); unset flags stay None and keep the defaults.
+def add_config_flags(
+    parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None, title: str = ""
+) -> argparse._ArgumentGroup:
+    """One flag a flat config key (`latent_dim` -> `--latent-dim`), in a group returned for a caller's own flags;
+    unset flags stay None and keep the defaults.
 
     The keys come from the config and the architecture registry, so a plugin architecture's keys appear too.
     """
@@ -65,6 +68,7 @@ def add_config_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] | No
                 metavar=name.upper(),
                 help=help_text,
             )
+    return group
 
 
 def _key_help(name: str) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaemodels.architectures import ARCHITECTURES, arch_keys, key_owner, load_plugins
-from vaemodels.dataset_registry import DATASETS, UNAVAILABLE
+from vaemodels.dataset_registry import DATASETS, UNAVAILABLE, unknown_dataset
 from vaemodels.dataset_registry import load_plugins as load_dataset_plugins
 from vaemodels.errors import ConfigError
 
@@ -186,7 +186,7 @@ class TrialConfig:
         if dataset in UNAVAILABLE and dataset not in DATASETS:
             raise ConfigError(f"dataset={dataset!r} is unavailable: {UNAVAILABLE[dataset]}")
         if dataset not in DATASETS:
-            raise ConfigError(f"dataset={dataset!r} is unknown; choose from {', '.join(DATASETS)}")
+            raise ConfigError(unknown_dataset(dataset))
         flat.setdefault("image_size", DATASETS[dataset].default_image_size)
         sections = {
             name: {k: _coerce(k, v) for k, v in flat.items() if _KEY_SECTION.get(k) == name} for name in _SECTIONS

@@ -16,7 +16,15 @@ from typing import Any
 
 from vaemodels.factor_npz_format import layout_problem, refuse, value_names
 
-__all__ = ["DATASETS", "DatasetSpec", "factor_npz_spec", "register_dataset", "register_factor_npz", "resolve_loader"]
+__all__ = [
+    "DATASETS",
+    "DatasetSpec",
+    "factor_npz_spec",
+    "register_dataset",
+    "register_factor_npz",
+    "resolve_loader",
+    "unknown_dataset",
+]
 
 
 @dataclass(frozen=True)
@@ -267,6 +275,14 @@ def _npz_shape(path: Path, key: str) -> tuple[int, ...]:
             version = npy.read_magic(member)
             read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
             return read_header(member)[0]
+
+
+def unknown_dataset(name: str) -> str:
+    """The line for a dataset name nothing registered: what is registered, and how to register a file."""
+    return (
+        f"dataset={name!r} is unknown; registered: {', '.join(DATASETS)}; to use a factor_npz file, give a sweep "
+        f"--dataset-file PATH.npz (a sweep file: dataset: {{file: PATH.npz}}), or set {FACTOR_NPZ_ENV}={name}=PATH.npz"
+    )
 
 
 def _env_factor_npz() -> list[tuple[str, str]]:

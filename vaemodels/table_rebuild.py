@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from vaemodels import trial_folder as tf
+from vaemodels.dataset_file import use_recorded_dataset
 from vaemodels.storage import Location
 from vaemodels.trials_table import (
     DAMAGED_PREFIX,
@@ -35,7 +36,16 @@ def load_or_rebuild(
     """trials.parquet, or (when missing or provably damaged) the table rebuilt from the trial folders and the
     sidecar. Only a caller that holds the sweep (`write`: the driver, `metrics`) writes the rebuild back, keeping
     a damaged file aside first; the others rebuild in memory. A read that fails without proof raises
-    TableUnreadable and nothing is rebuilt."""
+    TableUnreadable and nothing is rebuilt.
+
+    The dataset file the sweep recorded, if any, is registered (vaemodels/dataset_file.py); a file that moved or
+    changed goes to `warn`."""
+    frame, metadata = _load_or_rebuild(sweep, warn, write)
+    use_recorded_dataset(sweep, metadata, warn)
+    return frame, metadata
+
+
+def _load_or_rebuild(sweep: Location, warn: Callable[[str], None] | None, write: bool) -> tuple[pd.DataFrame, dict]:
     try:
         return read_trials_table(sweep)
     except FileNotFoundError:

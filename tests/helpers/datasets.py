@@ -25,3 +25,12 @@ def write_dsprites(folder: Path) -> dict[str, np.ndarray]:
     folder.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(folder / DSPRITES_FILE, **arrays)
     return arrays
+
+
+def write_factor_grid(path: Path, grid: tuple[int, ...] = (3, 4, 5), size: int = 16) -> Path:
+    """A factor_npz file: one grey size x size image for every combination of the grid's factors, seeded."""
+    factors = np.array(list(itertools.product(*(range(n) for n in grid))), dtype=np.int64)  # (N, k)
+    images = np.random.default_rng(2).integers(0, 256, (len(factors), size, size), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=images, factors=factors)
+    return path
