@@ -298,7 +298,8 @@ def _shown(value: Any) -> str:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """`latentsweep sweep`: validate everything, hold the sweep folder's lease, then run or resume the sweep."""
-    from vaemodels import hold_lease
+    from vaemodels import DATASETS, hold_lease
+    from vaemodels.npz_files import refuse_float_pixels
 
     settings, options = settings_from_args(args)  # a SettingsError or StorageError: `latentsweep sweep: ...`
     if settings.confirm:  # checked before anything is written: a refusal leaves no trace
@@ -307,6 +308,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         print("\n".join(plan_lines(settings, resolve_sweep(settings, options))))
         if not args.yes:
             raise SettingsError(f"{settings.name} is a large sweep (above): pass --yes to start it, or --quick")
+    refuse_float_pixels(DATASETS[settings.dataset])  # not in every trial's first epoch, after Ray started
     sweep = open_sweep(settings, options)
     # Before anything is written (--fresh's move included) and before Ray starts: a second driver on this folder
     # would delete the first one's checkpoints, so it refuses here with the holder's line.

@@ -103,6 +103,17 @@ def test_train_on_float_pixels_of_0_to_255_exits_2_with_one_line_instead_of_dive
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
+def test_a_sweep_on_float_pixels_of_0_to_255_is_refused_before_ray_starts_or_anything_is_written(tmp_path, cli):
+    path = write(tmp_path / "own.npz", images=IMAGES.astype(np.float64))
+    done = cli("sweep", "--dataset-file", str(path), "--archs", "vae", "--storage", str(tmp_path / "results"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith(f"{path}: images hold values from 0 to 255, outside [0, 1] (as float, the "
+                                        "model reads them as intensities in [0, 1]): save uint8 0..255 images as "
+                                        "np.uint8, or divide float ones by their maximum")  # fmt: skip
+    assert not (tmp_path / "results").exists()
+    DATASETS.pop("own", None)
+
+
 def test_names_reach_the_spec_and_the_legend_keeps_each_named_value_in_its_colour(tmp_path, registered):
     value_names = np.array([["square", "circle", "triangle", *[""] * 5], [""] * 8])  # factor 1 unnamed
     spec = registered("own", write(tmp_path / "own.npz", label_names=SHAPES, factor_value_names=value_names))

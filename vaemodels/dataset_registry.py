@@ -180,6 +180,7 @@ register_dataset(
 # ---- factor_npz: a user's .npz of images and factors, registered under its own name with the file's metadata
 
 FACTOR_NPZ_ENV = "LATENTSWEEP_DATASETS"  # NAME=PATH.npz entries, separated by os.pathsep, registered by load_plugins
+FACTOR_NPZ_LOADER = "vaemodels.npz_files:load_factor_npz"
 _RESERVED_COLUMNS = ("sample", "label", "recon_error")  # latents.parquet's own columns, which a factor must not shadow
 
 
@@ -188,7 +189,7 @@ def factor_npz_spec(name: str, path: str | Path, label_description: str | None =
     without its pixels; a file that could not be trained on raises DatasetFileError naming it and what to change.
     A file of every combination of its factors' values gets an oracle (a lookup by factors), any other the reason."""
     path = Path(path).expanduser().absolute()
-    shape = _npz_shape(path, "images")
+    shape, _ = npz_header(path, "images")
     small = _small_arrays(path)
     factors, labels = small["factors"], small.get("labels")
     refuse(path, layout_problem(shape, factors, labels))
@@ -209,7 +210,7 @@ def factor_npz_spec(name: str, path: str | Path, label_description: str | None =
         num_classes=max(num_classes, len(label_names)),  # a name for a class the file lacks is still a class
         label_description=label_description or ("label" if "labels" in small else names[0]),
         image_sizes=(shape[1],),
-        loader="vaemodels.npz_files:load_factor_npz",
+        loader=FACTOR_NPZ_LOADER,
         sample_loader="vaemodels.npz_files:factor_npz_samples",
         factor_names=names,
         factor_sizes=sizes,
@@ -262,8 +263,8 @@ def register_factor_npz(name: str, path: str | Path, label_description: str | No
     return register_dataset(factor_npz_spec(name, path, label_description))
 
 
-def _npz_shape(path: Path, key: str) -> tuple[int, ...]:
-    """The shape of one array in an .npz, from its header alone: the array itself is not decompressed."""
+def npz_header(path: Path, key: str) -> tuple[tuple[int, ...], Any]:
+    """The shape and dtype of one array in an .npz, from its header alone: the array itself is not decompressed."""
     import zipfile
 
     from numpy.lib import format as npy
@@ -274,7 +275,8 @@ def _npz_shape(path: Path, key: str) -> tuple[int, ...]:
         with archive.open(f"{key}.npy") as member:
             version = npy.read_magic(member)
             read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-            return read_header(member)[0]
+            shape, _, dtype = read_header(member)
+            return shape, dtype
 
 
 def unknown_dataset(name: str) -> str:

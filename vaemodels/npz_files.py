@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import torch
 
-from vaemodels.dataset_registry import DatasetSpec
+from vaemodels.dataset_registry import FACTOR_NPZ_LOADER, DatasetSpec, npz_header
 from vaemodels.datasets import DEFAULT_DATA_DIR, Dataset, DatasetUnavailable, _check_ids, _keep_subset, _random_split
 from vaemodels.factor_npz_format import layout_problem, pixel_problem, refuse
 from vaemodels.storage import new_file_mode
@@ -128,6 +128,14 @@ def factor_npz_arrays(spec: DatasetSpec) -> NpzArrays:
     arrays = _cached(_read_factor_npz, _stamp(path))
     _check_matches_spec(spec, path, arrays)
     return arrays
+
+
+def refuse_float_pixels(spec: DatasetSpec) -> None:
+    """Refuse a factor_npz file whose float images leave [0, 1] (DatasetFileError naming it) before a sweep starts,
+    not in every trial's first epoch. The file is read only when its images are float, as such files are made by
+    hand; uint8 pixels are in range by their type, so dSprites-sized files cost the driver nothing."""
+    if spec.loader == FACTOR_NPZ_LOADER and npz_header(_factor_npz_path(spec), "images")[1] != np.uint8:
+        factor_npz_arrays(spec)
 
 
 def _check_matches_spec(spec: DatasetSpec, path: Path, arrays: NpzArrays) -> None:
