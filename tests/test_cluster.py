@@ -21,12 +21,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.helpers.datasets import write_factor_grid
 from tests.helpers.processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 RAY = str(Path(sys.executable).with_name("ray"))
 CLOUD, ONPREM = REPO / "ray_cluster.yaml", REPO / "ray_cluster.onprem.yaml"
-TINY = ["--preset", "quick", "--dataset", "shapes", "--image-size", "32", "--n-samples", "400", "--epochs", "2"]
+TINY = ["--preset", "quick", "--n-samples", "400", "--epochs", "2"]
+SHAPES = ["--dataset", "shapes", "--image-size", "32"]
 TINY += ["--latent-dims", "2,3", "--num-samples", "6", "--dci-samples", "0"]  # DCI has its own tests
 JOB_EXCLUDES = [".venv", "results", "test-artifacts"]  # the same list as docs/cluster.md's `ray job submit`
 
@@ -165,10 +167,10 @@ def cluster():
     cluster.shutdown()
 
 
-def _sweep(cluster, storage: Path, name: str, *flags: str) -> Path:
+def _sweep(cluster, storage: Path, name: str, *flags: str, data: tuple[str, ...] = tuple(SHAPES)) -> Path:
     from vaemodels.cli import main
 
-    command = ["sweep", *TINY, "--name", name, "--storage", str(storage), "--address", cluster.address, *flags]
+    command = ["sweep", *TINY, *data, "--name", name, "--storage", str(storage), "--address", cluster.address, *flags]
     assert main(command) == 0
     return storage / name
 
@@ -179,8 +181,10 @@ def storage(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cpu_sweep(cluster, storage):
-    return _sweep(cluster, storage, "cpu", "--max-concurrent", "2")
+def cpu_sweep(cluster, storage, tmp_path_factory):
+    # A dataset file of the user's own, which the workers find from the sweep's record (no variable is set).
+    data_file = write_factor_grid(tmp_path_factory.mktemp("data") / "cluster_grid.npz", grid=(4, 10, 10), size=32)
+    return _sweep(cluster, storage, "cpu", "--max-concurrent", "2", data=("--dataset-file", str(data_file)))
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +198,7 @@ def test_cpu_sweep_runs_on_both_workers(cluster, cpu_sweep):
     table = pd.read_parquet(cpu_sweep / "trials.parquet")
     assert len(table) == 6 and (table["status"] == "TERMINATED").all()
     assert set(table["node"]) == {cluster.cpu_node, cluster.gpu_node}  # never the 0-CPU head
+    assert (table["dataset"] == "cluster_grid").all() and "LATENTSWEEP_DATASETS" not in os.environ
     assert (table["device"] == "cpu").all()
 
 
@@ -271,7 +276,7 @@ def test_storage_only_the_head_sees_stops_with_a_clear_message(cluster, tmp_path
             assert worker.poll() is None and time.monotonic() < deadline, "the worker node did not join"
             time.sleep(0.5)
         flags = ["--name", "unshared", "--num-samples", "1", "--epochs", "1", "--cpus-per-trial", "2"]
-        code = main(["sweep", *TINY, *flags, "--storage", str(head_only), "--address", cluster.address])
+        code = main(["sweep", *TINY, *SHAPES, *flags, "--storage", str(head_only), "--address", cluster.address])
     finally:
         _stop(worker)
     error = capsys.readouterr().err
