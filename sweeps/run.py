@@ -298,8 +298,7 @@ def _shown(value: Any) -> str:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """`latentsweep sweep`: validate everything, hold the sweep folder's lease, then run or resume the sweep."""
-    from vaemodels import DATASETS, hold_lease
-    from vaemodels.npz_files import refuse_float_pixels
+    from vaemodels import DATASETS, hold_lease, refuse_float_pixels
 
     settings, options = settings_from_args(args)  # a SettingsError or StorageError: `latentsweep sweep: ...`
     if settings.confirm:  # checked before anything is written: a refusal leaves no trace

@@ -20,6 +20,7 @@ for _module, _names in {
     "planned_updates",
     "dataset_registry": "DATASETS DatasetSpec register_dataset",
     "datasets": "Dataset DatasetUnavailable load_dataset load_samples",
+    "npz_files": "refuse_float_pixels",
     "dataset_file": "DatasetFile DatasetFileError register_dataset_file use_recorded_dataset",
     "models": "VAE VAEOutput count_parameters create_model",
     "losses": "LossTerms vae_loss",
