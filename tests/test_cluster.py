@@ -30,7 +30,7 @@ CLOUD, ONPREM = REPO / "ray_cluster.yaml", REPO / "ray_cluster.onprem.yaml"
 TINY = ["--preset", "quick", "--n-samples", "400", "--epochs", "2"]
 SHAPES = ["--dataset", "shapes", "--image-size", "32"]
 TINY += ["--latent-dims", "2,3", "--num-samples", "6", "--dci-samples", "0"]  # DCI has its own tests
-JOB_EXCLUDES = [".venv", "results", "test-artifacts"]  # the same list as docs/cluster.md's `ray job submit`
+JOB_EXCLUDES = [".venv", "results", "test-artifacts"]  # the same list as the README's `ray job submit`
 
 
 def _prepared(path: Path) -> dict:
@@ -312,8 +312,8 @@ def job_head():
 
 @pytest.mark.slow
 def test_ray_job_submit_runs_a_sweep_file_that_travels_with_the_working_dir(job_head, tmp_path):
-    """A checkout holding the user's own sweep file, shipped with `--working-dir .` as docs/cluster.md says: the job
-    reads the file by its path relative to the checkout, and flags on the command line override it."""
+    """A checkout holding the user's own sweep file, shipped with `--working-dir .` as the README's cluster section
+    says: the job reads the file by its path relative to the checkout, and flags on the command line override it."""
     checkout = tmp_path / "checkout"
     for package in ("sweeps", "vaemodels"):
         shutil.copytree(REPO / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
