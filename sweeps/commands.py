@@ -112,8 +112,11 @@ def register_dashboard(commands: Subcommands) -> None:
 
 
 def register_study(commands: Subcommands) -> None:
-    """`latentsweep study`: a sweep's scores over seeds and how they agree, as PNG figures and a Markdown table."""
-    parser = commands.add_parser("study", help="what a study found: scores over seeds per configuration, as files")
+    """`latentsweep study`: a sweep's report: every trial's scores, their spread over seeds where a configuration
+    has several, and how the scores agree, as report.md and PNG figures."""
+    parser = commands.add_parser(
+        "study", help="a sweep's report: every trial's scores, and their spread over seeds where there are several"
+    )
     parser.add_argument("sweep_dir", help="a sweep folder (local path or URI)")
     parser.add_argument("--out", required=True, help="folder for the figures and report.md")
     parser.add_argument("--scores", help="comma-separated score columns (default: every latent metric present)")
