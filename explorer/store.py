@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import torch
 
 from explorer.page.cache import ByteLRU, frame_bytes, model_bytes
-from explorer.sampling import spread_rows
+from explorer.trial.sampling import spread_rows
 from vaemodels import (
     DATASETS,
     HISTORY_FILE,

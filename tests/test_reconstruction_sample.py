@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from explorer.sampling import spread_rows
 from explorer.store import ResultsStore
+from explorer.trial.sampling import spread_rows
 from vaemodels import load_or_rebuild, resolve
 
 
